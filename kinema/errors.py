@@ -26,7 +26,7 @@ class VideoError(KinemaError):
         self.problem = problem
         self.hint = hint
         msg = f"{self.path}: {problem}"
-        super().__init__(f"{msg}. {hint}" if hint else msg)
+        super().__init__(f"{msg}; {hint}" if hint else msg)
 
 
 class VideoNotFoundError(VideoError, FileNotFoundError):

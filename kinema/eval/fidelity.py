@@ -8,13 +8,21 @@ as the spec says, is not part of "follows".
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from kinema.data.manifest import MANIFEST_NAME, read_manifest
+from kinema.errors import InvalidInputError
+from kinema.io.video import read_video
+from kinema.world.captions import parse_prompt
 from kinema.world.parse import ParsedClip, parse_clip
 from kinema.world.scene import SceneSpec
+
+VIDEO_SUFFIXES = (".mp4", ".webm", ".gif", ".mkv", ".mov")
 
 FOUND_PRESENCE = 0.5  # a prompted object must be seen in at least this share of frames
 EXTRA_PRESENCE = 0.1  # an unprompted object seen in more than this share of frames fails the clip
@@ -68,7 +76,9 @@ def score_parsed(parsed: ParsedClip, spec: SceneSpec) -> ClipScore:
                 ),
             )
         )
-    extra = [o.color for o in parsed.objects if o.color not in wanted and o.presence > EXTRA_PRESENCE]
+    extra = [
+        o.color for o in parsed.objects if o.color not in wanted and o.presence > EXTRA_PRESENCE
+    ]
     return ClipScore(parsed.background == spec.background, objs, extra)
 
 
@@ -96,3 +106,50 @@ def summarize(scores: Iterable[ClipScore]) -> dict[str, float]:
         "all": mean([s.ok for s in scores]),
         "clips": float(len(scores)),
     }
+
+
+def collect_pairs(target: str | Path, prompt: str | None = None) -> list[tuple[Path, str]]:
+    """(clip, prompt) pairs from a manifest, a folder (manifest.jsonl, or clips with same-name
+    .txt captions), or a single clip with ``prompt``."""
+    target = Path(target)
+    if target.is_file() and target.suffix.lower() in VIDEO_SUFFIXES:
+        if prompt is None:
+            raise InvalidInputError(f"{target} is one clip: pass its prompt with --prompt")
+        return [(target, prompt)]
+    if target.is_file() or (target / MANIFEST_NAME).is_file():
+        return [(Path(e["path"]), e.get("caption", "")) for e in read_manifest(target)]
+    if target.is_dir():
+        pairs = [
+            (p, p.with_suffix(".txt").read_text().strip())
+            for p in sorted(target.iterdir())
+            if p.suffix.lower() in VIDEO_SUFFIXES and p.with_suffix(".txt").is_file()
+        ]
+        if pairs:
+            return pairs
+    raise InvalidInputError(
+        f"{target}: found no clips to score; give a manifest, a folder with {MANIFEST_NAME} "
+        "or clip.mp4 + clip.txt pairs, or one clip with --prompt"
+    )
+
+
+def score_pairs(
+    pairs: list[tuple[Path, str]], on_clip: Callable[[int], None] | None = None
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Score each clip against its prompt; per-clip records and the set summary."""
+    results, scores = [], []
+    for i, (path, text) in enumerate(pairs):
+        score = score_clip(read_video(path).frames, parse_prompt(text))
+        scores.append(score)
+        results.append(
+            {
+                "path": str(path),
+                "prompt": text,
+                "ok": score.ok,
+                "background": score.background,
+                "extra": score.extra,
+                "read_as": "; ".join(o.read_as for o in score.objects),
+            }
+        )
+        if on_clip:
+            on_clip(i)
+    return results, summarize(scores)

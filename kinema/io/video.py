@@ -57,7 +57,9 @@ class Video:
                 "convert with np.asarray(frames, dtype=np.uint8)."
             )
         if f.shape[0] < 1 or f.shape[1] < 1 or f.shape[2] < 1:
-            raise InvalidInputError(f"Video needs at least one non-empty frame, got shape {f.shape}")
+            raise InvalidInputError(
+                f"Video needs at least one non-empty frame, got shape {f.shape}"
+            )
         if not np.isfinite(self.fps) or self.fps <= 0:
             raise InvalidInputError(f"fps must be a positive number, got {self.fps!r}")
 
@@ -241,11 +243,10 @@ def _read_container(path: Path, start: int, end: int | None) -> tuple[list[np.nd
         stream = _video_stream(path, container)
         declared = int(stream.frames or 0)
         fps = _stream_fps(stream)
-        n = 0
-        for frame in _decode(path, container, stream):
-            if n >= start:
+        n = 0  # frames decoded so far
+        for n, frame in enumerate(_decode(path, container, stream), start=1):
+            if n > start:
                 frames.append(frame.to_ndarray(format="rgb24"))
-            n += 1
             if end is not None and n >= end:
                 break
         else:
@@ -262,7 +263,9 @@ def _read_container(path: Path, start: int, end: int | None) -> tuple[list[np.nd
 def _read_png_folder(path: Path, start: int, end: int | None) -> tuple[list[np.ndarray], float]:
     files = sorted(path.glob("*.png"))
     if not files:
-        raise EmptyVideoError(path, "is a folder with no .png frames", "point at a video or a PNG folder")
+        raise EmptyVideoError(
+            path, "is a folder with no .png frames", "point at a video or a PNG folder"
+        )
     fps = DEFAULT_FPS
     meta = path / _PNG_META
     if meta.exists():
@@ -277,7 +280,9 @@ def _read_png_folder(path: Path, start: int, end: int | None) -> tuple[list[np.n
         frames.append(decoded[0].to_ndarray(format="rgb24"))
     shapes = {fr.shape for fr in frames}
     if len(shapes) > 1:
-        raise VideoDecodeError(path, f"frames differ in size: {sorted(shapes)}", "resize them to one size")
+        raise VideoDecodeError(
+            path, f"frames differ in size: {sorted(shapes)}", "resize them to one size"
+        )
     return frames, fps
 
 
@@ -306,7 +311,9 @@ def check_output(path: str | Path, overwrite: bool = False) -> Path:
     path = Path(path)
     output_format(path)
     if path.exists() and not overwrite:
-        raise OutputExistsError(path, "already exists", "pass overwrite=True (CLI: --force) to replace it")
+        raise OutputExistsError(
+            path, "already exists", "pass overwrite=True (CLI: --force) to replace it"
+        )
     return path
 
 

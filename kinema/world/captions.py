@@ -34,12 +34,37 @@ SIZE_SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 # Participle phrases that follow a noun ("a red ball ..."). The first is canonical.
 MOTION_PHRASES: dict[str, tuple[str, ...]] = {
-    "left": ("moving left", "sliding to the left", "drifting leftward", "heading left", "travelling left"),
-    "right": ("moving right", "sliding to the right", "drifting rightward", "heading right", "travelling right"),
+    "left": (
+        "moving left",
+        "sliding to the left",
+        "drifting leftward",
+        "heading left",
+        "travelling left",
+    ),
+    "right": (
+        "moving right",
+        "sliding to the right",
+        "drifting rightward",
+        "heading right",
+        "travelling right",
+    ),
     "up": ("moving up", "rising", "floating upward", "drifting up", "climbing"),
     "down": ("moving down", "sinking", "drifting downward", "descending", "sliding down"),
-    "bounce": ("bouncing", "bouncing on the floor", "hopping", "bouncing up and down", "dropping and bouncing"),
-    "still": ("standing still", "not moving", "at rest", "motionless", "sitting still", "staying put"),
+    "bounce": (
+        "bouncing",
+        "bouncing on the floor",
+        "hopping",
+        "bouncing up and down",
+        "dropping and bouncing",
+    ),
+    "still": (
+        "standing still",
+        "not moving",
+        "at rest",
+        "motionless",
+        "sitting still",
+        "staying put",
+    ),
 }
 # Extra words and phrases the parser understands beyond what the templates write.
 _EXTRA_MOTION = {
@@ -78,6 +103,7 @@ SCENE_TEMPLATES: tuple[str, ...] = (
     "a clip showing {objects} over a {bg} background",  # held out
     "everything sits on {bg}: {objects}",  # held out
 )
+_MOTION_FIRST = 4
 JOINERS: tuple[str, ...] = (" and ", ", and ", " while ", " as well as ")
 HELDOUT_OBJECT_TEMPLATES: frozenset[int] = frozenset({5})
 HELDOUT_SCENE_TEMPLATES: frozenset[int] = frozenset({9, 10})
@@ -87,7 +113,7 @@ Style = Literal["canonical", "train", "heldout", "any"]
 
 
 def canonical_caption(spec: SceneSpec) -> str:
-    """The spec's canonical caption, e.g. ``a large red circle moving left on a black background``."""
+    """The spec's canonical caption: ``a large red circle moving left on a black background``."""
     objs = " and ".join(
         OBJECT_TEMPLATES[0].format(
             size=o.size or "", color=o.color, shape=o.shape, motion=MOTION_PHRASES[o.motion][0]
@@ -128,12 +154,20 @@ def caption(
         obj_pool = list(range(len(OBJECT_TEMPLATES)))
     while True:
         scene_t = int(rng.choice(scene_pool))
-        obj_ts = [int(rng.choice(obj_pool)) for _ in spec.objects]
+        # the motion-first phrase reads ambiguously after a joiner: first object only
+        obj_ts = [
+            int(rng.choice([t for t in obj_pool if k == 0 or t != _MOTION_FIRST]))
+            for k in range(len(spec.objects))
+        ]
         join_t = int(rng.choice(join_pool))
         used_heldout = scene_t in HELDOUT_SCENE_TEMPLATES or any(
             t in HELDOUT_OBJECT_TEMPLATES for t in obj_ts
         )
-        if style != "heldout" or used_heldout or (len(spec.objects) > 1 and join_t in HELDOUT_JOINERS):
+        if (
+            style != "heldout"
+            or used_heldout
+            or (len(spec.objects) > 1 and join_t in HELDOUT_JOINERS)
+        ):
             break
     phrases = []
     for o, t in zip(spec.objects, obj_ts, strict=True):
@@ -169,6 +203,7 @@ def _tidy(text: str) -> str:
 
 
 # ------------------------------------------------------------------------------ parsing
+
 
 def _lexicon() -> list[tuple[tuple[str, ...], str, str]]:
     """(token sequence, kind, value), longest first so phrases win over their words."""
@@ -229,20 +264,22 @@ def parse_prompt(text: str, default_background: str | None = None) -> SceneSpec:
     Raises ``PromptParseError`` naming what is missing (colour, shape, motion, background).
     """
     if not isinstance(text, str) or not text.strip():
-        raise PromptParseError("empty prompt; describe e.g. 'a large red circle moving left on a black background'")
+        raise PromptParseError(
+            "empty prompt; describe e.g. 'a large red circle moving left on a black background'"
+        )
     found = _mentions(text)
     by_kind: dict[str, list[tuple[int, str]]] = {}
     for pos, kind, value in found:
         by_kind.setdefault(kind, []).append((pos, value))
     colours = by_kind.get("color", [])
     if not colours:
-        raise PromptParseError(
-            f"no object colour in {text!r}; name one of {', '.join(S.COLORS)}"
-        )
+        raise PromptParseError(f"no object colour in {text!r}; name one of {', '.join(S.COLORS)}")
     seen: set[str] = set()
     colours = [(p, c) for p, c in colours if not (c in seen or seen.add(c))]  # type: ignore[func-returns-value]
     if len(colours) > 3:
-        raise PromptParseError(f"{len(colours)} objects in {text!r}; Shapes World scenes hold 1 to 3")
+        raise PromptParseError(
+            f"{len(colours)} objects in {text!r}; Shapes World scenes hold 1 to 3"
+        )
     anchors = [p for p, _ in colours]
     shapes = _assign(anchors, by_kind.get("shape", []))
     motions = _assign(anchors, by_kind.get("motion", []))
@@ -250,10 +287,13 @@ def parse_prompt(text: str, default_background: str | None = None) -> SceneSpec:
     objects = []
     for (_, colour), shape, motion, size in zip(colours, shapes, motions, sizes, strict=True):
         if shape is None:
-            raise PromptParseError(f"no shape for the {colour} object in {text!r}; say circle, square or triangle")
+            raise PromptParseError(
+                f"no shape for the {colour} object in {text!r}; say circle, square or triangle"
+            )
         if motion is None:
             raise PromptParseError(
-                f"no motion for the {colour} {shape} in {text!r}; say moving left/right/up/down, bouncing or still"
+                f"no motion for the {colour} {shape} in {text!r}; "
+                "say moving left/right/up/down, bouncing or still"
             )
         objects.append(ObjectSpec(colour, shape, motion, size))
     bgs = by_kind.get("background", [])

@@ -9,6 +9,7 @@ clips, so its thresholds are set with margins for all three.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,7 +64,7 @@ class ParsedClip:
 
 
 def classify_pixels(frames: np.ndarray, chunk: int = 16) -> np.ndarray:
-    """Palette index (T, H, W) int8 of each pixel's nearest colour (0-2 backgrounds, 3-8 objects)."""
+    """Palette index (T, H, W) int8 of each pixel's nearest colour (0-2 background, 3-8 object)."""
     out = np.empty(frames.shape[:3], dtype=np.int8)  # (T, H, W)
     pal = S.PALETTE_RGB.astype(np.int32)  # (9, 3)
     for s in range(0, len(frames), chunk):
@@ -111,7 +112,7 @@ def _curvature(t: np.ndarray, y: np.ndarray, rise: float) -> float:
     """
     cuts = [0, *_floor_contacts(y, rise), len(y)]
     num = den = 0.0
-    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+    for a, b in itertools.pairwise(cuts):
         lo = a + 1 if a > 0 else a  # drop the contact frame itself
         if b - lo >= 4:
             coef = np.polyfit(t[lo:b], y[lo:b], 2)[0]
@@ -146,7 +147,12 @@ def classify_motion(centers: np.ndarray, height: int, width: int) -> str:
 
 
 def _measure(
-    frame: np.ndarray, labels: np.ndarray, comp: np.ndarray, ci: int, bg: np.ndarray, others: np.ndarray
+    frame: np.ndarray,
+    labels: np.ndarray,
+    comp: np.ndarray,
+    ci: int,
+    bg: np.ndarray,
+    others: np.ndarray,
 ) -> tuple[float, float, float, float]:
     """Soft area, box side and centre (x, y) of one object in one frame.
 
@@ -186,7 +192,8 @@ def parse_clip(frames: np.ndarray) -> ParsedClip:
     """Read uint8 frames (T, H, W, 3) into a background and tracked objects."""
     if not isinstance(frames, np.ndarray) or frames.ndim != 4 or frames.shape[-1] != 3:
         raise InvalidInputError(
-            f"parse_clip needs uint8 frames (T, H, W, 3), got {getattr(frames, 'shape', type(frames))}"
+            "parse_clip needs uint8 frames (T, H, W, 3), "
+            f"got {getattr(frames, 'shape', type(frames))}"
         )
     T, H, W, _ = frames.shape
     labels = classify_pixels(frames)  # (T, H, W)

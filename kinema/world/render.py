@@ -10,7 +10,7 @@ with hard edges (no anti-aliasing).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from kinema.world import spec as S
 from kinema.world.scene import SceneGraph
 
 
-@lru_cache(maxsize=None)
+@cache
 def sprite(shape: str, side: int) -> np.ndarray:
     """Boolean (side, side) mask of ``shape`` filling a side x side box (read-only)."""
     c = np.arange(side) + 0.5  # pixel centres

@@ -158,7 +158,9 @@ class SceneGraph:
     def from_json(cls, d: dict[str, Any]) -> SceneGraph:
         keys = {f for f in SceneObject.__dataclass_fields__}
         try:
-            objects = tuple(SceneObject(**{k: v for k, v in o.items() if k in keys}) for o in d["objects"])
+            objects = tuple(
+                SceneObject(**{k: v for k, v in o.items() if k in keys}) for o in d["objects"]
+            )
             return cls(
                 background=d["background"],
                 objects=objects,
@@ -310,7 +312,9 @@ def sample_scene(
     sizes = [o.size or str(rng.choice(S.SIZES)) for o in spec.objects]
     best: tuple[float, SceneGraph] | None = None
     for _ in range(tries):
-        objs = tuple(_place(o, s, height, width, rng) for o, s in zip(spec.objects, sizes, strict=True))
+        objs = tuple(
+            _place(o, s, height, width, rng) for o, s in zip(spec.objects, sizes, strict=True)
+        )
         graph = SceneGraph(spec.background, objs, height, width, num_frames, fps)
         gap = _min_gap(graph)
         if gap >= _MIN_GAP_PX:

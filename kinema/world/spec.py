@@ -7,6 +7,7 @@ scorer reads back by it, so the two can never disagree.
 
 from __future__ import annotations
 
+import math
 from typing import Final
 
 import numpy as np
@@ -50,7 +51,7 @@ PALETTE_RGB: Final[np.ndarray] = np.array(
 
 def size_px(size: str, height: int, width: int) -> int:
     """Bounding-box side in pixels of a ``small``/``large`` object on an H x W canvas."""
-    return max(MIN_SIZE_PX, int(round(SIZE_FRACTION[size] * min(height, width))))
+    return max(MIN_SIZE_PX, math.floor(SIZE_FRACTION[size] * min(height, width) + 0.5))
 
 
 def check_canvas(height: int, width: int) -> None:

@@ -1,0 +1,37 @@
+# Two commands for a fresh machine: `make demo` and `make test`. Both create .venv and install
+# torch==2.13.0 FIRST (the local CPU wheel), then everything else under constraints.txt so no
+# later install can move torch.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.kinema-installed
+PROMPT ?= a large red circle bouncing on a black background
+
+.PHONY: install demo test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Kinema needs Python >= 3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	@touch $@
+
+demo: install
+	mkdir -p outputs
+	$(BIN)/kinema world render "$(PROMPT)" -o outputs/demo.mp4 --scene outputs/demo.json --force
+	$(BIN)/kinema world render "$(PROMPT)" -o outputs/demo.webm --force
+	$(BIN)/kinema eval fidelity outputs/demo.mp4 --prompt "$(PROMPT)"
+
+lint: install
+	$(BIN)/ruff check kinema tests bench
+
+test: lint
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: install
+	$(BIN)/python bench/scorer_accuracy.py
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
