@@ -34,7 +34,7 @@ app.add_typer(world_app, name="world")
 app.add_typer(eval_app, name="eval")
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # an error stays one greppable line
 
 SizeOpt = Annotated[str, typer.Option("--size", help="Frame size: 64 (square) or WxH, e.g. 96x64.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Replace outputs that already exist.")]

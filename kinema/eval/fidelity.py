@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from kinema.data.manifest import MANIFEST_NAME, read_manifest
-from kinema.errors import InvalidInputError
+from kinema.errors import InvalidInputError, VideoNotFoundError
 from kinema.io.video import read_video
 from kinema.world.captions import parse_prompt
 from kinema.world.parse import ParsedClip, parse_clip
@@ -112,6 +112,8 @@ def collect_pairs(target: str | Path, prompt: str | None = None) -> list[tuple[P
     """(clip, prompt) pairs from a manifest, a folder (manifest.jsonl, or clips with same-name
     .txt captions), or a single clip with ``prompt``."""
     target = Path(target)
+    if not target.exists():
+        raise VideoNotFoundError(target, "no such file or folder", "check the path")
     if target.is_file() and target.suffix.lower() in VIDEO_SUFFIXES:
         if prompt is None:
             raise InvalidInputError(f"{target} is one clip: pass its prompt with --prompt")

@@ -198,8 +198,14 @@ def probe(path: str | Path) -> dict[str, float | int]:
 
 @contextlib.contextmanager
 def _open_input(path: Path) -> Iterator[av.container.InputContainer]:
+    if path.stat().st_size == 0:
+        raise EmptyVideoError(path, "is empty (0 bytes)", "the file was never written or was cut")
     try:
         container = av.open(str(path), mode="r")
+    except av.EOFError as e:
+        raise VideoDecodeError(
+            path, "ends before any video data (empty or cut short)", "re-export the video"
+        ) from e
     except av.FFmpegError as e:
         raise VideoDecodeError(
             path, f"not a readable video ({_ff_reason(e)})", "is it a video file, and complete?"

@@ -238,5 +238,5 @@ def parse_clip(frames: np.ndarray) -> ParsedClip:
                 centers=centers,
             )
         )
-    objects.sort(key=lambda o: -o.presence)
+    objects.sort(key=lambda o: -o.presence)  # stable: palette order among equals
     return ParsedClip(S.PALETTE_NAMES[bg_index], objects, T, H, W)

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from kinema.cli import app, parse_size
+from kinema.io import read_video
+from kinema.world.parse import parse_clip
+
+runner = CliRunner()
+
+
+def test_help_lists_the_tasks() -> None:
+    r = runner.invoke(app, ["--help"])
+    assert r.exit_code == 0
+    for cmd in ("data", "world", "eval"):
+        assert cmd in r.output
+
+
+def test_parse_size() -> None:
+    assert parse_size("64") == (64, 64)
+    assert parse_size("96x64") == (64, 96)
+
+
+def test_world_render_then_eval(tmp_path: Path) -> None:
+    out = tmp_path / "clip.mp4"
+    prompt = (
+        "a small green triangle moving up and a large red square bouncing on a white background"
+    )
+    r = runner.invoke(
+        app,
+        [
+            "world",
+            "render",
+            prompt,
+            "-o",
+            str(out),
+            "--size",
+            "96x64",
+            "--scene",
+            str(tmp_path / "s.json"),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    v = read_video(out)
+    assert (v.num_frames, v.height, v.width) == (17, 64, 96)
+    assert {o.color for o in parse_clip(v.frames).objects} == {"green", "red"}
+    assert json.loads((tmp_path / "s.json").read_text())["width"] == 96
+    r = runner.invoke(
+        app, ["eval", "fidelity", str(out), "--prompt", prompt, "--json", str(tmp_path / "r.json")]
+    )
+    assert r.exit_code == 0, r.output
+    assert "100.0%" in r.output
+    assert json.loads((tmp_path / "r.json").read_text())["summary"]["all"] == 1.0
+    # a prompt the clip does not follow scores 0
+    r = runner.invoke(
+        app, ["eval", "fidelity", str(out), "--prompt", prompt.replace("moving up", "moving left")]
+    )
+    assert r.exit_code == 0 and "0.0%" in r.output
+
+
+def test_data_synth_and_eval_dir(tmp_path: Path) -> None:
+    r = runner.invoke(
+        app,
+        [
+            "data",
+            "synth",
+            "--out",
+            str(tmp_path / "ds"),
+            "--count",
+            "4",
+            "--size",
+            "32",
+            "--frames",
+            "9",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert len((tmp_path / "ds" / "manifest.jsonl").read_text().splitlines()) == 4
+    r = runner.invoke(app, ["eval", "fidelity", str(tmp_path / "ds")])
+    assert r.exit_code == 0 and "100.0%" in r.output
+
+
+def test_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    out = tmp_path / "c.mp4"
+    out.write_bytes(b"keep me")
+    r = runner.invoke(app, ["world", "render", "a red circle moving left on black", "-o", str(out)])
+    assert r.exit_code == 2 and "already exists" in r.output and "Traceback" not in r.output
+    assert out.read_bytes() == b"keep me"
+    r = runner.invoke(
+        app, ["world", "render", "a circle moving left on black", "-o", str(tmp_path / "d.mp4")]
+    )
+    assert r.exit_code == 2 and "no object colour" in r.output
+    assert not (tmp_path / "d.mp4").exists()
+    r = runner.invoke(
+        app,
+        [
+            "world",
+            "render",
+            "a red circle moving left on black",
+            "-o",
+            str(tmp_path / "e.mp4"),
+            "--size",
+            "50",
+        ],
+    )
+    assert r.exit_code == 2 and "multiple of 16" in r.output
+    r = runner.invoke(app, ["eval", "fidelity", str(tmp_path / "missing.mp4"), "--prompt", "x"])
+    assert r.exit_code == 2 and "missing.mp4: no such file" in r.output

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kinema.errors import PromptParseError
+from kinema.world.captions import (
+    HELDOUT_OBJECT_TEMPLATES,
+    HELDOUT_SCENE_TEMPLATES,
+    OBJECT_TEMPLATES,
+    SCENE_TEMPLATES,
+    canonical_caption,
+    caption,
+    parse_prompt,
+)
+from kinema.world.scene import ObjectSpec, SceneSpec, sample_spec
+
+
+def test_canonical_captions_match_the_spec_examples() -> None:
+    one = SceneSpec("black", (ObjectSpec("red", "circle", "left", "large"),))
+    assert canonical_caption(one) == "a large red circle moving left on a black background"
+    two = SceneSpec(
+        "gray",
+        (
+            ObjectSpec("blue", "square", "bounce", "small"),
+            ObjectSpec("yellow", "triangle", "up", "large"),
+        ),
+    )
+    assert canonical_caption(two) == (
+        "a small blue square bouncing and a large yellow triangle moving up on a gray background"
+    )
+    no_size = SceneSpec("white", (ObjectSpec("cyan", "square", "still"),))
+    assert canonical_caption(no_size) == "a cyan square standing still on a white background"
+
+
+def test_enough_templates() -> None:
+    assert len(SCENE_TEMPLATES) >= 8 and len(OBJECT_TEMPLATES) >= 4
+
+
+@pytest.mark.parametrize("style", ["canonical", "train", "heldout", "any"])
+def test_every_caption_parses_back(style: str) -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(600):
+        spec = sample_spec(rng)
+        parsed = parse_prompt(caption(spec, rng, style))  # type: ignore[arg-type]
+        assert parsed.background == spec.background
+        assert [(o.color, o.shape, o.motion) for o in parsed.objects] == [
+            (o.color, o.shape, o.motion) for o in spec.objects
+        ]
+        assert all(
+            p.size in (None, o.size) for p, o in zip(parsed.objects, spec.objects, strict=True)
+        )
+
+
+def test_paraphrases_vary_words_and_order() -> None:
+    rng = np.random.default_rng(2)
+    spec = SceneSpec("black", (ObjectSpec("red", "circle", "left", "large"),))
+    texts = {caption(spec, rng, "train") for _ in range(300)}
+    assert len(texts) > 100
+    assert any(t.startswith("on a black") for t in texts)  # background first
+    assert any("ball" in t or "disc" in t or "dot" in t for t in texts)  # shape synonyms
+    assert any("sliding to the left" in t or "heading left" in t for t in texts)  # motion synonyms
+    assert any("red" not in t.split()[1:3] for t in texts)
+
+
+def test_heldout_templates_never_appear_in_training_captions() -> None:
+    rng = np.random.default_rng(3)
+    heldout_markers = [
+        "a clip showing",
+        "everything sits on",
+        " in red, ",
+        " in blue, ",
+        " as well as ",
+    ]
+    for _ in range(2000):
+        t = caption(sample_spec(rng), rng, "train")
+        assert not any(m in t for m in heldout_markers), t
+    assert HELDOUT_SCENE_TEMPLATES and HELDOUT_OBJECT_TEMPLATES
+    spec = SceneSpec("black", (ObjectSpec("red", "circle", "left", "large"),))
+    held = [caption(spec, rng, "heldout") for _ in range(50)]
+    assert all(any(m in t for m in heldout_markers) for t in held)
+
+
+def test_parser_handles_free_phrasing() -> None:
+    s = parse_prompt(
+        "Two things on a grey backdrop: a tiny RED ball hopping, "
+        "and a big cyan box sliding to the left."
+    )
+    assert s.background == "gray"
+    assert [(o.color, o.shape, o.motion, o.size) for o in s.objects] == [
+        ("red", "circle", "bounce", "small"),
+        ("cyan", "square", "left", "large"),
+    ]
+    assert (
+        parse_prompt("a purple triangle bouncing up and down on white").objects[0].motion
+        == "bounce"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("", "empty prompt"),
+        ("a large circle moving left on a black background", "no object colour"),
+        ("a red thing moving left on a black background", "no shape for the red object"),
+        ("a red circle on a black background", "no motion for the red circle"),
+        ("a red circle moving left", "no background"),
+    ],
+)
+def test_parser_errors_say_what_is_missing(text: str, match: str) -> None:
+    with pytest.raises(PromptParseError, match=match):
+        parse_prompt(text)
+    assert (
+        parse_prompt("a red circle moving left", default_background="black").background == "black"
+    )
