@@ -109,3 +109,16 @@ def test_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "multiple of 16" in r.output
     r = runner.invoke(app, ["eval", "fidelity", str(tmp_path / "missing.mp4"), "--prompt", "x"])
     assert r.exit_code == 2 and "missing.mp4: no such file" in r.output
+
+
+def test_public_api_is_lazy_and_complete() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, kinema; assert 'av' not in sys.modules and 'torch' not in sys.modules; print(len(kinema.__all__))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    import kinema
+
+    assert int(out.stdout) == len(kinema.__all__)
+    for name in kinema.__all__:
+        assert getattr(kinema, name) is not None

@@ -3,7 +3,6 @@
 from kinema.io.video import (
     Video,
     check_output,
-    count_frames,
     output_format,
     probe,
     read_video,
@@ -14,7 +13,6 @@ from kinema.io.video import (
 __all__ = [
     "Video",
     "check_output",
-    "count_frames",
     "output_format",
     "probe",
     "read_video",

@@ -174,11 +174,6 @@ def read_video(
     return Video(arr, fps)
 
 
-def count_frames(path: str | Path) -> int:
-    """Number of frames, from the container's header when it states one, else by decoding."""
-    return len(read_video(path).frames) if Path(path).is_dir() else probe(path)["num_frames"]
-
-
 def probe(path: str | Path) -> dict[str, float | int]:
     """Frame count, height, width and fps of a video file (reads the header, decodes if needed)."""
     path = Path(path)

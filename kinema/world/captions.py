@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 
-from kinema.errors import PromptParseError
+from kinema.errors import InvalidInputError, PromptParseError
 from kinema.world import spec as S
 from kinema.world.scene import ObjectSpec, SceneSpec
 
@@ -145,7 +145,9 @@ def caption(
     if style == "canonical":
         return canonical_caption(spec)
     if rng is None:
-        raise ValueError("paraphrased captions need an rng")
+        raise InvalidInputError(
+            f"style {style!r} draws paraphrases: pass rng=np.random.default_rng(seed)"
+        )
     scene_pool = _pool(len(SCENE_TEMPLATES), HELDOUT_SCENE_TEMPLATES, style)
     obj_pool = _pool(len(OBJECT_TEMPLATES), HELDOUT_OBJECT_TEMPLATES, style)
     join_pool = _pool(len(JOINERS), HELDOUT_JOINERS, style)
@@ -274,8 +276,10 @@ def parse_prompt(text: str, default_background: str | None = None) -> SceneSpec:
     colours = by_kind.get("color", [])
     if not colours:
         raise PromptParseError(f"no object colour in {text!r}; name one of {', '.join(S.COLORS)}")
-    seen: set[str] = set()
-    colours = [(p, c) for p, c in colours if not (c in seen or seen.add(c))]  # type: ignore[func-returns-value]
+    first_mention: dict[str, int] = {}
+    for pos, c in colours:  # "a red ball ... the red ball" is one object
+        first_mention.setdefault(c, pos)
+    colours = [(pos, c) for c, pos in first_mention.items()]
     if len(colours) > 3:
         raise PromptParseError(
             f"{len(colours)} objects in {text!r}; Shapes World scenes hold 1 to 3"

@@ -14,6 +14,7 @@ from functools import cache
 
 import numpy as np
 
+from kinema.errors import InvalidInputError
 from kinema.world import spec as S
 from kinema.world.scene import SceneGraph
 
@@ -33,7 +34,7 @@ def sprite(shape: str, side: int) -> np.ndarray:
         # is y / 2, at least half a pixel so the apex row is never empty (fill ~0.52)
         m = np.abs(xs - half) <= np.maximum(ys / 2, 0.5)
     else:
-        raise ValueError(f"unknown shape {shape!r}")
+        raise InvalidInputError(f"unknown shape {shape!r}; choose one of {', '.join(S.SHAPES)}")
     m = np.broadcast_to(m, (side, side)).copy()
     m.setflags(write=False)
     return m

@@ -273,6 +273,10 @@ def sample_spec(
     with_size: bool = True,
 ) -> SceneSpec:
     """A random caption content: background, then objects with distinct colours."""
+    if not 1 <= max_objects <= 3 or (num_objects is not None and not 1 <= num_objects <= 3):
+        raise InvalidInputError(
+            f"scenes hold 1 to 3 objects, got num_objects={num_objects}, max_objects={max_objects}"
+        )
     if num_objects is None:
         weights = np.array([0.4, 0.4, 0.2][:max_objects])
         num_objects = int(rng.choice(np.arange(1, max_objects + 1), p=weights / weights.sum()))

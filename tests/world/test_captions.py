@@ -113,3 +113,13 @@ def test_parser_errors_say_what_is_missing(text: str, match: str) -> None:
     assert (
         parse_prompt("a red circle moving left", default_background="black").background == "black"
     )
+
+
+def test_repeated_colour_is_one_object_and_paraphrase_needs_rng() -> None:
+    s = parse_prompt("a red ball bouncing on black; the red ball is big")
+    assert len(s.objects) == 1 and s.objects[0].shape == "circle"
+    from kinema.errors import InvalidInputError
+
+    spec = SceneSpec("black", (ObjectSpec("red", "circle", "left", "large"),))
+    with pytest.raises(InvalidInputError, match="pass rng"):
+        caption(spec, None, "train")

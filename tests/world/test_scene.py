@@ -125,6 +125,14 @@ def test_json_has_per_frame_ground_truth_and_round_trips() -> None:
     assert SceneGraph.from_json(d) == g
 
 
+def test_object_count_validation() -> None:
+    with pytest.raises(InvalidInputError, match="1 to 3 objects"):
+        sample_scene(0, max_objects=4)
+    with pytest.raises(InvalidInputError, match="1 to 3 objects"):
+        sample_scene(0, num_objects=0)
+    assert {len(sample_scene(s, max_objects=1).objects) for s in range(10)} == {1}
+
+
 def test_spec_validation() -> None:
     with pytest.raises(InvalidInputError, match="unknown colour 'pink'"):
         ObjectSpec("pink", "circle", "left")
