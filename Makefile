@@ -26,6 +26,7 @@ demo: install
 
 lint: install
 	$(BIN)/ruff check kinema tests bench
+	$(BIN)/ruff format --check kinema tests bench
 
 test: lint
 	$(BIN)/python -m pytest -q -m "not slow"

@@ -9,7 +9,13 @@ import torch
 from torch.utils.data import DataLoader
 
 from kinema.config import DataConfig, SynthConfig
-from kinema.data import BucketBatchSampler, VideoDataset, choose_bucket, collate_videos, synth_dataset
+from kinema.data import (
+    BucketBatchSampler,
+    VideoDataset,
+    choose_bucket,
+    collate_videos,
+    synth_dataset,
+)
 from kinema.errors import InvalidInputError
 from kinema.io import Video, write_video
 
@@ -44,7 +50,9 @@ def test_choose_bucket() -> None:
 
 
 def test_buckets_and_batches(mixed: Path) -> None:
-    cfg = DataConfig(manifest=str(mixed), buckets=[(17, 64, 64), (9, 32, 64), (9, 64, 64)], batch_size=3)
+    cfg = DataConfig(
+        manifest=str(mixed), buckets=[(17, 64, 64), (9, 32, 64), (9, 64, 64)], batch_size=3
+    )
     ds = VideoDataset(cfg)
     assert len(ds) == 10 and ds.dropped == 0
     assert ds.assigned.count((17, 64, 64)) == 5 and ds.assigned.count((9, 32, 64)) == 5

@@ -29,7 +29,7 @@ def test_synth_writes_clips_and_manifest(tmp_path: Path) -> None:
         assert parse_prompt(e["canonical"]).objects == graph.spec.objects
         assert len(e["scene"]["objects"][0]["centers"]) == 9
     # clip i depends only on (seed, i)
-    g2, frames2, text2 = synth_clip(cfg, 2)
+    _, frames2, text2 = synth_clip(cfg, 2)
     assert entries[2]["caption"] == text2
     assert read_video(entries[2]["path"]).num_frames == frames2.shape[0]
 
