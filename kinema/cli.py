@@ -29,7 +29,13 @@ world_app = typer.Typer(
     help="Shapes World: render and read the built-in world.", no_args_is_help=True
 )
 eval_app = typer.Typer(help="Evaluate clips: prompt fidelity and more.", no_args_is_help=True)
+train_app = typer.Typer(help="Train Kinema's models from a recipe.", no_args_is_help=True)
+vae_app = typer.Typer(
+    help="The video autoencoder: see what the latent keeps.", no_args_is_help=True
+)
 app.add_typer(data_app, name="data")
+app.add_typer(train_app, name="train")
+app.add_typer(vae_app, name="vae")
 app.add_typer(world_app, name="world")
 app.add_typer(eval_app, name="eval")
 
@@ -198,6 +204,106 @@ def eval_fidelity(
         console.print(f"[red]x[/] {r['path']}: {r['prompt']!r} read as {r['read_as']}")
     if json_out:
         json_out.write_text(json.dumps({"summary": summary, "clips": results}, indent=1))
+
+
+@train_app.command("vae")
+def train_vae(
+    config: Annotated[Path, typer.Option(help="YAML recipe, e.g. configs/vae-shapes.yaml.")],
+    out: Annotated[Path, typer.Option(help="Run folder: log.jsonl, checkpoint/, samples/.")] = Path(
+        "runs/vae"
+    ),
+    resume: Annotated[
+        bool, typer.Option(help="Continue from OUT/checkpoint if it exists.")
+    ] = False,
+    steps: Annotated[int | None, typer.Option(help="Override the recipe's step count.")] = None,
+    export: Annotated[
+        Path | None, typer.Option(help="Write calibrated fp16 weights + recipe + log here.")
+    ] = None,
+) -> None:
+    """Train the causal video VAE (bf16 autocast, EMA, checkpoints with --resume)."""
+    import dataclasses
+    import shlex
+    import sys
+
+    from kinema.config import load_vae_recipe
+    from kinema.train.trainer import CHECKPOINT_DIR, train
+    from kinema.train.vae import VAETask, new_vae, run_info
+    from kinema.train.vae import export as export_vae
+
+    with _user_errors():
+        if not config.is_file():
+            raise InvalidInputError(f"{config}: no such recipe file")
+        if (out / CHECKPOINT_DIR).exists() and not resume:
+            raise InvalidInputError(
+                f"{out} already holds a run; pass --resume to continue it or pick another --out"
+            )
+        recipe = load_vae_recipe(str(config))
+        if steps is not None:
+            recipe.train = dataclasses.replace(recipe.train, steps=steps)
+        command = "kinema " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        ema = train(
+            new_vae(recipe.model, recipe.train.seed),
+            VAETask(recipe),
+            recipe.train,
+            out,
+            resume,
+            run_info(recipe, command),
+        )
+        if export is not None:
+            export_vae(ema, config, out, export, command)
+            console.print(f"exported the VAE to [bold]{export}[/]")
+    console.print(f"run in [bold]{out}[/] (log.jsonl, checkpoint/, samples/)")
+
+
+@vae_app.command("roundtrip")
+def vae_roundtrip(
+    video: Annotated[Path, typer.Argument(help="Any video file or PNG folder.")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Where to write the reconstruction.")
+    ],
+    weights: Annotated[
+        Path | None, typer.Option(help="VAE folder (default: the shipped one).")
+    ] = None,
+    side_by_side: Annotated[
+        bool, typer.Option(help="Write input | reconstruction next to each other.")
+    ] = False,
+    force: ForceOpt = False,
+) -> None:
+    """Encode and decode a video with the VAE; print PSNR and the latent's shape."""
+    from kinema.io.video import Video, check_output, read_video, write_video
+    from kinema.models.vae import CausalVAE
+    from kinema.train.vae import psnr, to_tensor, to_uint8
+
+    with _user_errors():
+        check_output(output, force)
+        vae = CausalVAE.from_pretrained(weights)
+        src = read_video(video)
+        s = vae.cfg.spatial_factor
+        t = 1 + (src.num_frames - 1) // 4 * 4
+        h, w = src.height // s * s, src.width // s * s
+        if h == 0 or w == 0:
+            raise InvalidInputError(
+                f"{video} is {src.height}x{src.width}; the VAE needs at least {s}x{s}"
+            )
+        if (t, h, w) != (src.num_frames, src.height, src.width):
+            err_console.print(
+                f"note: using {t} frames of {h}x{w} (1 + 4k frames, multiples of {s})"
+            )
+        frames = src.frames[:t, :h, :w]
+        import numpy as np
+        import torch
+
+        with torch.no_grad():
+            x = to_tensor(frames[None])
+            z = vae.encode(x, chunk_frames=32)
+            y = vae.decode(z, chunk_latents=8)
+        out = to_uint8(y)[0]
+        if side_by_side:
+            out = np.concatenate([frames, out], axis=2)
+        write_video(Video(out, src.fps), output, overwrite=force)
+    console.print(
+        f"latent {tuple(z.shape[1:])} for {t}x{h}x{w}; PSNR {float(psnr(y, x).mean()):.2f} dB -> {output}"
+    )
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -42,3 +42,148 @@ class DataConfig:
     random_start: bool = True  # random window per epoch (augments) vs always the first frames
     batch_size: int = 8  # clips per step; memory grows linearly
     seed: int = 0  # window choice and batch order are reproducible from (seed, epoch)
+
+
+@dataclass
+class VAEConfig:
+    """The causal 3D video autoencoder: 8x8 spatial and 4x temporal compression."""
+
+    patch: int = 4  # pixels folded into channels first (LTX-style); cheap downsampling on CPU
+    channels: tuple[int, int] = (64, 128)  # widths at 1/4 and 1/8 resolution: quality vs speed
+    blocks: tuple[int, int, int] = (1, 1, 2)  # res blocks at 1/4, 1/8 (1+2k frames), 1/8 (1+k)
+    latent_channels: int = 8  # 4..16: more keeps detail, fewer is easier for the diffusion model
+    # Per-channel latent normalisation, latents = (z - shift) * scale, measured on data after
+    # training so each channel is ~N(0, 1) for the diffusion model. Empty: identity.
+    scale: tuple[float, ...] = ()
+    shift: tuple[float, ...] = ()
+
+    @property
+    def spatial_factor(self) -> int:
+        return self.patch * 2
+
+    @property
+    def temporal_factor(self) -> int:
+        return 4
+
+
+VAE_PRESETS: dict[str, VAEConfig] = {
+    "vae-tiny": VAEConfig(channels=(16, 32), blocks=(1, 1, 1), latent_channels=4),  # tests
+    "vae-s": VAEConfig(),  # the shipped Shapes World VAE
+}
+
+
+@dataclass
+class TrainConfig:
+    """The optimisation loop shared by every model Kinema trains."""
+
+    steps: int = 6000  # optimizer steps; the recipe's quality/time dial
+    batch_size: int = 8  # clips per step; larger is smoother but slower per step on CPU
+    lr: float = 1e-3  # AdamW peak learning rate after warmup
+    warmup: int = 200  # linear warmup steps; avoids early blow-ups with Adam
+    min_lr_ratio: float = 0.1  # cosine decays to lr * this at the last step
+    weight_decay: float = 0.01  # AdamW decoupled weight decay
+    betas: tuple[float, float] = (0.9, 0.99)  # Adam momenta; 0.99 reacts faster than 0.999
+    grad_clip: float = 1.0  # max global grad norm; guards against rare spikes
+    ema_decay: float = 0.999  # EMA of weights (the shipped weights); higher = smoother, slower
+    bf16: bool = True  # bf16 autocast: ~4x faster convs on AMX CPUs, tiny precision cost
+    seed: int = 0  # data, noise and init all derive from (seed, step): runs and resumes repeat
+    threads: int = 0  # torch CPU threads; 0 = all cores
+    log_every: int = 20  # steps between jsonl log lines
+    eval_every: int = 500  # steps between held-out evaluations (and sample clips)
+    ckpt_every: int = 500  # steps between checkpoints (model, EMA, optimizer, state)
+
+
+@dataclass
+class VAEDataConfig:
+    """Where VAE training clips come from."""
+
+    # "shapes" renders fresh Shapes World clips every step (infinite data, no disk); anything
+    # else is a manifest (or folder with manifest.jsonl) of the user's own clips.
+    source: str = "shapes"
+    # (frames, H, W, weight): each step draws one bucket by weight. Images (1 frame) and other
+    # sizes teach the causal first frame and size independence.
+    buckets: list[tuple[int, int, int, float]] = field(
+        default_factory=lambda: [
+            (17, 64, 64, 0.7),
+            (9, 64, 64, 0.1),
+            (1, 64, 64, 0.1),
+            (17, 32, 32, 0.1),
+        ]
+    )
+    max_objects: int = 3  # Shapes World scenes hold 1..this many objects
+    val_clips: int = 16  # held-out 17x64x64 clips scored at every evaluation
+
+
+@dataclass
+class VAELossConfig:
+    """Reconstruction = L1 + grad_weight * L1 of spatial gradients; plus kl_weight * KL."""
+
+    grad_weight: float = 0.5  # edge term: sharp shape borders matter for PSNR and the scorer
+    kl_weight: float = 1e-6  # keeps the latent smooth/sampleable; higher blurs reconstructions
+
+
+@dataclass
+class VAERecipe:
+    """Everything `kinema train vae --config` reads: model, optimisation, data, loss."""
+
+    model: VAEConfig = field(default_factory=VAEConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: VAEDataConfig = field(default_factory=VAEDataConfig)
+    loss: VAELossConfig = field(default_factory=VAELossConfig)
+
+
+def build_config(cls: type, raw: dict) -> object:
+    """Build a (nested) config dataclass from a dict, turning lists into tuples where typed so;
+    unknown keys raise so a typo in a recipe never passes silently."""
+    import dataclasses
+    import typing
+
+    from kinema.errors import InvalidInputError
+
+    if not isinstance(raw, dict):
+        raise InvalidInputError(f"{cls.__name__} expects a mapping, got {type(raw).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(raw) - names
+    if unknown:
+        raise InvalidInputError(
+            f"unknown {cls.__name__} keys {sorted(unknown)}; known: {sorted(names)}"
+        )
+    hints = typing.get_type_hints(cls)
+
+    def convert(t: object, v: object) -> object:
+        origin = typing.get_origin(t)
+        if dataclasses.is_dataclass(t):
+            return build_config(t, v)  # type: ignore[arg-type]
+        if origin is tuple and isinstance(v, list):
+            return tuple(v)
+        if origin is list and isinstance(v, list):
+            (inner,) = typing.get_args(t)
+            return [convert(inner, x) for x in v]
+        return v
+
+    return cls(**{k: convert(hints[k], v) for k, v in raw.items()})
+
+
+def load_vae_recipe(path: str) -> VAERecipe:
+    """Read a YAML recipe. ``model`` may name a preset (``vae-s``) or give fields, or both:
+    ``model: {preset: vae-s, latent_channels: 16}``."""
+    import dataclasses
+
+    import yaml
+
+    from kinema.errors import InvalidInputError
+
+    with open(path) as f:
+        raw = yaml.safe_load(f) or {}
+    model = raw.pop("model", {})
+    if isinstance(model, str):
+        model = {"preset": model}
+    preset = model.pop("preset", "vae-s")
+    if preset not in VAE_PRESETS:
+        raise InvalidInputError(
+            f"unknown VAE preset {preset!r}; choose one of {sorted(VAE_PRESETS)}"
+        )
+    recipe = build_config(VAERecipe, raw)
+    base = dataclasses.asdict(VAE_PRESETS[preset])
+    recipe.model = build_config(VAEConfig, {**base, **model})  # type: ignore[attr-defined]
+    return recipe  # type: ignore[return-value]

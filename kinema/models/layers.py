@@ -1,0 +1,124 @@
+"""Building blocks shared by Kinema's models: causal 3D convolutions with a streaming cache.
+
+A causal convolution pads ``kt - 1`` frames in front and none behind, so output frame t sees
+input frames <= t only; the first frame is encoded on its own (an image is a 1-frame video).
+For long videos the same layers run chunk by chunk: each keeps the input frames the next
+chunk's first window still needs in a ``StreamCache``, so chunked output equals the full pass
+exactly (no seams), with memory bounded by the chunk, not the video.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class StreamCache(dict):
+    """Per-layer carried frames for chunked (streaming) causal inference; one per video."""
+
+
+class CausalConv3d(nn.Module):
+    """Conv3d over (T, H, W), causal in time, 'same' padding in space."""
+
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel: tuple[int, int, int] = (3, 3, 3),
+        stride: tuple[int, int, int] = (1, 1, 1),
+    ) -> None:
+        super().__init__()
+        kt, kh, kw = kernel
+        self.kt, self.st = kt, stride[0]
+        self.conv = nn.Conv3d(cin, cout, kernel, stride, padding=(0, kh // 2, kw // 2))
+
+    def forward(self, x: torch.Tensor, cache: StreamCache | None = None) -> torch.Tensor:
+        # x: (B, C, T, H, W)
+        key = id(self)
+        if cache is not None and key in cache:
+            x = torch.cat([cache[key], x], dim=2)  # (B, C, keep + T, H, W)
+        else:
+            x = F.pad(x, (0, 0, 0, 0, self.kt - 1, 0))  # (B, C, kt - 1 + T, H, W)
+        n_out = (x.shape[2] - self.kt) // self.st + 1
+        if cache is not None:
+            cache[key] = x[:, :, n_out * self.st :].detach()  # frames the next window starts on
+        return self.conv(x)  # (B, C', n_out, H', W')
+
+
+class ChannelRMSNorm(nn.Module):
+    """RMS norm over channels at each (t, h, w): causal, unlike GroupNorm over time."""
+
+    def __init__(self, channels: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (B, C, T, H, W)
+        rms = x.float().pow(2).mean(dim=1, keepdim=True).add(self.eps).rsqrt()  # (B, 1, T, H, W)
+        return (x.float() * rms).to(x.dtype) * self.weight[:, None, None, None].to(x.dtype)
+
+
+class CausalResBlock(nn.Module):
+    """Pre-norm residual block of two causal 3x3x3 convolutions."""
+
+    def __init__(self, cin: int, cout: int | None = None) -> None:
+        super().__init__()
+        cout = cout or cin
+        self.norm1, self.conv1 = ChannelRMSNorm(cin), CausalConv3d(cin, cout)
+        self.norm2, self.conv2 = ChannelRMSNorm(cout), CausalConv3d(cout, cout)
+        self.skip = nn.Conv3d(cin, cout, 1) if cin != cout else nn.Identity()
+
+    def forward(self, x: torch.Tensor, cache: StreamCache | None = None) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)), cache)  # (B, C', T, H, W)
+        h = self.conv2(F.silu(self.norm2(h)), cache)  # (B, C', T, H, W)
+        return self.skip(x) + h
+
+
+class CausalTimeUpsample(nn.Module):
+    """1 + k frames -> 1 + 2k: each frame becomes two, except the very first (causal, like the
+    encoder's stride-2 convolutions in reverse)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = CausalConv3d(channels, 2 * channels, (3, 1, 1))
+
+    def forward(self, x: torch.Tensor, cache: StreamCache | None = None) -> torch.Tensor:
+        first = cache is None or id(self) not in cache  # the video's first chunk
+        if cache is not None:
+            cache[id(self)] = True
+        B, C, T, H, W = x.shape
+        y = self.conv(x, cache).view(B, 2, C, T, H, W)  # (B, 2, C, T, H, W)
+        y = y.permute(0, 2, 3, 1, 4, 5).reshape(B, C, 2 * T, H, W)  # (B, C, 2T, H, W)
+        return y[:, :, 1:] if first else y  # (B, C, 2T - 1 | 2T, H, W)
+
+
+def count_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def conv_flops(module: nn.Module, *inputs: torch.Tensor) -> int:
+    """Multiply-add FLOPs (x2) of every Conv3d/Linear in one forward pass on ``inputs``."""
+    total = 0
+
+    def hook(m: nn.Module, _inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        nonlocal total
+        if isinstance(m, nn.Conv3d):
+            k = m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1] * m.kernel_size[2]
+            total += 2 * out.numel() * k
+        elif isinstance(m, nn.Linear):
+            total += 2 * out.numel() * m.in_features
+
+    handles = [
+        m.register_forward_hook(hook)
+        for m in module.modules()
+        if isinstance(m, nn.Conv3d | nn.Linear)
+    ]
+    try:
+        with torch.no_grad():
+            module(*inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    return total

@@ -1,0 +1,147 @@
+"""The training loop every Kinema model shares: AdamW, warmup + cosine, bf16 autocast, grad
+clipping, EMA, jsonl log, rich progress bar, periodic evaluation and resumable checkpoints.
+
+A model-specific ``Task`` supplies batches and the loss. Batches and noise must depend only on
+(seed, step), so a run resumed from a checkpoint computes exactly the losses the uninterrupted
+run would have.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch import nn
+
+from kinema.config import TrainConfig
+from kinema.train.checkpoint import load_checkpoint, save_checkpoint
+
+CHECKPOINT_DIR = "checkpoint"
+LOG_NAME = "log.jsonl"
+
+
+class Task(Protocol):
+    def batch(self, step: int) -> Any: ...
+
+    def loss(
+        self, model: nn.Module, batch: Any, step: int
+    ) -> tuple[torch.Tensor, dict[str, float]]: ...
+
+    def evaluate(self, model: nn.Module, step: int, out: Path) -> dict[str, float]: ...
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warmup, then cosine from ``lr`` down to ``lr * min_lr_ratio``."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
+
+
+def make_ema(model: nn.Module) -> nn.Module:
+    ema = copy.deepcopy(model).eval()
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    return ema
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    for pe, p in zip(ema.parameters(), model.parameters(), strict=True):
+        pe.lerp_(p.detach(), 1.0 - decay)
+    for be, b in zip(ema.buffers(), model.buffers(), strict=True):
+        be.copy_(b)
+
+
+def train(
+    model: nn.Module,
+    task: Task,
+    cfg: TrainConfig,
+    out: str | Path,
+    resume: bool = False,
+    run_info: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> nn.Module:
+    """Train ``model`` for ``cfg.steps`` steps; returns the EMA model. Writes into ``out``:
+    ``log.jsonl``, ``checkpoint/`` (latest) and whatever the task's evaluation writes."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    ema = make_ema(model)
+    decay, no_decay = [], []
+    for p in model.parameters():
+        (decay if p.ndim >= 2 else no_decay).append(p)
+    opt = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": cfg.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=cfg.lr,
+        betas=cfg.betas,
+    )
+    start = 0
+    ckpt = out / CHECKPOINT_DIR
+    if resume and ckpt.exists():
+        start = int(load_checkpoint(ckpt, model, ema, opt)["step"])
+    log = (out / LOG_NAME).open("a")
+    if start == 0:
+        log.write(json.dumps({"event": "start", **(run_info or {})}) + "\n")
+    bar = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+        disable=not progress,
+    )
+    model.train()
+    t_last, n_since = time.perf_counter(), 0
+    with bar:
+        bar_task = bar.add_task("training", total=cfg.steps, completed=start, status="")
+        for step in range(start, cfg.steps):
+            lr = lr_at(step, cfg)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            batch = task.batch(step)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                loss, metrics = task.loss(model, batch, step)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            loss_value = loss.item()
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
+            opt.step()
+            update_ema(ema, model, cfg.ema_decay)
+            n_since += 1
+            done = step + 1
+            if done % cfg.log_every == 0 or done == cfg.steps:
+                now = time.perf_counter()
+                rec = {
+                    "step": done,
+                    "loss": loss_value,
+                    "lr": lr,
+                    "grad_norm": grad_norm,
+                    **metrics,
+                }
+                rec["sec_per_step"] = (now - t_last) / n_since
+                t_last, n_since = now, 0
+                log.write(json.dumps(rec) + "\n")
+                log.flush()
+                bar.update(bar_task, status=f"loss {loss_value:.4f}")
+            if done % cfg.eval_every == 0 or done == cfg.steps:
+                scores = task.evaluate(ema, done, out)
+                log.write(json.dumps({"step": done, "eval": scores}) + "\n")
+                log.flush()
+                model.train()
+            if done % cfg.ckpt_every == 0 or done == cfg.steps:
+                save_checkpoint(ckpt, model, ema, opt, {"step": done, **(run_info or {})})
+            bar.update(bar_task, completed=done)
+    log.close()
+    return ema

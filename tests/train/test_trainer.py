@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from kinema.config import TrainConfig, VAERecipe, build_config, load_vae_recipe
+from kinema.errors import InvalidInputError
+from kinema.train.trainer import lr_at, train
+from kinema.train.vae import VAETask, new_vae, psnr, vae_loss
+
+
+def tiny_recipe(steps: int, buckets: list | None = None, **train_kw: object) -> VAERecipe:
+    raw = {
+        "train": {
+            "steps": steps,
+            "batch_size": 2,
+            "warmup": 2,
+            "bf16": False,
+            "log_every": 1,
+            "eval_every": 100,
+            "ckpt_every": 2,
+            **train_kw,
+        },
+        "data": {"buckets": buckets or [[5, 32, 32, 1.0], [1, 32, 32, 1.0]], "val_clips": 2},
+    }
+    recipe = build_config(VAERecipe, raw)
+    recipe.model = build_config(
+        type(recipe.model), {"channels": [8, 16], "blocks": [1, 1, 1], "latent_channels": 4}
+    )
+    return recipe  # type: ignore[return-value]
+
+
+def losses(run: Path) -> dict[int, float]:
+    return {
+        r["step"]: r["loss"]
+        for r in map(json.loads, (run / "log.jsonl").read_text().splitlines())
+        if "loss" in r
+    }
+
+
+def test_resume_gives_the_same_next_loss(tmp_path: Path) -> None:
+    full = tiny_recipe(3)
+    train(new_vae(full.model, 0), VAETask(full), full.train, tmp_path / "a", progress=False)
+    part = tiny_recipe(2)
+    train(new_vae(part.model, 0), VAETask(part), part.train, tmp_path / "b", progress=False)
+    # a fresh process would build a new model from scratch: resume must restore everything
+    resumed = new_vae(full.model, 123)
+    train(resumed, VAETask(full), full.train, tmp_path / "b", resume=True, progress=False)
+    a, b = losses(tmp_path / "a"), losses(tmp_path / "b")
+    assert a[1] == b[1] and a[2] == b[2]
+    assert a[3] == b[3]  # the step after the checkpoint
+    assert (tmp_path / "b" / "checkpoint" / "ema.safetensors").is_file()
+    assert any((tmp_path / "a" / "samples").glob("step_*.mp4"))
+
+
+def test_training_improves_held_out_psnr(tmp_path: Path) -> None:
+    recipe = tiny_recipe(30, buckets=[[5, 32, 32, 1.0]], lr=3e-3, ckpt_every=100)
+    task = VAETask(recipe)
+    model = new_vae(recipe.model, 0)
+    before = task.evaluate(model, 0, tmp_path)["val_psnr"]
+    ema = train(model, task, recipe.train, tmp_path, progress=False)
+    after = task.evaluate(model, 30, tmp_path)["val_psnr"]
+    assert after > before + 5.0
+    assert task.evaluate(ema, 30, tmp_path)["val_psnr"] != after  # EMA is its own copy
+
+
+def test_lr_schedule() -> None:
+    cfg = TrainConfig(steps=100, lr=1.0, warmup=10, min_lr_ratio=0.1)
+    assert lr_at(0, cfg) == pytest.approx(0.1)
+    assert lr_at(9, cfg) == pytest.approx(1.0)
+    assert lr_at(10, cfg) == pytest.approx(1.0)
+    assert lr_at(99, cfg) == pytest.approx(0.1, abs=1e-3)
+    assert lr_at(55, cfg) == pytest.approx(0.55)
+
+
+def test_vae_loss_and_psnr_values() -> None:
+    x = torch.rand(2, 3, 5, 16, 16) * 2 - 1
+    zero = torch.zeros(2, 4, 2, 2, 2)
+    total, parts = vae_loss(x, x, zero, zero, grad_weight=0.5, kl_weight=1.0)
+    assert float(total) == 0.0 and parts["kl"] == 0.0
+    noisy = x + 2 / 255  # every pixel off by one grey level on the 0..255 scale
+    assert float(psnr(noisy.clamp(-1, 1), x).mean()) == pytest.approx(48.13, abs=0.3)
+
+
+def test_recipes_parse_and_reject_typos(tmp_path: Path) -> None:
+    recipe = load_vae_recipe("configs/vae-shapes.yaml")
+    assert recipe.model.latent_channels in (4, 8, 16) and recipe.train.bf16
+    assert recipe.data.buckets[0] == (17, 64, 64, 0.7)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"train": {"stepz": 3}}))
+    with pytest.raises(InvalidInputError, match=r"unknown TrainConfig keys \['stepz'\]"):
+        load_vae_recipe(str(bad))
+    bad.write_text(yaml.safe_dump({"model": "vae-huge"}))
+    with pytest.raises(InvalidInputError, match="unknown VAE preset"):
+        load_vae_recipe(str(bad))
