@@ -2,7 +2,8 @@
 
     python bench/vae_latent_sweep.py [--steps 300] [--channels 4 8 16]
 
-Reports held-out PSNR (16 clips, 17x64x64) after the same number of steps. More channels keep
+Trains on small proxy clips (default 9x32x32: same architecture and compression, 1/8 of the
+cost) and reports held-out PSNR (16 clips, 17x64x64) after the same number of steps. More channels keep
 more detail but make the diffusion model's job harder, so the smallest setting within ~1 dB of
 the best is the pick.
 """
@@ -24,7 +25,10 @@ from kinema.train.vae import VAETask, new_vae
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", default="configs/vae-shapes.yaml")
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument(
+        "--bucket", type=int, nargs=3, default=[9, 32, 32], help="frames H W of the proxy clips"
+    )
     ap.add_argument("--channels", type=int, nargs="+", default=[4, 8, 16])
     ap.add_argument("--out", type=Path, default=Path("bench/results/vae_latent_sweep.md"))
     args = ap.parse_args()
@@ -32,6 +36,7 @@ def main() -> None:
     for c in args.channels:
         recipe = load_vae_recipe(args.config)
         recipe.model = dataclasses.replace(recipe.model, latent_channels=c)
+        recipe.data = dataclasses.replace(recipe.data, buckets=[(*args.bucket, 1.0)])
         recipe.train = dataclasses.replace(
             recipe.train,
             steps=args.steps,
@@ -58,7 +63,8 @@ def main() -> None:
             flush=True,
         )
     lines = [
-        f"# VAE latent channels, {args.steps} steps each (`python bench/vae_latent_sweep.py --steps {args.steps}`)",
+        f"# VAE latent channels, {args.steps} steps each on {args.bucket} clips "
+        f"(`python bench/vae_latent_sweep.py --steps {args.steps}`)",
         "",
         "| latent channels | held-out PSNR (dB) | seconds |",
         "|---|---|---|",

@@ -270,9 +270,10 @@ def vae_roundtrip(
     force: ForceOpt = False,
 ) -> None:
     """Encode and decode a video with the VAE; print PSNR and the latent's shape."""
+    from kinema.eval.metrics import psnr
     from kinema.io.video import Video, check_output, read_video, write_video
     from kinema.models.vae import CausalVAE
-    from kinema.train.vae import psnr, to_tensor, to_uint8
+    from kinema.train.vae import to_tensor, to_uint8
 
     with _user_errors():
         check_output(output, force)

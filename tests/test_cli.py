@@ -122,3 +122,57 @@ def test_public_api_is_lazy_and_complete() -> None:
     assert int(out.stdout) == len(kinema.__all__)
     for name in kinema.__all__:
         assert getattr(kinema, name) is not None
+
+
+def test_train_vae_export_and_roundtrip(tmp_path: Path) -> None:
+    import yaml
+
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(
+        yaml.safe_dump(
+            {
+                "model": {"preset": "vae-tiny"},
+                "train": {
+                    "steps": 2,
+                    "batch_size": 1,
+                    "warmup": 1,
+                    "bf16": False,
+                    "eval_every": 2,
+                    "ckpt_every": 2,
+                },
+                "data": {"buckets": [[5, 32, 32, 1.0]], "val_clips": 1},
+            }
+        )
+    )
+    run, weights = tmp_path / "run", tmp_path / "weights"
+    args = ["train", "vae", "--config", str(recipe), "--out", str(run), "--export", str(weights)]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert {p.name for p in weights.iterdir()} >= {
+        "vae.safetensors",
+        "vae_config.json",
+        "vae_recipe.yaml",
+        "vae_train_log.jsonl",
+        "vae_command.txt",
+    }
+    assert "train vae --config" in (weights / "vae_command.txt").read_text()
+    r = runner.invoke(app, args)  # the run folder is taken: refuse rather than mix two runs
+    assert r.exit_code == 2 and "--resume" in r.output
+    clip = tmp_path / "c.mp4"
+    runner.invoke(
+        app,
+        ["world", "render", "a red circle moving left on black", "-o", str(clip), "--frames", "18"],
+    )
+    out = tmp_path / "rt.mp4"
+    r = runner.invoke(
+        app, ["vae", "roundtrip", str(clip), "-o", str(out), "--weights", str(weights)]
+    )
+    assert r.exit_code == 0, r.output
+    assert (
+        "using 17 frames" in r.output and "latent (4, 5, 8, 8)" in r.output and "PSNR" in r.output
+    )
+    assert read_video(out).num_frames == 17
+    r = runner.invoke(
+        app, ["vae", "roundtrip", str(clip), "-o", str(out), "--weights", str(weights)]
+    )
+    assert r.exit_code == 2 and "already exists" in r.output

@@ -118,7 +118,8 @@ def train(
             loss_value = loss.item()
             grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
             opt.step()
-            update_ema(ema, model, cfg.ema_decay)
+            # EMA warmup: early on the average would otherwise be mostly the random init
+            update_ema(ema, model, min(cfg.ema_decay, (1 + step) / (10 + step)))
             n_since += 1
             done = step + 1
             if done % cfg.log_every == 0 or done == cfg.steps:

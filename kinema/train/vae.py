@@ -15,6 +15,7 @@ from torch import nn
 from kinema.config import VAEConfig, VAERecipe
 from kinema.data.dataset import VideoDataset
 from kinema.errors import InvalidInputError
+from kinema.eval.metrics import psnr
 from kinema.io.video import Video, write_video
 from kinema.models.vae import CausalVAE
 from kinema.world.render import render
@@ -45,12 +46,6 @@ def shapes_clips(
             for _ in range(n)
         ]
     )
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """PSNR in dB per clip of [-1, 1] tensors (B, 3, T, H, W), on the 0..255 scale."""
-    mse = ((a.float().clamp(-1, 1) - b.float()) * 127.5).pow(2).flatten(1).mean(1)
-    return 10 * torch.log10(255.0**2 / mse.clamp_min(1e-10))
 
 
 def spatial_grad_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

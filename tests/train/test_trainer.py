@@ -9,8 +9,9 @@ import yaml
 
 from kinema.config import TrainConfig, VAERecipe, build_config, load_vae_recipe
 from kinema.errors import InvalidInputError
+from kinema.eval.metrics import psnr
 from kinema.train.trainer import lr_at, train
-from kinema.train.vae import VAETask, new_vae, psnr, vae_loss
+from kinema.train.vae import VAETask, new_vae, vae_loss
 
 
 def tiny_recipe(steps: int, buckets: list | None = None, **train_kw: object) -> VAERecipe:
