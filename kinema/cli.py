@@ -223,7 +223,6 @@ def train_vae(
     """Train the causal video VAE (bf16 autocast, EMA, checkpoints with --resume)."""
     import dataclasses
     import shlex
-    import sys
 
     from kinema.config import load_vae_recipe
     from kinema.train.trainer import CHECKPOINT_DIR, train
@@ -240,7 +239,11 @@ def train_vae(
         recipe = load_vae_recipe(str(config))
         if steps is not None:
             recipe.train = dataclasses.replace(recipe.train, steps=steps)
-        command = "kinema " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        parts = ["kinema", "train", "vae", "--config", str(config), "--out", str(out)]
+        parts += ["--resume"] if resume else []
+        parts += ["--steps", str(steps)] if steps is not None else []
+        parts += ["--export", str(export)] if export is not None else []
+        command = " ".join(shlex.quote(p) for p in parts)
         ema = train(
             new_vae(recipe.model, recipe.train.seed),
             VAETask(recipe),
