@@ -1,4 +1,5 @@
-"""Training checkpoints: model + EMA weights (safetensors), optimizer state, trainer state.
+"""Training checkpoints: model + EMA weights (safetensors), optimizer state, trainer state,
+and the run's recipe as ``config.json``.
 
 A checkpoint is a folder written under a temporary name and renamed into place, so a run
 killed mid-save never leaves a broken checkpoint behind.
@@ -41,6 +42,8 @@ def save_checkpoint(
         )
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         (tmp / "trainer_state.json").write_text(json.dumps(state, indent=1))
+        if "recipe" in state:  # the run's full configuration, readable on its own
+            (tmp / "config.json").write_text(json.dumps(state["recipe"], indent=1))
         if path.exists():
             old = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.old")
             os.replace(path, old)

@@ -170,8 +170,18 @@ def export(
     weights_dir = Path(weights_dir)
     vae.save_pretrained(weights_dir)
     shutil.copy(recipe_path, weights_dir / "vae_recipe.yaml")
-    shutil.copy(Path(run_dir) / "log.jsonl", weights_dir / "vae_train_log.jsonl")
-    (weights_dir / "vae_command.txt").write_text(command + "\n")
+    log = Path(run_dir) / "log.jsonl"
+    shutil.copy(log, weights_dir / "vae_train_log.jsonl")
+    started = [
+        json.loads(line) for line in log.read_text().splitlines() if '"event": "start"' in line
+    ]
+    trained_by = started[0].get("command", "") if started else ""
+    lines = (
+        [f"# trained with\n{trained_by}", f"# exported with\n{command}"]
+        if trained_by != command
+        else [command]
+    )
+    (weights_dir / "vae_command.txt").write_text("\n".join(lines) + "\n")
     return weights_dir
 
 

@@ -47,14 +47,30 @@ def test_resume_gives_the_same_next_loss(tmp_path: Path) -> None:
     full = tiny_recipe(3)
     train(new_vae(full.model, 0), VAETask(full), full.train, tmp_path / "a", progress=False)
     part = tiny_recipe(2)
-    train(new_vae(part.model, 0), VAETask(part), part.train, tmp_path / "b", progress=False)
+    info = {"recipe": {"train": {"steps": 3}}}
+    train(
+        new_vae(part.model, 0),
+        VAETask(part),
+        part.train,
+        tmp_path / "b",
+        run_info=info,
+        progress=False,
+    )
     # a fresh process would build a new model from scratch: resume must restore everything
     resumed = new_vae(full.model, 123)
     train(resumed, VAETask(full), full.train, tmp_path / "b", resume=True, progress=False)
     a, b = losses(tmp_path / "a"), losses(tmp_path / "b")
     assert a[1] == b[1] and a[2] == b[2]
     assert a[3] == b[3]  # the step after the checkpoint
-    assert (tmp_path / "b" / "checkpoint" / "ema.safetensors").is_file()
+    ckpt = tmp_path / "b" / "checkpoint"
+    assert {p.name for p in ckpt.iterdir()} == {
+        "model.safetensors",
+        "ema.safetensors",
+        "optimizer.pt",
+        "trainer_state.json",
+        "config.json",
+    }
+    assert json.loads((ckpt / "config.json").read_text())["train"]["steps"] == 3
     assert any((tmp_path / "a" / "samples").glob("step_*.mp4"))
 
 
