@@ -90,7 +90,9 @@ def train(
     start = 0
     ckpt = out / CHECKPOINT_DIR
     if resume and ckpt.exists():
-        start = int(load_checkpoint(ckpt, model, ema, opt)["step"])
+        state = load_checkpoint(ckpt, model, ema, opt)
+        start = int(state.pop("step"))
+        run_info = run_info or state  # the run keeps describing itself across resumes
     log = (out / LOG_NAME).open("a")
     if start == 0:
         log.write(json.dumps({"event": "start", **(run_info or {})}) + "\n")
