@@ -52,6 +52,9 @@ class VAEConfig:
     channels: tuple[int, int] = (64, 128)  # widths at 1/4 and 1/8 resolution: quality vs speed
     blocks: tuple[int, int, int] = (1, 1, 2)  # res blocks at 1/4, 1/8 (1+2k frames), 1/8 (1+k)
     latent_channels: int = 8  # 4..16: more keeps detail, fewer is easier for the diffusion model
+    # none | group (per-frame GroupNorm) | rms (channel RMS). Measured on memorising 8 clips
+    # with MSE, 300 steps: none 26.5 dB, group 24.6 dB, rms stuck at 18.9 dB.
+    norm: str = "none"
     # Per-channel latent normalisation, latents = (z - shift) * scale, measured on data after
     # training so each channel is ~N(0, 1) for the diffusion model. Empty: identity.
     scale: tuple[float, ...] = ()
@@ -116,9 +119,16 @@ class VAEDataConfig:
 
 @dataclass
 class VAELossConfig:
-    """Reconstruction = L1 + grad_weight * L1 of spatial gradients; plus kl_weight * KL."""
+    """Reconstruction = MSE + l1 * L1 + grad * MSE of spatial gradients; plus kl * KL.
 
-    grad_weight: float = 0.5  # edge term: sharp shape borders matter for PSNR and the scorer
+    MSE leads: with small objects on flat backgrounds, L1's sign gradients from the ~95% of
+    pixels already right drown the objects (a plain conv AE memorising 8 images: MSE 34.5 dB,
+    L1 27.7 dB after 600 steps), so L1 only sharpens at a small weight.
+    """
+
+    mse_weight: float = 1.0  # the PSNR objective itself
+    l1_weight: float = 0.05  # sharpening; large values stall object learning (see above)
+    grad_weight: float = 0.5  # squared error of x/y differences: sharp, well-placed edges
     kl_weight: float = 1e-6  # keeps the latent smooth/sampleable; higher blurs reconstructions
 
 

@@ -60,14 +60,39 @@ class ChannelRMSNorm(nn.Module):
         return (x.float() * rms).to(x.dtype) * self.weight[:, None, None, None].to(x.dtype)
 
 
+class FrameGroupNorm(nn.GroupNorm):
+    """GroupNorm with statistics per frame (over channel groups and space, never time): causal,
+    and a frame normalises the same whether the video is processed whole or in chunks."""
+
+    def __init__(self, channels: int, groups: int = 16) -> None:
+        super().__init__(min(groups, channels), channels, eps=1e-6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, C, T, H, W = x.shape
+        y = x.transpose(1, 2).reshape(B * T, C, H, W)  # (B·T, C, H, W)
+        y = super().forward(y)
+        return y.view(B, T, C, H, W).transpose(1, 2)  # (B, C, T, H, W)
+
+
+def make_norm(kind: str, channels: int) -> nn.Module:
+    """``group`` (per-frame GroupNorm), ``rms`` (channel RMS) or ``none``."""
+    if kind == "group":
+        return FrameGroupNorm(channels)
+    if kind == "rms":
+        return ChannelRMSNorm(channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown norm {kind!r}: group, rms or none")
+
+
 class CausalResBlock(nn.Module):
     """Pre-norm residual block of two causal 3x3x3 convolutions."""
 
-    def __init__(self, cin: int, cout: int | None = None) -> None:
+    def __init__(self, cin: int, cout: int | None = None, norm: str = "none") -> None:
         super().__init__()
         cout = cout or cin
-        self.norm1, self.conv1 = ChannelRMSNorm(cin), CausalConv3d(cin, cout)
-        self.norm2, self.conv2 = ChannelRMSNorm(cout), CausalConv3d(cout, cout)
+        self.norm1, self.conv1 = make_norm(norm, cin), CausalConv3d(cin, cout)
+        self.norm2, self.conv2 = make_norm(norm, cout), CausalConv3d(cout, cout)
         self.skip = nn.Conv3d(cin, cout, 1) if cin != cout else nn.Identity()
 
     def forward(self, x: torch.Tensor, cache: StreamCache | None = None) -> torch.Tensor:

@@ -30,8 +30,8 @@ from kinema.models.layers import (
     CausalConv3d,
     CausalResBlock,
     CausalTimeUpsample,
-    ChannelRMSNorm,
     StreamCache,
+    make_norm,
 )
 
 WEIGHTS_NAME = "vae.safetensors"
@@ -45,12 +45,12 @@ class Encoder(nn.Module):
         n1, n2, n3 = cfg.blocks
         self.patch = cfg.patch
         self.conv_in = CausalConv3d(3 * cfg.patch**2, c1)
-        self.stage1 = nn.ModuleList(CausalResBlock(c1) for _ in range(n1))
+        self.stage1 = nn.ModuleList(CausalResBlock(c1, norm=cfg.norm) for _ in range(n1))
         self.down1 = CausalConv3d(c1, c2, (3, 3, 3), stride=(2, 2, 2))  # time and space / 2
-        self.stage2 = nn.ModuleList(CausalResBlock(c2) for _ in range(n2))
+        self.stage2 = nn.ModuleList(CausalResBlock(c2, norm=cfg.norm) for _ in range(n2))
         self.down2 = CausalConv3d(c2, c2, (3, 3, 3), stride=(2, 1, 1))  # time / 2
-        self.stage3 = nn.ModuleList(CausalResBlock(c2) for _ in range(n3))
-        self.norm_out = ChannelRMSNorm(c2)
+        self.stage3 = nn.ModuleList(CausalResBlock(c2, norm=cfg.norm) for _ in range(n3))
+        self.norm_out = make_norm(cfg.norm, c2)
         self.conv_out = CausalConv3d(c2, 2 * cfg.latent_channels)
 
     def forward(self, x: torch.Tensor, cache: StreamCache | None = None) -> torch.Tensor:
@@ -77,13 +77,13 @@ class Decoder(nn.Module):
         n1, n2, n3 = cfg.blocks
         self.patch = cfg.patch
         self.conv_in = CausalConv3d(cfg.latent_channels, c2)
-        self.stage3 = nn.ModuleList(CausalResBlock(c2) for _ in range(n3))
+        self.stage3 = nn.ModuleList(CausalResBlock(c2, norm=cfg.norm) for _ in range(n3))
         self.up2 = CausalTimeUpsample(c2)  # 1 + k -> 1 + 2k
-        self.stage2 = nn.ModuleList(CausalResBlock(c2) for _ in range(n2))
+        self.stage2 = nn.ModuleList(CausalResBlock(c2, norm=cfg.norm) for _ in range(n2))
         self.up1 = CausalTimeUpsample(c2)  # 1 + 2k -> 1 + 4k
         self.conv_up = CausalConv3d(c2, c1)  # after nearest 2x in space
-        self.stage1 = nn.ModuleList(CausalResBlock(c1) for _ in range(n1))
-        self.norm_out = ChannelRMSNorm(c1)
+        self.stage1 = nn.ModuleList(CausalResBlock(c1, norm=cfg.norm) for _ in range(n1))
+        self.norm_out = make_norm(cfg.norm, c1)
         self.conv_out = CausalConv3d(c1, 3 * cfg.patch**2)
 
     def forward(self, z: torch.Tensor, cache: StreamCache | None = None) -> torch.Tensor:

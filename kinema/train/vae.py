@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from kinema.config import VAEConfig, VAERecipe
+from kinema.config import VAEConfig, VAELossConfig, VAERecipe
 from kinema.data.dataset import VideoDataset
 from kinema.errors import InvalidInputError
 from kinema.eval.metrics import psnr
@@ -48,29 +48,31 @@ def shapes_clips(
     )
 
 
-def spatial_grad_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """L1 between horizontal and vertical finite differences: rewards sharp, placed edges."""
+def spatial_grad_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Squared error of horizontal and vertical finite differences: sharp, well-placed edges."""
     dx = lambda t: t[..., :, 1:] - t[..., :, :-1]  # noqa: E731
     dy = lambda t: t[..., 1:, :] - t[..., :-1, :]  # noqa: E731
-    return (dx(a) - dx(b)).abs().mean() + (dy(a) - dy(b)).abs().mean()
+    return (dx(a) - dx(b)).pow(2).mean() + (dy(a) - dy(b)).pow(2).mean()
 
 
 def vae_loss(
-    recon: torch.Tensor,
-    x: torch.Tensor,
-    mean: torch.Tensor,
-    logvar: torch.Tensor,
-    grad_weight: float,
-    kl_weight: float,
+    recon: torch.Tensor, x: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor, w: VAELossConfig
 ) -> tuple[torch.Tensor, dict[str, float]]:
     recon, mean, logvar = recon.float(), mean.float(), logvar.float()
-    l1 = (recon - x).abs().mean()
-    grad = spatial_grad_l1(recon, x)
+    err = recon - x
+    mse, l1 = err.pow(2).mean(), err.abs().mean()
+    grad = spatial_grad_mse(recon, x)
     kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
-    total = l1 + grad_weight * grad + kl_weight * kl
+    total = w.mse_weight * mse + w.l1_weight * l1 + w.grad_weight * grad + w.kl_weight * kl
     with torch.no_grad():
         p = float(psnr(recon, x).mean())
-    return total, {"l1": l1.item(), "grad": grad.item(), "kl": kl.item(), "psnr": p}
+    return total, {
+        "mse": mse.item(),
+        "l1": l1.item(),
+        "grad": grad.item(),
+        "kl": kl.item(),
+        "psnr": p,
+    }
 
 
 class VAETask:
@@ -122,8 +124,7 @@ class VAETask:
     ) -> tuple[torch.Tensor, dict[str, float]]:
         gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + step)
         recon, mean, logvar = model(batch, generator=gen)
-        lc = self.recipe.loss
-        return vae_loss(recon, batch, mean, logvar, lc.grad_weight, lc.kl_weight)
+        return vae_loss(recon, batch, mean, logvar, self.recipe.loss)
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, step: int, out: Path) -> dict[str, float]:

@@ -63,6 +63,22 @@ def test_chunked_equals_full(vae: CausalVAE) -> None:
         torch.testing.assert_close(vae.decode(z, chunk_latents=3), y, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("norm", ["group", "rms"])
+def test_every_norm_keeps_causality_and_chunking(norm: str) -> None:
+    torch.manual_seed(2)
+    v = CausalVAE(dataclasses.replace(VAE_PRESETS["vae-tiny"], norm=norm)).eval()
+    x = torch.rand(1, 3, 17, 32, 32) * 2 - 1
+    with torch.no_grad():
+        z = v.encode(x)
+        x2 = x.clone()
+        x2[:, :, 9:] = 0  # change frames 9..16 (latent frames 3, 4)
+        torch.testing.assert_close(v.encode(x2)[:, :, :3], z[:, :, :3], rtol=0, atol=0)
+        torch.testing.assert_close(v.encode(x, chunk_frames=4), z, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(v.decode(z, chunk_latents=1), v.decode(z), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="unknown norm"):
+        CausalVAE(dataclasses.replace(VAE_PRESETS["vae-tiny"], norm="batch"))
+
+
 def test_causal_conv_stream_handles_any_chunking() -> None:
     torch.manual_seed(1)
     conv = CausalConv3d(2, 3, (3, 1, 1), stride=(2, 1, 1))
