@@ -219,12 +219,16 @@ def train_vae(
     export: Annotated[
         Path | None, typer.Option(help="Write calibrated fp16 weights + recipe + log here.")
     ] = None,
+    init: Annotated[
+        Path | None, typer.Option(help="Start from saved VAE weights (fresh optimizer).")
+    ] = None,
 ) -> None:
     """Train the causal video VAE (bf16 autocast, EMA, checkpoints with --resume)."""
     import dataclasses
     import shlex
 
     from kinema.config import load_vae_recipe
+    from kinema.models.vae import CausalVAE
     from kinema.train.trainer import CHECKPOINT_DIR, train
     from kinema.train.vae import VAETask, new_vae, run_info
     from kinema.train.vae import export as export_vae
@@ -243,9 +247,18 @@ def train_vae(
         parts += ["--resume"] if resume else []
         parts += ["--steps", str(steps)] if steps is not None else []
         parts += ["--export", str(export)] if export is not None else []
+        parts += ["--init", str(init)] if init is not None else []
         command = " ".join(shlex.quote(p) for p in parts)
+        model = new_vae(recipe.model, recipe.train.seed)
+        if init is not None:
+            start = CausalVAE.from_pretrained(init)
+            if dataclasses.replace(start.cfg, scale=(), shift=()) != recipe.model:
+                raise InvalidInputError(
+                    f"{init}: its VAE has another shape than the recipe's model"
+                )
+            model.load_state_dict(start.state_dict())
         ema = train(
-            new_vae(recipe.model, recipe.train.seed),
+            model,
             VAETask(recipe),
             recipe.train,
             out,

@@ -158,6 +158,10 @@ def test_train_vae_export_and_roundtrip(tmp_path: Path) -> None:
     assert "train vae --config" in (weights / "vae_command.txt").read_text()
     r = runner.invoke(app, args)  # the run folder is taken: refuse rather than mix two runs
     assert r.exit_code == 2 and "--resume" in r.output
+    r = runner.invoke(
+        app, [*args[:5], str(tmp_path / "run2"), "--init", str(weights), "--steps", "1"]
+    )
+    assert r.exit_code == 0, r.output  # a later session continues from shipped weights
     clip = tmp_path / "c.mp4"
     runner.invoke(
         app,
