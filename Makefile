@@ -23,6 +23,7 @@ demo: install
 	$(BIN)/kinema world render "$(PROMPT)" -o outputs/demo.mp4 --scene outputs/demo.json --force
 	$(BIN)/kinema world render "$(PROMPT)" -o outputs/demo.webm --force
 	$(BIN)/kinema eval fidelity outputs/demo.mp4 --prompt "$(PROMPT)"
+	$(BIN)/kinema vae roundtrip outputs/demo.mp4 -o outputs/demo_vae.mp4 --side-by-side --force
 
 lint: install
 	$(BIN)/ruff check kinema tests bench
@@ -33,6 +34,7 @@ test: lint
 
 bench: install
 	$(BIN)/python bench/scorer_accuracy.py
+	$(BIN)/python bench/vae_eval.py
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

@@ -97,12 +97,13 @@ def long_clip(
     }
 
 
-def memory_probe(weights: str, mode: str) -> None:
-    """Child process: peak RSS (MiB) of encoding + decoding one 481x64x64 clip."""
+def memory_probe(weights: str, mode: str, size: int) -> None:
+    """Child process: peak RSS (MiB) of encoding + decoding one 481-frame clip of size x size;
+    growth is measured from just after the model loads (the input clip is included)."""
     torch.set_num_threads(2)
     vae = CausalVAE.from_pretrained(weights)
-    x = to_tensor(render(scenes(1, 64, 481, 7)[0])[None])
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    x = to_tensor(render(scenes(1, size, 481, 7)[0])[None])
     with torch.no_grad():
         if mode == "chunked":
             vae.decode(vae.encode(x, chunk_frames=32), chunk_latents=8)
@@ -112,9 +113,18 @@ def memory_probe(weights: str, mode: str) -> None:
     print(json.dumps({"peak_mib": peak / 1024, "growth_mib": (peak - base) / 1024}))
 
 
-def peak_memory(weights: str, mode: str) -> dict[str, float]:
+def peak_memory(weights: str, mode: str, size: int) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, __file__, "--weights", weights, "--memory-probe", mode],
+        [
+            sys.executable,
+            __file__,
+            "--weights",
+            weights,
+            "--memory-probe",
+            mode,
+            "--size",
+            str(size),
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -140,9 +150,10 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=500)
     ap.add_argument("--out", type=Path, default=Path("bench/results/vae_eval.md"))
     ap.add_argument("--memory-probe", choices=["chunked", "full"], default=None)
+    ap.add_argument("--size", type=int, default=64, help="frame size for --memory-probe")
     args = ap.parse_args()
     if args.memory_probe:
-        memory_probe(args.weights, args.memory_probe)
+        memory_probe(args.weights, args.memory_probe, args.size)
         return
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     vae = CausalVAE.from_pretrained(args.weights)
@@ -150,7 +161,8 @@ def main() -> None:
     r64 = reconstruct(vae, scenes(args.clips, 64, 17, 1))
     r32 = reconstruct(vae, scenes(max(100, args.clips // 5), 32, 17, 2))
     lc = long_clip(vae)
-    mem_c, mem_f = peak_memory(args.weights, "chunked"), peak_memory(args.weights, "full")
+    mem_c, mem_f = peak_memory(args.weights, "chunked", 64), peak_memory(args.weights, "full", 64)
+    big_c, big_f = peak_memory(args.weights, "chunked", 256), peak_memory(args.weights, "full", 256)
     t_fp32, t_bf16 = speed(vae, False), speed(vae, True)
     x = torch.zeros(1, 3, 17, 64, 64)
     enc_f = conv_flops(vae.encoder, x)
@@ -187,8 +199,12 @@ def main() -> None:
             f"{mem_c['peak_mib']:.0f} vs {mem_f['peak_mib']:.0f} MiB",
         ),
         (
-            "  of which growth during encode+decode: chunked vs. whole",
+            "  growth over the loaded model (input clip included): chunked vs. whole",
             f"{mem_c['growth_mib']:.0f} vs {mem_f['growth_mib']:.0f} MiB",
+        ),
+        (
+            "481x256x256 encode+decode peak RSS (growth): chunked vs. whole",
+            f"{big_c['peak_mib']:.0f} ({big_c['growth_mib']:.0f}) vs {big_f['peak_mib']:.0f} ({big_f['growth_mib']:.0f}) MiB",
         ),
         (
             f"encode+decode 17x64x64, {torch.get_num_threads()} threads, fp32 / bf16",
@@ -220,6 +236,8 @@ def main() -> None:
                 "32": r32,
                 "long": lc,
                 "mem_chunked": mem_c,
+                "mem256_chunked": big_c,
+                "mem256_full": big_f,
                 "mem_full": mem_f,
                 "ms_fp32": t_fp32 * 1000,
                 "ms_bf16": t_bf16 * 1000,
