@@ -97,19 +97,28 @@ def long_clip(
     }
 
 
+def _high_water_kib() -> int:
+    """Peak resident memory of this process image (VmHWM). Not ru_maxrss: Linux carries the
+    parent's high-water mark into a forked child across exec, hiding anything smaller."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux: best effort
+
+
 def memory_probe(weights: str, mode: str, size: int) -> None:
     """Child process: peak RSS (MiB) of encoding + decoding one 481-frame clip of size x size;
     growth is measured from just after the model loads (the input clip is included)."""
     torch.set_num_threads(2)
     vae = CausalVAE.from_pretrained(weights)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = _high_water_kib()
     x = to_tensor(render(scenes(1, size, 481, 7)[0])[None])
     with torch.no_grad():
         if mode == "chunked":
             vae.decode(vae.encode(x, chunk_frames=32), chunk_latents=8)
         else:
             vae.decode(vae.encode(x))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _high_water_kib()
     print(json.dumps({"peak_mib": peak / 1024, "growth_mib": (peak - base) / 1024}))
 
 
