@@ -52,9 +52,9 @@ class VAEConfig:
     channels: tuple[int, int] = (64, 128)  # widths at 1/4 and 1/8 resolution: quality vs speed
     blocks: tuple[int, int, int] = (1, 1, 2)  # res blocks at 1/4, 1/8 (1+2k frames), 1/8 (1+k)
     latent_channels: int = 8  # 4..16: more keeps detail, fewer is easier for the diffusion model
-    # group (per-frame GroupNorm) | none | rms (channel RMS). Memorising 8 clips with MSE,
-    # 300 steps: none 26.5 dB, group 24.6 dB, rms stuck at 18.9 dB; but without a norm the
-    # full run diverged once the learning rate reached 1e-3, so group it is.
+    # group (per-frame GroupNorm) | none | rms (channel RMS). Memorising 8 images with MSE,
+    # 600 steps (bench/results/vae_objective_probe.md): group 31.0 dB, none 30.3 dB, rms stuck
+    # at 18.9 dB; and without a norm the full run diverged at lr 1e-3.
     norm: str = "group"
     # Per-channel latent normalisation, latents = (z - shift) * scale, measured on data after
     # training so each channel is ~N(0, 1) for the diffusion model. Empty: identity.
