@@ -78,6 +78,9 @@ class VideoDataset(Dataset):
             self.entries.append(entry)
             self.assigned.append(b)
             self.lengths.append(n)
+        self.by_bucket: dict[Bucket, list[int]] = {}  # bucket -> indices of its clips
+        for i, b in enumerate(self.assigned):
+            self.by_bucket.setdefault(b, []).append(i)
         if not self.entries:
             raise InvalidInputError(
                 f"no clip in the manifest is long enough for any bucket {buckets} "
@@ -156,15 +159,9 @@ class BucketBatchSampler(Sampler[list[tuple[int, Bucket]]]):
         self.drop_last = drop_last
         self.epoch = 0
 
-    def _groups(self) -> dict[Bucket, list[int]]:
-        groups: dict[Bucket, list[int]] = {}
-        for i, b in enumerate(self.dataset.assigned):
-            groups.setdefault(b, []).append(i)
-        return groups
-
     def __len__(self) -> int:
         n = 0
-        for idx in self._groups().values():
+        for idx in self.dataset.by_bucket.values():
             n += (
                 len(idx) // self.batch_size
                 if self.drop_last
@@ -177,7 +174,7 @@ class BucketBatchSampler(Sampler[list[tuple[int, Bucket]]]):
         self.dataset.set_epoch(self.epoch)
         self.epoch += 1
         batches: list[list[tuple[int, Bucket]]] = []
-        for bucket, idx in sorted(self._groups().items()):
+        for bucket, idx in sorted(self.dataset.by_bucket.items()):
             order = rng.permutation(idx) if self.shuffle else np.array(idx)
             for s in range(0, len(order), self.batch_size):
                 chunk = order[s : s + self.batch_size]

@@ -113,9 +113,7 @@ class VAETask:
                 )
             )
         bucket = (t, h, w)
-        pool = [i for i, b in enumerate(self.dataset.assigned) if b == bucket] or list(
-            range(len(self.dataset))
-        )
+        pool = self.dataset.by_bucket.get(bucket) or list(range(len(self.dataset)))
         idx = rng.choice(pool, size=self.cfg.batch_size)
         return torch.stack([self.dataset[(int(i), bucket)]["video"] for i in idx])
 

@@ -148,7 +148,6 @@ def classify_motion(centers: np.ndarray, height: int, width: int) -> str:
 
 def _measure(
     frame: np.ndarray,
-    labels: np.ndarray,
     comp: np.ndarray,
     ci: int,
     bg: np.ndarray,
@@ -216,7 +215,7 @@ def parse_clip(frames: np.ndarray) -> ParsedClip:
             if areas[best - 1] < min_area:
                 continue
             others = np.isin(labels[k], [c for c in present if c != ci])  # (H, W)
-            mass, side, cx, cy = _measure(frames[k], labels[k], comp == best, ci, bg, others)
+            mass, side, cx, cy = _measure(frames[k], comp == best, ci, bg, others)
             if side <= 0:
                 continue
             ref = _reference_side(side, H, W)
