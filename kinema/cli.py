@@ -271,6 +271,136 @@ def train_vae(
     console.print(f"run in [bold]{out}[/] (log.jsonl, checkpoint/, samples/)")
 
 
+@train_app.command("dit")
+def train_dit(
+    config: Annotated[Path, typer.Option(help="YAML recipe, e.g. configs/dit-shapes.yaml.")],
+    out: Annotated[
+        Path, typer.Option(help="Run folder: latent cache, log.jsonl, checkpoint/, samples/.")
+    ] = Path("runs/dit"),
+    resume: Annotated[
+        bool, typer.Option(help="Continue from OUT/checkpoint if it exists.")
+    ] = False,
+    steps: Annotated[int | None, typer.Option(help="Override the recipe's step count.")] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write fp16 DiT + pipeline.json + recipe + log here (e.g. kinema/weights)."
+        ),
+    ] = None,
+) -> None:
+    """Train the diffusion transformer on cached VAE latents (rectified flow, EMA, bf16)."""
+    import dataclasses
+    import shlex
+
+    from kinema.config import load_dit_recipe
+    from kinema.models.text import TextEncoder
+    from kinema.models.vae import CausalVAE
+    from kinema.train.dit import DiTTask, load_or_build_cache, new_dit, run_info
+    from kinema.train.dit import export as export_dit
+    from kinema.train.trainer import CHECKPOINT_DIR, train
+
+    with _user_errors():
+        if not config.is_file():
+            raise InvalidInputError(f"{config}: no such recipe file")
+        if (out / CHECKPOINT_DIR).exists() and not resume:
+            raise InvalidInputError(
+                f"{out} already holds a run; pass --resume to continue it or pick another --out"
+            )
+        recipe = load_dit_recipe(str(config))
+        if steps is not None:
+            recipe.train = dataclasses.replace(recipe.train, steps=steps)
+        parts = ["kinema", "train", "dit", "--config", str(config), "--out", str(out)]
+        parts += ["--resume"] if resume else []
+        parts += ["--steps", str(steps)] if steps is not None else []
+        parts += ["--export", str(export)] if export is not None else []
+        command = " ".join(shlex.quote(p) for p in parts)
+        if recipe.train.threads:
+            import torch
+
+            torch.set_num_threads(recipe.train.threads)
+        vae = CausalVAE.from_pretrained(recipe.data.vae or None)
+        text = TextEncoder(recipe.data.text_model or None)
+        cache = load_or_build_cache(recipe, vae, text, out)
+        model = new_dit(recipe, vae, text)
+        ema = train(
+            model,
+            DiTTask(recipe, vae, text, cache),
+            recipe.train,
+            out,
+            resume,
+            run_info(recipe, command),
+        )
+        if export is not None:
+            export_dit(ema, vae, recipe, config, out, export, command)  # type: ignore[arg-type]
+            console.print(f"exported the DiT to [bold]{export}[/]")
+    console.print(f"run in [bold]{out}[/] (log.jsonl, checkpoint/, samples/)")
+
+
+@app.command("generate")
+def generate(
+    prompt: Annotated[str, typer.Argument(help="What to show, e.g. 'a red circle bouncing'.")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Video file: .mp4, .webm, .gif or a PNG folder.")
+    ] = Path("outputs/generated.mp4"),
+    frames: Annotated[int, typer.Option(help="Frames, 1 + 4k (17 = 2 s at 8 fps).")] = 17,
+    size: SizeOpt = "64",
+    steps: Annotated[int | None, typer.Option(help="Sampler steps (default: the model's).")] = None,
+    guidance: Annotated[
+        float | None, typer.Option(help="Classifier-free guidance scale (1 = off).")
+    ] = None,
+    negative: Annotated[str | None, typer.Option(help="Negative prompt.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: a fresh one).")] = None,
+    fps: Annotated[float | None, typer.Option(help="Frame rate of the file (default 8).")] = None,
+    sampler: Annotated[str | None, typer.Option(help="euler or heun.")] = None,
+    weights: Annotated[
+        Path | None, typer.Option(help="Pipeline folder (default: the embedded model).")
+    ] = None,
+    force: ForceOpt = False,
+) -> None:
+    """Generate a video from a text prompt with the embedded default model."""
+    import time
+
+    from kinema.io.video import check_output, write_video
+    from kinema.pipelines import Pipeline
+    from kinema.pipelines.text_to_video import Timings, check_request
+
+    with _user_errors():
+        check_output(output, force)
+        height, width = parse_size(size)
+        check_request(frames, height, width, steps or 1, guidance or 1.0)
+        t0 = time.perf_counter()
+        pipe = Pipeline.from_pretrained(weights)
+        load = time.perf_counter() - t0
+        total = steps or pipe.config.steps
+        if seed is None:
+            import random
+
+            seed = random.SystemRandom().randrange(2**31)
+        timings = Timings()
+        with _progress() as bar:
+            task = bar.add_task("sampling", total=total)
+            video = pipe(
+                prompt,
+                negative_prompt=negative,
+                num_frames=frames,
+                height=height,
+                width=width,
+                num_inference_steps=steps,
+                guidance_scale=guidance,
+                seed=seed,
+                fps=fps,
+                sampler=sampler,
+                callback=lambda i, n: bar.update(task, completed=i),
+                timings=timings,
+            )
+        write_video(video, output, overwrite=force)  # type: ignore[arg-type]
+    console.print(
+        f"{output}: {frames} frames {width}x{height} at {video.fps:g} fps, seed {seed}; "  # type: ignore[union-attr]
+        f"text {timings.text:.2f}s, sampling {timings.sampling:.2f}s, decode {timings.decode:.2f}s "
+        f"(+ {load:.1f}s loading)"
+    )
+
+
 @vae_app.command("roundtrip")
 def vae_roundtrip(
     video: Annotated[Path, typer.Argument(help="Any video file or PNG folder.")],

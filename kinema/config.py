@@ -131,6 +131,9 @@ class VAELossConfig:
     l1_weight: float = 0.05  # sharpening; large values stall object learning (see above)
     grad_weight: float = 0.5  # squared error of x/y differences: sharp, well-placed edges
     kl_weight: float = 1e-6  # keeps the latent smooth/sampleable; higher blurs reconstructions
+    # extra MSE on pixels that differ from their frame's background (its median colour): the
+    # objects, ~5% of the pixels, that the scorer and the text-to-video model depend on
+    foreground_weight: float = 0.0
 
 
 @dataclass
@@ -197,4 +200,112 @@ def load_vae_recipe(path: str) -> VAERecipe:
     recipe = build_config(VAERecipe, raw)
     base = dataclasses.asdict(VAE_PRESETS[preset])
     recipe.model = build_config(VAEConfig, {**base, **model})  # type: ignore[attr-defined]
+    return recipe  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------- diffusion transformer
+@dataclass
+class DiTConfig:
+    """Spacetime-patch diffusion transformer over VAE latents."""
+
+    in_channels: int = 8  # the VAE's latent channels
+    patch: tuple[int, int, int] = (
+        1,
+        2,
+        2,
+    )  # (t, h, w) latent cells per token; larger = fewer tokens
+    width: int = 256  # token width D; cost grows ~D^2 per token
+    depth: int = 8  # transformer blocks
+    heads: int = 4  # attention heads; head_dim = width / heads (kept 64 in the presets)
+    mlp_ratio: float = 4.0  # MLP hidden = width * this
+    text_dim: int = 384  # the text encoder's token width (MiniLM-L6: 384)
+    qk_norm: bool = True  # RMS-normalised queries/keys: stable attention logits in bf16
+    rope_theta: float = 10000.0  # 3D rotary base per axis
+    freq_dim: int = 256  # sinusoidal timestep features before the MLP
+
+    @property
+    def head_dim(self) -> int:
+        return self.width // self.heads
+
+
+DIT_PRESETS: dict[str, DiTConfig] = {
+    "dit-test": DiTConfig(in_channels=4, width=64, depth=2, heads=2),  # tests only
+    "dit-tiny": DiTConfig(width=256, depth=6, heads=4),
+    "dit-s": DiTConfig(width=384, depth=12, heads=6),
+    "dit-b": DiTConfig(width=768, depth=12, heads=12),
+}
+
+
+@dataclass
+class FlowConfig:
+    """Rectified flow: x_t = (1 - t) x0 + t noise, the model predicts v = noise - x0."""
+
+    logit_mean: float = 0.0  # logit-normal timestep sampling (SD3): mean of logit(t)
+    logit_std: float = 1.0  # ... and its spread; 1.0 favours the middle timesteps
+    # timestep shift s(n) = exp(mu), mu linear in the token count n between the two anchors:
+    # more tokens keep more signal at a given noise level, so sampling spends longer at high t
+    base_tokens: int = 80  # 17x64x64 with the 8x VAE and 1x2x2 patches
+    base_shift: float = 1.0
+    max_tokens: int = 2560  # e.g. 33x256x256
+    max_shift: float = 3.0
+    text_drop: float = 0.1  # P(prompt replaced by "") in training: enables classifier-free guidance
+
+
+@dataclass
+class DiTDataConfig:
+    """Latent cache for DiT training: Shapes World scenes (or a manifest), encoded once."""
+
+    source: str = "shapes"  # "shapes" or a manifest path / folder with manifest.jsonl
+    # (frames, H, W, clips): how many clips of each bucket the cache holds
+    buckets: list[tuple[int, int, int, int]] = field(
+        default_factory=lambda: [(17, 64, 64, 6000), (9, 64, 64, 1000), (1, 64, 64, 1000)]
+    )
+    captions_per_clip: int = 3  # paraphrases encoded per clip (train templates only)
+    max_objects: int = 3  # Shapes World scenes hold 1..this many objects
+    vae: str = ""  # VAE directory; "" = the shipped one
+    text_model: str = ""  # text encoder; "" = the packaged all-MiniLM-L6-v2
+    seed: int = 1234  # scenes are drawn from this seed (eval prompts use others)
+
+
+@dataclass
+class DiTEvalConfig:
+    """Periodic samples + scorer fidelity during training."""
+
+    prompts: int = 24  # held-out-template prompts sampled at each evaluation
+    steps: int = 20  # sampler steps
+    guidance: float = 4.0  # classifier-free guidance scale
+
+
+@dataclass
+class DiTRecipe:
+    """Everything `kinema train dit --config` reads."""
+
+    model: DiTConfig = field(default_factory=DiTConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    data: DiTDataConfig = field(default_factory=DiTDataConfig)
+    eval: DiTEvalConfig = field(default_factory=DiTEvalConfig)
+
+
+def load_dit_recipe(path: str) -> DiTRecipe:
+    """Read a YAML recipe; ``model`` may name a preset (``dit-tiny``) and override fields."""
+    import dataclasses
+
+    import yaml
+
+    from kinema.errors import InvalidInputError
+
+    with open(path) as f:
+        raw = yaml.safe_load(f) or {}
+    model = raw.pop("model", {})
+    if isinstance(model, str):
+        model = {"preset": model}
+    preset = model.pop("preset", "dit-tiny")
+    if preset not in DIT_PRESETS:
+        raise InvalidInputError(
+            f"unknown DiT preset {preset!r}; choose one of {sorted(DIT_PRESETS)}"
+        )
+    recipe = build_config(DiTRecipe, raw)
+    base = dataclasses.asdict(DIT_PRESETS[preset])
+    recipe.model = build_config(DiTConfig, {**base, **model})  # type: ignore[attr-defined]
     return recipe  # type: ignore[return-value]

@@ -26,3 +26,31 @@ def gradient() -> Video:
         ]
     ).astype(np.uint8)
     return Video(frames, fps=12.0)
+
+
+@pytest.fixture(scope="session")
+def text_encoder():
+    from kinema.models.text import TextEncoder
+
+    return TextEncoder()
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(text_encoder):
+    """A random-weight pipeline (tiny VAE + tiny DiT) sharing the real text encoder."""
+    import dataclasses
+
+    import torch
+
+    from kinema.config import DIT_PRESETS, VAE_PRESETS
+    from kinema.models.dit import DiT
+    from kinema.models.vae import CausalVAE
+    from kinema.pipelines import Pipeline, PipelineConfig
+
+    torch.manual_seed(0)
+    vae = CausalVAE(VAE_PRESETS["vae-tiny"])
+    dit = DiT(DIT_PRESETS["dit-test"])
+    with torch.no_grad():  # adaLN-Zero starts as the identity: give the test model some output
+        for p in dit.parameters():
+            p.add_(0.02 * torch.randn_like(p))
+    return Pipeline(dit, vae, text_encoder, dataclasses.replace(PipelineConfig(), steps=3))

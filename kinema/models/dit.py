@@ -1,0 +1,297 @@
+"""Diffusion transformer over spacetime latent patches (the Sora / Wan recipe, small).
+
+Latents (B, C, T, H, W) from the VAE are cut into ``patch`` = (pt, ph, pw) cells; each cell is a
+token. Position is 3D rotary embedding over (t, h, w), so one model takes any size and length.
+Every block: adaLN-Zero modulated self-attention (QK-norm, RoPE) -> cross-attention to the text
+tokens (QK-norm) -> adaLN-Zero modulated MLP. The conditioning vector is the timestep embedding
+plus the pooled prompt. Timesteps are per sample ``[B]`` or per latent frame ``[B, T]`` (frames
+given as context sit at t = 0 while the rest are generated).
+
+Shapes: B batch, C latent channels, T/H/W latent frames/height/width, N = (T/pt)(H/ph)(W/pw)
+tokens, D width, L text tokens, E text width, h heads, d head_dim.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from kinema.config import DiTConfig
+from kinema.errors import InvalidInputError
+
+WEIGHTS_NAME = "dit.safetensors"
+CONFIG_NAME = "dit_config.json"
+
+
+# ---------------------------------------------------------------------- embeddings
+def timestep_features(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal features of t in [0, 1] (any shape S) -> S + (dim,)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device) / half)  # [dim/2]
+    args = t.float()[..., None] * 1000.0 * freqs  # S + (dim/2,)
+    return torch.cat([args.cos(), args.sin()], dim=-1)  # S + (dim,)
+
+
+def rope_split(head_dim: int) -> tuple[int, int, int]:
+    """Channels of a head given to the (t, h, w) axes, each even (Wan's split)."""
+    hw = 2 * (head_dim // 6)
+    return head_dim - 2 * hw, hw, hw
+
+
+def rope_3d(
+    grid: tuple[int, int, int], head_dim: int, theta: float, device: torch.device | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos, sin [N, d/2] for the N = T*H*W token positions of a (T, H, W) grid."""
+    parts = []
+    for size, dim in zip(grid, rope_split(head_dim), strict=True):
+        inv = 1.0 / theta ** (torch.arange(0, dim, 2, device=device).float() / dim)  # [dim/2]
+        parts.append(torch.outer(torch.arange(size, device=device).float(), inv))  # [size, dim/2]
+    T, H, W = grid
+    ang = torch.cat(
+        [
+            parts[0][:, None, None].expand(T, H, W, -1),  # [T, H, W, dt/2]
+            parts[1][None, :, None].expand(T, H, W, -1),  # [T, H, W, dh/2]
+            parts[2][None, None, :].expand(T, H, W, -1),  # [T, H, W, dw/2]
+        ],
+        dim=-1,
+    ).reshape(T * H * W, head_dim // 2)  # [N, d/2]
+    return ang.cos(), ang.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate channel pairs of x [B, h, N, d] by the position angles (cos, sin [N, d/2])."""
+    x1, x2 = x.float().unflatten(-1, (-1, 2)).unbind(-1)  # [B, h, N, d/2] each
+    out = torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)  # [B, h, N, d/2, 2]
+    return out.flatten(-2).type_as(x)  # [B, h, N, d]
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return x * (1 + scale) + shift  # x [B, N, D]; shift/scale [B, N or 1, D]
+
+
+# ---------------------------------------------------------------------- blocks
+class Attention(nn.Module):
+    """Multi-head attention with optional QK RMS-norm and RoPE; self- or cross-attention."""
+
+    def __init__(self, dim: int, heads: int, kv_dim: int | None = None, qk_norm: bool = True):
+        super().__init__()
+        self.heads, self.head_dim = heads, dim // heads
+        self.q = nn.Linear(dim, dim)
+        self.k = nn.Linear(kv_dim or dim, dim)
+        self.v = nn.Linear(kv_dim or dim, dim)
+        self.o = nn.Linear(dim, dim)
+        self.q_norm = nn.RMSNorm(self.head_dim, eps=1e-6) if qk_norm else nn.Identity()
+        self.k_norm = nn.RMSNorm(self.head_dim, eps=1e-6) if qk_norm else nn.Identity()
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        context: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        rope: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        ctx = x if context is None else context  # [B, M, Dk]
+        q = rearrange(self.q(x), "b n (h d) -> b h n d", h=self.heads)  # [B, h, N, d]
+        k = rearrange(self.k(ctx), "b m (h d) -> b h m d", h=self.heads)  # [B, h, M, d]
+        v = rearrange(self.v(ctx), "b m (h d) -> b h m d", h=self.heads)  # [B, h, M, d]
+        q, k = self.q_norm(q.float()), self.k_norm(k.float())  # norms in fp32 (autocast-safe)
+        if rope is not None:
+            q, k = apply_rope(q, *rope), apply_rope(k, *rope)  # [B, h, N, d]
+        q, k = q.to(v.dtype), k.to(v.dtype)  # [B, h, N, d], [B, h, M, d]
+        attn_mask = None if mask is None else mask[:, None, None, :]  # [B, 1, 1, M]
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # [B, h, N, d]
+        return self.o(rearrange(out, "b h n d -> b n (h d)"))  # [B, N, D]
+
+
+class DiTBlock(nn.Module):
+    def __init__(self, cfg: DiTConfig) -> None:
+        super().__init__()
+        D = cfg.width
+        self.norm1 = nn.LayerNorm(D, elementwise_affine=False, eps=1e-6)
+        self.attn = Attention(D, cfg.heads, qk_norm=cfg.qk_norm)
+        self.norm2 = nn.LayerNorm(D, eps=1e-6)
+        self.cross = Attention(D, cfg.heads, kv_dim=cfg.text_dim, qk_norm=cfg.qk_norm)
+        self.norm3 = nn.LayerNorm(D, elementwise_affine=False, eps=1e-6)
+        hidden = int(D * cfg.mlp_ratio)
+        self.mlp = nn.Sequential(
+            nn.Linear(D, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, D)
+        )
+        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(D, 6 * D))  # adaLN-Zero: zero-initialised
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        c: torch.Tensor,
+        text: torch.Tensor,
+        text_mask: torch.Tensor,
+        rope: tuple[torch.Tensor, torch.Tensor],
+    ) -> torch.Tensor:
+        # x [B, N, D]; c [B, N or 1, D]; text [B, L, E]; text_mask [B, L]
+        s1, sc1, g1, s2, sc2, g2 = self.ada(c).chunk(6, dim=-1)  # each [B, N or 1, D]
+        x = x + g1 * self.attn(modulate(self.norm1(x), s1, sc1), rope=rope)  # [B, N, D]
+        x = x + self.cross(self.norm2(x), context=text, mask=text_mask)  # [B, N, D]
+        x = x + g2 * self.mlp(modulate(self.norm3(x), s2, sc2))  # [B, N, D]
+        return x
+
+
+class DiT(nn.Module):
+    """``forward(latents [B,C,T,H,W], t [B] or [B,T], text [B,L,E], text_mask [B,L]) -> velocity``."""
+
+    def __init__(self, cfg: DiTConfig | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg = cfg or DiTConfig()
+        if cfg.width % cfg.heads:
+            raise InvalidInputError(f"width {cfg.width} is not divisible by heads {cfg.heads}")
+        if cfg.head_dim % 2 or min(rope_split(cfg.head_dim)) < 2:
+            raise InvalidInputError(f"head_dim {cfg.head_dim} is too small for 3D RoPE")
+        pt, ph, pw = cfg.patch
+        D = cfg.width
+        self.patch_dim = cfg.in_channels * pt * ph * pw
+        self.embed = nn.Linear(self.patch_dim, D)
+        self.t_embed = nn.Sequential(nn.Linear(cfg.freq_dim, D), nn.SiLU(), nn.Linear(D, D))
+        self.text_pool = nn.Sequential(nn.Linear(cfg.text_dim, D), nn.SiLU(), nn.Linear(D, D))
+        self.blocks = nn.ModuleList(DiTBlock(cfg) for _ in range(cfg.depth))
+        self.norm_out = nn.LayerNorm(D, elementwise_affine=False, eps=1e-6)
+        self.ada_out = nn.Sequential(nn.SiLU(), nn.Linear(D, 2 * D))
+        self.out = nn.Linear(D, self.patch_dim)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+        nn.init.normal_(self.t_embed[0].weight, std=0.02)
+        nn.init.normal_(self.t_embed[2].weight, std=0.02)
+        for block in self.blocks:  # adaLN-Zero: every block starts as the identity
+            nn.init.zeros_(block.ada[-1].weight)
+            nn.init.zeros_(block.ada[-1].bias)
+        nn.init.zeros_(self.ada_out[-1].weight)
+        nn.init.zeros_(self.ada_out[-1].bias)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    # ------------------------------------------------------------------ shapes
+    def grid(self, latents: torch.Tensor) -> tuple[int, int, int]:
+        """Token grid (T/pt, H/ph, W/pw) of latents [B, C, T, H, W]; checks divisibility."""
+        if latents.ndim != 5 or latents.shape[1] != self.cfg.in_channels:
+            raise InvalidInputError(
+                f"latents must be (B, {self.cfg.in_channels}, T, H, W), got {tuple(latents.shape)}"
+            )
+        T, H, W = latents.shape[2:]
+        pt, ph, pw = self.cfg.patch
+        if T % pt or H % ph or W % pw:
+            raise InvalidInputError(
+                f"latent grid {T}x{H}x{W} is not divisible by the patch {pt}x{ph}x{pw}"
+            )
+        return T // pt, H // ph, W // pw
+
+    def forward(
+        self,
+        latents: torch.Tensor,
+        t: torch.Tensor,
+        text: torch.Tensor,
+        text_mask: torch.Tensor,
+    ) -> torch.Tensor:
+        T = latents.shape[2]
+        gt, gh, gw = self.grid(latents)
+        pt, ph, pw = self.cfg.patch
+        x = rearrange(
+            latents,
+            "b c (t pt) (h ph) (w pw) -> b (t h w) (c pt ph pw)",
+            pt=pt,
+            ph=ph,
+            pw=pw,
+        )  # [B, N, C*pt*ph*pw]
+        x = self.embed(x)  # [B, N, D]
+        m = text_mask[..., None].to(text.dtype)  # [B, L, 1]
+        pooled = (text * m).sum(1) / m.sum(1).clamp_min(1.0)  # [B, E]
+        if t.ndim == 1:
+            temb = self.t_embed(timestep_features(t, self.cfg.freq_dim))[:, None]  # [B, 1, D]
+        elif t.ndim == 2 and t.shape[1] == T:
+            tf = timestep_features(t[:, ::pt], self.cfg.freq_dim)  # [B, gt, F]
+            temb = self.t_embed(tf).repeat_interleave(gh * gw, dim=1)  # [B, N, D]
+        else:
+            raise InvalidInputError(f"t must be [B] or [B, {T}], got {tuple(t.shape)}")
+        c = temb + self.text_pool(pooled)[:, None]  # [B, N or 1, D]
+        rope = rope_3d((gt, gh, gw), self.cfg.head_dim, self.cfg.rope_theta, latents.device)
+        for block in self.blocks:
+            x = block(x, c, text, text_mask, rope)  # [B, N, D]
+        shift, scale = self.ada_out(c).chunk(2, dim=-1)  # [B, N or 1, D] each
+        x = self.out(modulate(self.norm_out(x), shift, scale))  # [B, N, C*pt*ph*pw]
+        return rearrange(
+            x,
+            "b (t h w) (c pt ph pw) -> b c (t pt) (h ph) (w pw)",
+            t=gt,
+            h=gh,
+            w=gw,
+            pt=pt,
+            ph=ph,
+            pw=pw,
+        )  # [B, C, T, H, W]
+
+    # ------------------------------------------------------------------ files
+    def save_pretrained(self, directory: str | Path, dtype: torch.dtype = torch.float16) -> Path:
+        """Write ``dit.safetensors`` (in ``dtype``) and ``dit_config.json`` into ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().to(dtype).contiguous() for k, v in self.state_dict().items()}
+        save_file(state, str(directory / WEIGHTS_NAME))
+        (directory / CONFIG_NAME).write_text(json.dumps(asdict(self.cfg), indent=1))
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path) -> DiT:
+        directory = Path(directory)
+        cfg_path, w_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
+        if not cfg_path.is_file() or not w_path.is_file():
+            raise InvalidInputError(
+                f"{directory}: no {CONFIG_NAME} + {WEIGHTS_NAME} here; train one with "
+                "`kinema train dit --config configs/dit-shapes.yaml`"
+            )
+        raw = json.loads(cfg_path.read_text())
+        raw["patch"] = tuple(raw["patch"])
+        model = cls(DiTConfig(**raw))
+        model.load_state_dict({k: v.float() for k, v in load_file(str(w_path)).items()})
+        return model.eval()
+
+
+# ---------------------------------------------------------------------- accounting
+def dit_flops_per_token(cfg: DiTConfig, tokens: int, text_tokens: int = 16) -> dict[str, float]:
+    """Forward FLOPs per video token (2 x multiply-adds): linear layers, attention scores/values
+    over ``tokens`` keys, and the text keys/values of cross-attention spread over the tokens."""
+    D, E, r = cfg.width, cfg.text_dim, cfg.mlp_ratio
+    per_block_linear = 4 * D * D + 2 * D * D + 2 * r * D * D  # self qkvo, cross q/o, MLP
+    attn = 2 * tokens * D + 2 * text_tokens * D  # QK^T and AV for self + cross
+    text_kv = 2 * E * D * text_tokens / tokens  # cross k/v projections per video token
+    patch_dim = cfg.in_channels * math.prod(cfg.patch)
+    io = 2 * patch_dim * D
+    linear = 2 * (cfg.depth * per_block_linear + io)
+    return {
+        "linear": linear,
+        "attention": 2 * cfg.depth * attn,
+        "text_kv": 2 * cfg.depth * text_kv,
+        "total": linear + 2 * cfg.depth * (attn + text_kv),
+    }
+
+
+def describe(cfg: DiTConfig, grid: tuple[int, int, int] = (5, 8, 8)) -> str:
+    """One line per fact: params and forward FLOPs per token for a latent grid (T, H, W)."""
+    model = DiT(cfg)
+    params = sum(p.numel() for p in model.parameters())
+    pt, ph, pw = cfg.patch
+    tokens = (grid[0] // pt) * (grid[1] // ph) * (grid[2] // pw)
+    f = dit_flops_per_token(cfg, tokens)
+    return (
+        f"width {cfg.width}, depth {cfg.depth}, heads {cfg.heads}, patch {cfg.patch}: "
+        f"{params / 1e6:.2f}M params; {tokens} tokens for latents {grid}; "
+        f"{f['total'] / 1e6:.1f} MFLOP/token forward ({f['attention'] / 1e6:.2f} in attention)"
+    )

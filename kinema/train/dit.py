@@ -1,0 +1,283 @@
+"""Training the diffusion transformer: a latent cache, rectified-flow batches, fidelity evals.
+
+The VAE and the text encoder are frozen, so their outputs are computed once into a cache
+(``<out>/latent_cache.pt``): per bucket (frames, H, W), the clips' normalised VAE latents (the
+posterior mean) and ``captions_per_clip`` paraphrases each, as MiniLM token states. Shapes World
+clips come from the ``data.seed`` scene stream with training caption templates only; a manifest
+source encodes the user's clips with their captions. Every step then costs only the DiT.
+
+A batch is drawn by (seed, step) alone: bucket, clips, caption choice, text dropout (prompt
+replaced by "" with p = ``flow.text_drop``, for classifier-free guidance), timesteps
+(logit-normal, shifted for the bucket's token count) and noise. So a resumed run repeats the
+uninterrupted one exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.progress import Progress
+from torch import nn
+
+from kinema.config import DiTRecipe
+from kinema.diffusion import flow_loss, logit_normal, shift_for_tokens, shift_t
+from kinema.errors import InvalidInputError
+from kinema.eval.fidelity import score_clip, summarize
+from kinema.io.video import Video, write_video
+from kinema.models.dit import DiT
+from kinema.models.text import TextEncoder
+from kinema.models.vae import CausalVAE
+from kinema.pipelines.text_to_video import Pipeline, PipelineConfig
+from kinema.train.vae import to_tensor
+from kinema.world.captions import caption, parse_prompt
+from kinema.world.render import render
+from kinema.world.scene import sample_scene, sample_spec
+
+CACHE_NAME = "latent_cache.pt"
+EVAL_SEED = 700_001  # evaluation prompts/scenes: a stream training never draws from
+
+
+def _pad(seqs: list[torch.Tensor], dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad token-state sequences [L_i, E] to [N, L, E] (fp16) with a bool mask [N, L]."""
+    length = max(s.shape[0] for s in seqs)
+    states = torch.zeros(len(seqs), length, dim, dtype=torch.float16)  # [N, L, E]
+    mask = torch.zeros(len(seqs), length, dtype=torch.bool)  # [N, L]
+    for i, s in enumerate(seqs):
+        states[i, : s.shape[0]] = s.half()
+        mask[i, : s.shape[0]] = True
+    return states, mask
+
+
+@torch.no_grad()
+def build_cache(
+    recipe: DiTRecipe, vae: CausalVAE, text: TextEncoder, progress: bool = True
+) -> dict[str, Any]:
+    """Encode the recipe's clips and captions once: {bucket key: {latents, states, mask}}."""
+    d = recipe.data
+    k = d.captions_per_clip
+    buckets: dict[str, Any] = {}
+    manifest = None
+    if d.source != "shapes":
+        from kinema.data.manifest import read_manifest
+
+        manifest = read_manifest(d.source)
+    total = sum(b[3] for b in d.buckets)
+    with Progress(disable=not progress) as bar:
+        task = bar.add_task("encoding latents + captions", total=total)
+        for bi, (frames, h, w, count) in enumerate(d.buckets):
+            lat, captions = [], []
+            for start in range(0, count, 16):
+                n = min(16, count - start)
+                if manifest is None:
+                    rng = np.random.default_rng([d.seed, bi, start])
+                    graphs = [
+                        sample_scene(
+                            rng, height=h, width=w, num_frames=frames, max_objects=d.max_objects
+                        )
+                        for _ in range(n)
+                    ]
+                    clips = np.stack([render(g) for g in graphs])  # [n, T, H, W, 3]
+                    for g in graphs:
+                        captions.append([caption(g.spec, rng, "train") for _ in range(k)])
+                else:
+                    from kinema.io.video import read_video
+
+                    rows = [manifest[(start + j) % len(manifest)] for j in range(n)]
+                    clips = np.stack(
+                        [read_video(r.path, end=frames, size=(h, w)).frames for r in rows]
+                    )
+                    captions.extend([[r.caption] * k for r in rows])
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    z = vae.encode(to_tensor(clips)).float()  # [n, C, T', h, w]
+                lat.append(z.half())
+                bar.advance(task, n)
+            flat = [c for cs in captions for c in cs]
+            seqs = []
+            for s in range(0, len(flat), 256):
+                states, mask = text.encode(flat[s : s + 256])
+                seqs += [states[i, : int(mask[i].sum())] for i in range(len(states))]
+            states, mask = _pad(seqs, text.dim)
+            buckets[f"{frames}x{h}x{w}"] = {
+                "latents": torch.cat(lat),  # [N, C, T', h, w] fp16
+                "states": states.view(count, k, *states.shape[1:]),  # [N, k, L, E] fp16
+                "mask": mask.view(count, k, -1),  # [N, k, L]
+                "captions": captions,
+            }
+    empty_states, empty_mask = text.encode([""])
+    return {"buckets": buckets, "empty": (empty_states[0].half(), empty_mask[0])}
+
+
+def eval_specs(n: int, seed: int = EVAL_SEED, max_objects: int = 2) -> list[tuple[str, Any]]:
+    """``n`` (prompt, spec) pairs: 1- and 2-object scenes, held-out caption templates, the spec
+    read back from the prompt (what a user's prompt asks for)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        spec = sample_spec(rng, num_objects=1 + i % max_objects, max_objects=max_objects)
+        prompt = caption(spec, rng, "heldout")
+        out.append((prompt, parse_prompt(prompt)))
+    return out
+
+
+def sample_grid(clips: list[np.ndarray], cols: int = 4) -> np.ndarray:
+    """Clips [T, H, W, 3] of one size tiled in rows of ``cols`` (black where the grid is short)."""
+    cols = min(cols, len(clips))
+    rows = -(-len(clips) // cols)
+    blank = np.zeros_like(clips[0])
+    cells = clips + [blank] * (rows * cols - len(clips))
+    return np.concatenate(
+        [np.concatenate(cells[r * cols : (r + 1) * cols], axis=2) for r in range(rows)], axis=1
+    )  # [T, rows*H, cols*W, 3]
+
+
+class DiTTask:
+    """Batches, loss and evaluation for ``kinema.train.trainer.train``."""
+
+    def __init__(
+        self,
+        recipe: DiTRecipe,
+        vae: CausalVAE,
+        text: TextEncoder,
+        cache: dict[str, Any],
+    ) -> None:
+        self.recipe, self.vae, self.text = recipe, vae, text
+        self.cfg = recipe.train
+        self.buckets = list(cache["buckets"].items())
+        if not self.buckets:
+            raise InvalidInputError("the latent cache holds no buckets")
+        sizes = np.array([len(b["latents"]) for _, b in self.buckets], dtype=np.float64)
+        self.weights = sizes / sizes.sum()
+        self.empty_states, self.empty_mask = cache["empty"]
+        self.eval_prompts = eval_specs(recipe.eval.prompts)
+
+    def batch(self, step: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.cfg.seed, step, 2])
+        _, b = self.buckets[int(rng.choice(len(self.buckets), p=self.weights))]
+        B = self.cfg.batch_size
+        idx = torch.from_numpy(rng.integers(0, len(b["latents"]), B))
+        cap = torch.from_numpy(rng.integers(0, b["states"].shape[1], B))
+        states = b["states"][idx, cap].float()  # [B, L, E]
+        mask = b["mask"][idx, cap].clone()  # [B, L]
+        drop = torch.from_numpy(rng.random(B) < self.recipe.flow.text_drop)  # [B]
+        n_empty = self.empty_states.shape[0]
+        states[drop] = 0.0
+        states[drop, :n_empty] = self.empty_states.float()
+        mask[drop] = False
+        mask[drop, :n_empty] = self.empty_mask
+        x0 = b["latents"][idx].float()  # [B, C, T, h, w]
+        gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + step)
+        pt, ph, pw = self.recipe.model.patch
+        tokens = (x0.shape[2] // pt) * (x0.shape[3] // ph) * (x0.shape[4] // pw)
+        f = self.recipe.flow
+        t = shift_t(logit_normal(B, gen, f.logit_mean, f.logit_std), shift_for_tokens(tokens, f))
+        noise = torch.randn(x0.shape, generator=gen)  # [B, C, T, h, w]
+        return {"x0": x0, "noise": noise, "t": t, "text": states, "mask": mask}
+
+    def loss(
+        self, model: nn.Module, batch: dict[str, torch.Tensor], step: int
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        text, mask = batch["text"], batch["mask"]
+        loss = flow_loss(
+            lambda x, t: model(x, t, text, mask), batch["x0"], batch["noise"], batch["t"]
+        )
+        return loss, {}
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, step: int, out: Path) -> dict[str, float]:
+        """Generate the held-out prompts with the EMA model and score them."""
+        e = self.recipe.eval
+        pipe = Pipeline(
+            model,  # type: ignore[arg-type]
+            self.vae,
+            self.text,
+            PipelineConfig(steps=e.steps, guidance=e.guidance, flow=self.recipe.flow),
+        )
+        prompts = [p for p, _ in self.eval_prompts]
+        videos = []
+        for s in range(0, len(prompts), 8):
+            videos += pipe(prompts[s : s + 8], seed=step + s)  # type: ignore[operator]
+        scores = [
+            score_clip(v.frames, spec)
+            for v, (_, spec) in zip(videos, self.eval_prompts, strict=True)
+        ]
+        summary = summarize(scores)
+        samples = out / "samples"
+        samples.mkdir(exist_ok=True)
+        write_video(Video(sample_grid([v.frames for v in videos[:16]]), 8.0),
+                    samples / f"step_{step:06d}.mp4", overwrite=True)  # fmt: skip
+        model.train()
+        return {f"fidelity_{k}": v for k, v in summary.items() if k != "clips"}
+
+
+def load_or_build_cache(
+    recipe: DiTRecipe, vae: CausalVAE, text: TextEncoder, out: Path, progress: bool = True
+) -> dict[str, Any]:
+    """The run's cache: reused when its data recipe matches, rebuilt otherwise."""
+    path = out / CACHE_NAME
+    key = json.dumps(dataclasses.asdict(recipe.data), sort_keys=True)
+    if path.is_file():
+        cache = torch.load(path, weights_only=False)
+        if cache.get("key") == key:
+            return cache
+    cache = build_cache(recipe, vae, text, progress)
+    cache["key"] = key
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(cache, tmp)
+    tmp.replace(path)
+    return cache
+
+
+def new_dit(recipe: DiTRecipe, vae: CausalVAE, text: TextEncoder) -> DiT:
+    if recipe.model.in_channels != vae.cfg.latent_channels:
+        raise InvalidInputError(
+            f"model.in_channels {recipe.model.in_channels} != the VAE's latent channels "
+            f"{vae.cfg.latent_channels}"
+        )
+    if recipe.model.text_dim != text.dim:
+        raise InvalidInputError(
+            f"model.text_dim {recipe.model.text_dim} != the text encoder's width {text.dim}"
+        )
+    torch.manual_seed(recipe.train.seed)
+    return DiT(recipe.model)
+
+
+def export(
+    ema: DiT,
+    vae: CausalVAE,
+    recipe: DiTRecipe,
+    recipe_path: str | Path,
+    run_dir: str | Path,
+    weights_dir: str | Path,
+    command: str,
+) -> Path:
+    """Write the EMA DiT (fp16), its pipeline defaults, recipe, log and command to ``weights_dir``."""
+    weights_dir = Path(weights_dir)
+    ema.save_pretrained(weights_dir)
+    if not (weights_dir / "vae.safetensors").is_file():
+        vae.save_pretrained(weights_dir)
+    config = PipelineConfig(
+        steps=recipe.eval.steps,
+        guidance=recipe.eval.guidance,
+        text_model=recipe.data.text_model,
+        flow=recipe.flow,
+    )
+    (weights_dir / "pipeline.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
+    shutil.copy(recipe_path, weights_dir / "dit_recipe.yaml")
+    shutil.copy(Path(run_dir) / "log.jsonl", weights_dir / "dit_train_log.jsonl")
+    (weights_dir / "dit_command.txt").write_text(command + "\n")
+    return weights_dir
+
+
+def run_info(recipe: DiTRecipe, command: str) -> dict[str, Any]:
+    return {
+        "task": "dit",
+        "command": command,
+        "recipe": json.loads(json.dumps(dataclasses.asdict(recipe))),
+    }

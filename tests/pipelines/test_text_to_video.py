@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from kinema.errors import InvalidInputError
+from kinema.io.video import Video
+from kinema.pipelines import Pipeline
+from kinema.pipelines.text_to_video import Timings
+
+
+def test_generates_a_video_of_the_requested_shape(tiny_pipeline: Pipeline) -> None:
+    timings = Timings()
+    steps_seen: list[tuple[int, int]] = []
+    video = tiny_pipeline(
+        "a red circle bouncing",
+        num_frames=9,
+        height=32,
+        width=48,
+        seed=1,
+        callback=lambda i, n: steps_seen.append((i, n)),
+        timings=timings,
+    )
+    assert isinstance(video, Video)
+    assert video.frames.shape == (9, 32, 48, 3) and video.frames.dtype == np.uint8
+    assert video.fps == 8.0
+    assert steps_seen == [(1, 3), (2, 3), (3, 3)]
+    assert timings.sampling > 0 and timings.decode > 0 and timings.total > timings.sampling
+    images = tiny_pipeline(["a", "b"], num_frames=1, seed=2)
+    assert isinstance(images, list) and [v.frames.shape for v in images] == [(1, 64, 64, 3)] * 2
+
+
+def test_seed_decides_the_output(tiny_pipeline: Pipeline) -> None:
+    a = tiny_pipeline("a blue star", num_frames=5, seed=7).frames
+    b = tiny_pipeline("a blue star", num_frames=5, seed=7).frames
+    c = tiny_pipeline("a blue star", num_frames=5, seed=8).frames
+    d = tiny_pipeline("a blue star", num_frames=5, seed=7, guidance_scale=1.0).frames
+    assert np.array_equal(a, b) and not np.array_equal(a, c) and not np.array_equal(a, d)
+    heun = tiny_pipeline("a blue star", num_frames=5, seed=7, sampler="heun").frames
+    assert heun.shape == a.shape and not np.array_equal(heun, a)
+
+
+def test_bad_requests_fail_before_any_work(tiny_pipeline: Pipeline) -> None:
+    cases = [
+        (dict(num_frames=16), "num_frames must be 1 \\+ 4k"),
+        (dict(num_frames=485), "over 481"),
+        (dict(height=60), "height must be a multiple of 16"),
+        (dict(width=1024), "width must be a multiple of 16"),
+        (dict(num_inference_steps=0), "num_inference_steps"),
+        (dict(guidance_scale=-1.0), "guidance_scale"),
+        (dict(sampler="ddim"), "sampler must be"),
+        (dict(negative_prompt=["x", "y"]), "2 negative prompts for 1 prompts"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(InvalidInputError, match=message):
+            tiny_pipeline("a red circle", **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="prompt must be"):
+        tiny_pipeline(None)  # type: ignore[arg-type]
+
+
+def test_save_load_round_trip(tmp_path, tiny_pipeline: Pipeline) -> None:
+    import torch
+
+    tiny_pipeline.dit.save_pretrained(tmp_path, dtype=torch.float32)
+    tiny_pipeline.vae.save_pretrained(tmp_path, dtype=torch.float32)
+    (tmp_path / "pipeline.json").write_text('{"steps": 3, "guidance": 2.5}')
+    back = Pipeline.from_pretrained(tmp_path)
+    assert back.config.steps == 3 and back.config.guidance == 2.5
+    a = tiny_pipeline("a green square", num_frames=5, seed=3, guidance_scale=2.5).frames
+    b = back("a green square", num_frames=5, seed=3).frames
+    assert np.array_equal(a, b)
+    with pytest.raises(InvalidInputError, match=r"no dit_config\.json"):
+        Pipeline.from_pretrained(tmp_path / "missing")
+
+
+def test_reentrant_calls_do_not_interfere(tiny_pipeline: Pipeline) -> None:
+    jobs = [("a red circle", 5, 1), ("two yellow stars", 9, 2), ("a white square", 1, 3)]
+    alone = [tiny_pipeline(p, num_frames=n, seed=s).frames for p, n, s in jobs]
+    together: list[np.ndarray | None] = [None] * 3
+
+    def run(i: int) -> None:
+        p, n, s = jobs[i]
+        together[i] = tiny_pipeline(p, num_frames=n, seed=s).frames
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(np.array_equal(a, b) for a, b in zip(alone, together, strict=True))
+
+
+def test_mismatched_parts_are_refused(tiny_pipeline: Pipeline) -> None:
+    import dataclasses
+
+    from kinema.config import DIT_PRESETS
+    from kinema.models.dit import DiT
+
+    wrong = DiT(dataclasses.replace(DIT_PRESETS["dit-test"], in_channels=8))
+    with pytest.raises(InvalidInputError, match="latent channels"):
+        Pipeline(wrong, tiny_pipeline.vae, tiny_pipeline.text_encoder)

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from kinema.config import DIT_PRESETS, VAE_PRESETS, DiTRecipe, build_config, load_dit_recipe
+from kinema.errors import InvalidInputError
+from kinema.models.text import TextEncoder
+from kinema.models.vae import CausalVAE
+from kinema.train.dit import DiTTask, build_cache, eval_specs, load_or_build_cache, new_dit
+from kinema.train.trainer import train
+
+
+def tiny_recipe(steps: int) -> DiTRecipe:
+    recipe = build_config(
+        DiTRecipe,
+        {
+            "train": {
+                "steps": steps,
+                "batch_size": 4,
+                "warmup": 1,
+                "bf16": False,
+                "log_every": 1,
+                "eval_every": 100,
+                "ckpt_every": 2,
+            },
+            "data": {"buckets": [[5, 32, 32, 6], [1, 32, 32, 6]], "captions_per_clip": 2},
+            "flow": {"text_drop": 0.5},
+            "eval": {"prompts": 2, "steps": 2},
+        },
+    )
+    recipe.model = DIT_PRESETS["dit-test"]  # type: ignore[attr-defined]
+    return recipe  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="module")
+def vae() -> CausalVAE:
+    torch.manual_seed(0)
+    return CausalVAE(VAE_PRESETS["vae-tiny"]).eval()
+
+
+@pytest.fixture(scope="module")
+def cache(vae: CausalVAE, text_encoder: TextEncoder) -> dict:
+    return build_cache(tiny_recipe(1), vae, text_encoder, progress=False)
+
+
+def test_cache_holds_latents_and_caption_states(cache: dict) -> None:
+    b = cache["buckets"]
+    assert set(b) == {"5x32x32", "1x32x32"}
+    assert b["5x32x32"]["latents"].shape == (6, 4, 2, 4, 4)
+    assert b["1x32x32"]["latents"].shape == (6, 4, 1, 4, 4)
+    states, mask = b["5x32x32"]["states"], b["5x32x32"]["mask"]
+    assert states.shape[:2] == (6, 2) and states.shape[3] == 384 and mask.shape == states.shape[:3]
+    assert all(len(c) == 2 and c[0] != "" for c in b["5x32x32"]["captions"])
+    assert cache["empty"][1].sum() == 2
+
+
+def test_batches_repeat_by_step_and_drop_text(cache: dict, vae: CausalVAE, text_encoder) -> None:
+    task = DiTTask(tiny_recipe(1), vae, text_encoder, cache)
+    a, b, c = task.batch(3), task.batch(3), task.batch(4)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["noise"], c["noise"])
+    assert float(a["t"].min()) > 0 and float(a["t"].max()) < 1
+    dropped = [int((task.batch(s)["mask"].sum(1) == 2).sum()) for s in range(40)]
+    assert 40 <= sum(dropped) <= 120  # p = 0.5 of 160 prompts (a caption is never 2 tokens)
+
+
+def test_resume_gives_the_same_next_loss(tmp_path: Path, cache: dict, vae, text_encoder) -> None:
+    def run(steps: int, out: Path, resume: bool = False, seed: int = 0) -> None:
+        recipe = tiny_recipe(steps)
+        torch.manual_seed(seed)
+        model = new_dit(recipe, vae, text_encoder)
+        info = {"recipe": {"train": {"steps": 3}}}
+        task = DiTTask(recipe, vae, text_encoder, cache)
+        train(model, task, recipe.train, out, resume=resume, run_info=info, progress=False)
+
+    run(3, tmp_path / "a")
+    run(2, tmp_path / "b")
+    run(3, tmp_path / "b", resume=True, seed=99)
+    loss = lambda p: {  # noqa: E731
+        r["step"]: r["loss"]
+        for r in map(json.loads, (p / "log.jsonl").read_text().splitlines())
+        if "loss" in r
+    }
+    a, b = loss(tmp_path / "a"), loss(tmp_path / "b")
+    assert a == b and len(a) == 3
+
+
+def test_training_lowers_the_flow_loss(tmp_path: Path, cache: dict, vae, text_encoder) -> None:
+    recipe = tiny_recipe(40)
+    recipe.train.lr = 3e-3
+    recipe.train.ckpt_every = 100
+    task = DiTTask(recipe, vae, text_encoder, cache)
+    model = new_dit(recipe, vae, text_encoder)
+    ema = train(model, task, recipe.train, tmp_path, progress=False)
+
+    def held_out_loss(m: torch.nn.Module) -> float:
+        with torch.no_grad():
+            return sum(float(task.loss(m, task.batch(10_000 + s), 0)[0]) for s in range(8))
+
+    assert held_out_loss(model) < 0.8 * held_out_loss(new_dit(recipe, vae, text_encoder))
+    scores = task.evaluate(ema, 40, tmp_path)
+    assert set(scores) >= {"fidelity_all", "fidelity_color", "fidelity_motion"}
+    assert (tmp_path / "samples" / "step_000040.mp4").is_file()
+
+
+def test_cache_is_reused_only_for_the_same_data(tmp_path: Path, vae, text_encoder) -> None:
+    recipe = tiny_recipe(1)
+    recipe.data.buckets = [(1, 32, 32, 2)]
+    first = load_or_build_cache(recipe, vae, text_encoder, tmp_path, progress=False)
+    again = load_or_build_cache(recipe, vae, text_encoder, tmp_path, progress=False)
+    assert torch.equal(
+        first["buckets"]["1x32x32"]["latents"], again["buckets"]["1x32x32"]["latents"]
+    )
+    recipe.data.buckets = [(1, 32, 32, 3)]
+    other = load_or_build_cache(recipe, vae, text_encoder, tmp_path, progress=False)
+    assert len(other["buckets"]["1x32x32"]["latents"]) == 3
+
+
+def test_eval_prompts_use_held_out_templates() -> None:
+    specs = eval_specs(10)
+    assert [len(s.objects) for _, s in specs] == [1, 2] * 5
+    assert len({p for p, _ in specs}) == 10
+
+
+def test_recipe_parsing(tmp_path: Path) -> None:
+    recipe = load_dit_recipe("configs/dit-shapes.yaml")
+    assert recipe.model.width == DIT_PRESETS["dit-tiny"].width and recipe.train.bf16
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"model": "dit-huge"}))
+    with pytest.raises(InvalidInputError, match="unknown DiT preset"):
+        load_dit_recipe(str(bad))
+    bad.write_text(yaml.safe_dump({"flow": {"shfit": 2}}))
+    with pytest.raises(InvalidInputError, match="unknown FlowConfig keys"):
+        load_dit_recipe(str(bad))
