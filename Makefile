@@ -18,12 +18,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	@touch $@
 
+SEED ?= 0
+
 demo: install
 	mkdir -p outputs
-	$(BIN)/kinema world render "$(PROMPT)" -o outputs/demo.mp4 --scene outputs/demo.json --force
-	$(BIN)/kinema world render "$(PROMPT)" -o outputs/demo.webm --force
+	$(BIN)/kinema generate "$(PROMPT)" -o outputs/demo.mp4 --seed $(SEED) --force
+	$(BIN)/kinema generate "$(PROMPT)" -o outputs/demo.webm --seed $(SEED) --force
 	$(BIN)/kinema eval fidelity outputs/demo.mp4 --prompt "$(PROMPT)"
-	$(BIN)/kinema vae roundtrip outputs/demo.mp4 -o outputs/demo_vae.mp4 --side-by-side --force
+	$(BIN)/kinema world render "$(PROMPT)" -o outputs/demo_truth.mp4 --scene outputs/demo_truth.json --force
 
 lint: install
 	$(BIN)/ruff check kinema tests bench
@@ -35,6 +37,8 @@ test: lint
 bench: install
 	$(BIN)/python bench/scorer_accuracy.py
 	$(BIN)/python bench/vae_eval.py
+	$(BIN)/python bench/t2v_eval.py
+	$(BIN)/python bench/t2v_speed.py
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

@@ -25,6 +25,10 @@ _EXPORTS = {
     "score_clip": "kinema.eval.fidelity",
     "VideoDataset": "kinema.data.dataset",
     "KinemaError": "kinema.errors",
+    "Pipeline": "kinema.pipelines.text_to_video",
+    "CausalVAE": "kinema.models.vae",
+    "DiT": "kinema.models.dit",
+    "TextEncoder": "kinema.models.text",
 }
 __all__ = sorted(_EXPORTS)
 

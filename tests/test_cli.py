@@ -180,3 +180,28 @@ def test_train_vae_export_and_roundtrip(tmp_path: Path) -> None:
         app, ["vae", "roundtrip", str(clip), "-o", str(out), "--weights", str(weights)]
     )
     assert r.exit_code == 2 and "already exists" in r.output
+
+
+def test_generate_writes_the_requested_video(tmp_path: Path, tiny_pipeline) -> None:
+    weights = tiny_pipeline.save_pretrained(tmp_path / "w")
+    out = tmp_path / "gen.mp4"
+    args = ["generate", "a red circle bouncing", "-o", str(out), "--weights", str(weights)]
+    r = runner.invoke(
+        app, [*args, "--frames", "9", "--size", "48x32", "--seed", "5", "--steps", "2"]
+    )
+    assert r.exit_code == 0, r.output
+    assert "seed 5" in r.output and "sampling" in r.output
+    video = read_video(out)
+    assert (video.num_frames, video.height, video.width, video.fps) == (9, 32, 48, 8.0)
+    r = runner.invoke(app, [*args, "--seed", "5"])  # exists: refused, file untouched
+    assert r.exit_code == 2 and "exists" in r.output
+    assert read_video(out).num_frames == 9
+    for bad, message in (
+        (["--frames", "8"], "num_frames must be 1 + 4k"),
+        (["--size", "50"], "multiple of 16"),
+        (["--sampler", "ddim"], "sampler must be"),
+    ):
+        r = runner.invoke(app, [*args, "--force", *bad])
+        assert r.exit_code == 2 and message in r.output, r.output
+    r = runner.invoke(app, [*args, "--force", "--weights", str(tmp_path / "none")])
+    assert r.exit_code == 2 and "no dit_config.json" in r.output

@@ -295,3 +295,10 @@ def describe(cfg: DiTConfig, grid: tuple[int, int, int] = (5, 8, 8)) -> str:
         f"{params / 1e6:.2f}M params; {tokens} tokens for latents {grid}; "
         f"{f['total'] / 1e6:.1f} MFLOP/token forward ({f['attention'] / 1e6:.2f} in attention)"
     )
+
+
+if __name__ == "__main__":  # python -m kinema.models.dit: the preset registry at a glance
+    from kinema.config import DIT_PRESETS
+
+    for name, preset in DIT_PRESETS.items():
+        print(f"{name:9s} {describe(preset)}")

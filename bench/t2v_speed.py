@@ -1,0 +1,81 @@
+"""Wall time of `Pipeline` on this machine: text encoding, sampling and decoding broken out.
+
+    python bench/t2v_speed.py [--weights kinema/weights] [--threads 2]
+
+Each row is the median of ``--repeats`` calls after one warm-up call, for one prompt at the
+model's default steps and guidance. Real time = frames / fps (17 frames at 8 fps = 2.1 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from kinema.pipelines import Pipeline
+from kinema.pipelines.text_to_video import Timings
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--weights", default=None)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--out", default="bench/results/t2v_speed")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    pipe = Pipeline.from_pretrained(args.weights)
+    load = time.perf_counter() - t0
+    steps = args.steps or pipe.config.steps
+    rows = []
+    for frames in (17, 33):
+        runs = []
+        for i in range(args.repeats + 1):
+            tm = Timings()
+            # a fresh prompt each call: the text encoder's cache must not hide its cost
+            pipe(f"a large red circle bouncing on a black background {frames} {i}",
+                 num_frames=frames, seed=i, num_inference_steps=steps, timings=tm)  # fmt: skip
+            runs.append(tm)
+        runs = runs[1:]
+        med = lambda f, runs=runs: statistics.median(f(r) for r in runs)  # noqa: E731
+        real = frames / pipe.config.fps
+        row = {
+            "clip": f"{frames}x64x64",
+            "seconds_of_video": real,
+            "text": med(lambda r: r.text),
+            "sampling": med(lambda r: r.sampling),
+            "decode": med(lambda r: r.decode),
+            "total": med(lambda r: r.total),
+        }
+        row["x_real_time"] = real / row["total"]
+        rows.append(row)
+    lines = [
+        f"# Generation speed (`python bench/t2v_speed.py`, {args.threads} threads, {steps} "
+        f"{pipe.config.sampler} steps, guidance {pipe.config.guidance}, bf16={pipe.config.bf16})",
+        "",
+        f"Loading the pipeline (MiniLM + VAE + DiT): {load:.1f} s, once per process.",
+        "",
+        "| clip | video seconds | text (s) | sampling (s) | decode (s) | total (s) | x real time |",
+        "|---|---|---|---|---|---|---|",
+        *[
+            f"| {r['clip']} | {r['seconds_of_video']:.2f} | {r['text']:.3f} | {r['sampling']:.3f} | "
+            f"{r['decode']:.3f} | {r['total']:.3f} | {r['x_real_time']:.1f}x |"
+            for r in rows
+        ],
+    ]
+    text = "\n".join(lines)
+    print(text)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".md").write_text(text + "\n")
+    out.with_suffix(".json").write_text(json.dumps({"load": load, "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
