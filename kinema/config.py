@@ -249,6 +249,18 @@ class FlowConfig:
     max_tokens: int = 2560  # e.g. 33x256x256
     max_shift: float = 3.0
     text_drop: float = 0.1  # P(prompt replaced by "") in training: enables classifier-free guidance
+    # Frame-mask conditioning (Open-Sora 1.2 style): per sample, some latent frames are given
+    # clean (t = 0, no loss) and the rest generated, so one model also animates stills, extends,
+    # interpolates and fills. Weights of: none (text-to-video), first frame (image-to-video),
+    # first k frames (extend), last frame, first + last (interpolate), random frames (fill).
+    mask_weights: tuple[float, float, float, float, float, float] = (
+        0.5,
+        0.15,
+        0.15,
+        0.05,
+        0.05,
+        0.1,
+    )
 
 
 @dataclass

@@ -8,7 +8,9 @@ source encodes the user's clips with their captions. Every step then costs only 
 
 A batch is drawn by (seed, step) alone: bucket, clips, caption choice, text dropout (prompt
 replaced by "" with p = ``flow.text_drop``, for classifier-free guidance), timesteps
-(logit-normal, shifted for the bucket's token count) and noise. So a resumed run repeats the
+(logit-normal, shifted for the bucket's token count), noise, and a frame mask per clip: latent
+frames given as clean context (timestep 0, no loss) for image-to-video, extension,
+interpolation and filling (``flow.mask_weights``); the rest are generated. So a resumed run repeats the
 uninterrupted one exactly.
 """
 
@@ -136,6 +138,32 @@ def sample_grid(clips: list[np.ndarray], cols: int = 4) -> np.ndarray:
     )  # [T, rows*H, cols*W, 3]
 
 
+MASK_KINDS = ("none", "first", "prefix", "last", "ends", "random")
+
+
+def frame_mask(kind: str, frames: int, rng: np.random.Generator) -> np.ndarray:
+    """bool [frames]: True where the latent frame is given (clean context), False where generated.
+    At least one frame is always generated."""
+    given = np.zeros(frames, dtype=bool)
+    if frames < 2 or kind == "none":
+        return given
+    if kind == "first":
+        given[0] = True
+    elif kind == "prefix":
+        given[: int(rng.integers(1, frames))] = True
+    elif kind == "last":
+        given[-1] = True
+    elif kind == "ends":
+        given[[0, -1]] = True
+    elif kind == "random":
+        given = rng.random(frames) < rng.uniform(0.2, 0.7)
+        if given.all():
+            given[int(rng.integers(frames))] = False
+    else:
+        raise InvalidInputError(f"unknown mask kind {kind!r}; one of {MASK_KINDS}")
+    return given
+
+
 class DiTTask:
     """Batches, loss and evaluation for ``kinema.train.trainer.train``."""
 
@@ -177,16 +205,31 @@ class DiTTask:
         f = self.recipe.flow
         t = shift_t(logit_normal(B, gen, f.logit_mean, f.logit_std), shift_for_tokens(tokens, f))
         noise = torch.randn(x0.shape, generator=gen)  # [B, C, T, h, w]
-        return {"x0": x0, "noise": noise, "t": t, "text": states, "mask": mask}
+        T = x0.shape[2]
+        p = np.asarray(f.mask_weights, dtype=np.float64)
+        kinds = rng.choice(len(MASK_KINDS), size=B, p=p / p.sum())
+        given = torch.from_numpy(
+            np.stack([frame_mask(MASK_KINDS[k], T, rng) for k in kinds])
+        )  # [B, T] bool
+        t_frames = t[:, None].expand(B, T).masked_fill(given, 0.0)  # [B, T]; given frames clean
+        return {
+            "x0": x0,
+            "noise": noise,
+            "t": t_frames,
+            "given": given,
+            "text": states,
+            "mask": mask,
+        }
 
     def loss(
         self, model: nn.Module, batch: dict[str, torch.Tensor], step: int
     ) -> tuple[torch.Tensor, dict[str, float]]:
         text, mask = batch["text"], batch["mask"]
+        weight = (~batch["given"]).float()[:, None, :, None, None]  # [B, 1, T, 1, 1]
         loss = flow_loss(
-            lambda x, t: model(x, t, text, mask), batch["x0"], batch["noise"], batch["t"]
+            lambda x, t: model(x, t, text, mask), batch["x0"], batch["noise"], batch["t"], weight
         )
-        return loss, {}
+        return loss, {"given_frames": float(batch["given"].float().mean())}
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, step: int, out: Path) -> dict[str, float]:

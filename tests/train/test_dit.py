@@ -137,3 +137,43 @@ def test_recipe_parsing(tmp_path: Path) -> None:
     bad.write_text(yaml.safe_dump({"flow": {"shfit": 2}}))
     with pytest.raises(InvalidInputError, match="unknown FlowConfig keys"):
         load_dit_recipe(str(bad))
+
+
+def test_frame_masks() -> None:
+    import numpy as np
+
+    from kinema.train.dit import MASK_KINDS, frame_mask
+
+    rng = np.random.default_rng(0)
+    assert not frame_mask("none", 5, rng).any()
+    assert frame_mask("first", 5, rng).tolist() == [True, False, False, False, False]
+    assert frame_mask("last", 5, rng).tolist() == [False, False, False, False, True]
+    assert frame_mask("ends", 5, rng).tolist() == [True, False, False, False, True]
+    for _ in range(50):
+        prefix = frame_mask("prefix", 5, rng)
+        k = int(prefix.sum())
+        assert 1 <= k <= 4 and prefix[:k].all() and not prefix[k:].any()
+        for kind in MASK_KINDS:
+            assert not frame_mask(kind, 5, rng).all()  # something is always generated
+    assert not frame_mask("first", 1, rng).any()  # an image is always generated whole
+    with pytest.raises(InvalidInputError, match="unknown mask kind"):
+        frame_mask("middle", 5, rng)
+
+
+def test_given_frames_are_clean_and_carry_no_loss(cache: dict, vae, text_encoder) -> None:
+    recipe = tiny_recipe(1)
+    recipe.flow.mask_weights = (0.0, 1.0, 0.0, 0.0, 0.0, 0.0)  # always image-to-video
+    task = DiTTask(recipe, vae, text_encoder, cache)
+    b = next(task.batch(s) for s in range(20) if task.batch(s)["x0"].shape[2] > 1)
+    assert b["given"][:, 0].all() and not b["given"][:, 1:].any()
+    assert torch.all(b["t"][:, 0] == 0) and torch.all(b["t"][:, 1:] > 0)
+    model = new_dit(recipe, vae, text_encoder)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    b2 = dict(b)
+    b2["noise"] = b["noise"].clone()
+    b2["noise"][:, :, 0] += 5.0  # noise on a given frame is never used
+    with torch.no_grad():
+        base = float(task.loss(model, b, 0)[0])
+        assert float(task.loss(model, b2, 0)[0]) == pytest.approx(base, rel=1e-6)
