@@ -21,7 +21,7 @@ import torch
 from kinema.config import FlowConfig
 from kinema.diffusion import euler, heun, sample_timesteps, shift_for_tokens
 from kinema.errors import InvalidInputError
-from kinema.io.video import Video
+from kinema.io.video import Video, resize_frames
 from kinema.models.dit import DiT
 from kinema.models.text import TextEncoder
 from kinema.models.vae import CausalVAE, default_weights_dir
@@ -149,26 +149,49 @@ class Pipeline:
         negative: list[str],
         guidance: float,
         timings: Timings | None = None,
+        given: torch.Tensor | None = None,
+        clean: torch.Tensor | None = None,
     ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-        """v(x [B,C,T,H,W], t [B] or [B,T]) with guidance, cond and uncond in one batch."""
+        """v(x [B,C,T,H,W], t [B]) with guidance, cond and uncond in one batch.
+
+        With ``given`` (bool [T]: latent frames given as context) and ``clean`` (their latents
+        [B, C, T, h, w]), those frames are held at their clean values with timestep 0 and get zero
+        velocity, so any sampler leaves them untouched: the frame-mask conditioning of training.
+        """
         t0 = time.perf_counter()
         both = prompts + negative if guidance != 1.0 else prompts
         text, mask = self.text_encoder.encode(both)  # [2B or B, L, E], [2B or B, L]
         if timings is not None:
             timings.text += time.perf_counter() - t0
         bf16 = self.config.bf16
+        keep = None if given is None else given[None, None, :, None, None]  # [1, 1, T, 1, 1]
 
         @torch.no_grad()
         def v(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            tt = t
+            if given is not None:
+                x = torch.where(keep, clean, x)  # [B, C, T, h, w]
+                tt = t[:, None].expand(-1, x.shape[2]).masked_fill(given[None], 0.0)  # [B, T]
             if guidance == 1.0:
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                    return self.dit(x, t, text, mask).float()
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                out = self.dit(torch.cat([x, x]), torch.cat([t, t]), text, mask).float()
-            vc, vu = out.chunk(2)  # [B, C, T, H, W] each
-            return vu + guidance * (vc - vu)
+                    out = self.dit(x, tt, text, mask).float()  # [B, C, T, h, w]
+            else:
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    both_v = self.dit(torch.cat([x, x]), torch.cat([tt, tt]), text, mask).float()
+                vc, vu = both_v.chunk(2)  # [B, C, T, h, w] each
+                out = vu + guidance * (vc - vu)
+            return out if keep is None else out.masked_fill(keep, 0.0)
 
         return v
+
+    @torch.no_grad()
+    def encode(self, frames: np.ndarray) -> torch.Tensor:
+        """Normalised latents [B, C, T', h, w] of uint8 frames [B, T, H, W, 3] (T = 1 + 4k)."""
+        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 4, 1, 2, 3).float()
+        x = x / 127.5 - 1.0  # [B, 3, T, H, W]
+        chunk = 32 if x.shape[2] > 33 else None
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.config.bf16):
+            return self.vae.encode(x, chunk_frames=chunk).float()
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> np.ndarray:
@@ -179,25 +202,122 @@ class Pipeline:
         y = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         return y.permute(0, 2, 3, 4, 1).numpy()
 
+    # ------------------------------------------------------------------ sampling core
+    def latent_given(self, known: np.ndarray) -> torch.Tensor:
+        """bool [T'] latent frames whose pixel frames are all known; known: bool [T], T = 1 + 4k.
+        Latent 0 is pixel frame 0 alone (causal VAE); latent j >= 1 is pixels 4j-3 .. 4j."""
+        groups = [known[:1]] + [
+            known[4 * j - 3 : 4 * j + 1] for j in range(1, 1 + (len(known) - 1) // 4)
+        ]
+        return torch.tensor([bool(g.all()) for g in groups])
+
+    def sample(
+        self,
+        prompts: list[str],
+        negative: list[str],
+        shape: tuple[int, int, int, int],
+        steps: int,
+        guidance: float,
+        seed: int,
+        sampler: str = "euler",
+        given: torch.Tensor | None = None,
+        clean: torch.Tensor | None = None,
+        strength: float = 1.0,
+        callback: Callable[[int], None] | None = None,
+        timings: Timings | None = None,
+    ) -> torch.Tensor:
+        """Latents [B, *shape] from noise (or, with ``strength`` < 1, from ``clean`` noised to
+        t = strength: partial denoising of a draft), holding ``given`` frames at ``clean``."""
+        v = self.velocity_fn(prompts, negative, guidance, timings, given, clean)
+        pt, ph, pw = self.dit.cfg.patch
+        tokens = (shape[1] // pt) * (shape[2] // ph) * (shape[3] // pw)
+        ts = sample_timesteps(steps, shift_for_tokens(tokens, self.config.flow))
+        gen = torch.Generator().manual_seed(int(seed))
+        x = torch.randn((len(prompts), *shape), generator=gen)  # [B, C, T, h, w]
+        if strength < 1.0:
+            if clean is None:
+                raise InvalidInputError("strength < 1 needs a draft (clean latents)")
+            ts = ts[ts <= strength]
+            ts = torch.cat([torch.tensor([strength]), ts]) if ts[0] < strength else ts
+            x = (1 - strength) * clean + strength * x
+        if given is not None and clean is not None:
+            x = torch.where(given[None, None, :, None, None], clean, x)
+        t0 = time.perf_counter()
+        integrate = euler if sampler == "euler" else heun
+        out = integrate(v, x, ts, callback=callback)  # [B, C, T, h, w]
+        if timings is not None:
+            timings.sampling += time.perf_counter() - t0
+        return out
+
+    def complete(
+        self,
+        prompts: list[str],
+        negative: list[str],
+        canvas: np.ndarray,
+        known: np.ndarray,
+        steps: int,
+        guidance: float,
+        seed: int,
+        sampler: str = "euler",
+        strength: float = 1.0,
+        callback: Callable[[int], None] | None = None,
+        timings: Timings | None = None,
+    ) -> np.ndarray:
+        """Fill the unknown frames of ``canvas`` uint8 [B, T, H, W, 3] (known: bool [T]) and
+        return it [B, T, H, W, 3] with every known pixel frame exactly as given.
+
+        Unknown frames are first drafted by linear cross-fade between the nearest known frames
+        (or copies at the ends): the VAE is causal, so later latents see them, and with
+        ``strength`` < 1 the draft is where sampling starts.
+        """
+        t0 = time.perf_counter()
+        draft = crossfade(canvas, known)  # [B, T, H, W, 3]
+        clean = self.encode(draft) if known.any() else None  # [B, C, T', h, w]
+        given = self.latent_given(known) if known.any() else None  # [T']
+        if timings is not None:
+            timings.decode += time.perf_counter() - t0
+        _, T, H, W, _ = canvas.shape
+        latents = self.sample(prompts, negative, self.latent_shape(T, H, W), steps, guidance,
+                              seed, sampler, given, clean, strength, callback, timings)  # fmt: skip
+        t1 = time.perf_counter()
+        frames = self.decode(latents)  # [B, T, H, W, 3]
+        frames[:, known] = canvas[:, known]  # given pixels back exactly
+        if timings is not None:
+            timings.decode += time.perf_counter() - t1
+        return frames
+
     def __call__(
         self,
         prompt: str | list[str],
         negative_prompt: str | list[str] | None = None,
         num_frames: int = 17,
-        height: int = 64,
-        width: int = 64,
+        height: int | None = None,
+        width: int | None = None,
         num_inference_steps: int | None = None,
         guidance_scale: float | None = None,
         seed: int | None = None,
         fps: float | None = None,
         sampler: str | None = None,
+        image: np.ndarray | Video | None = None,
+        video: Video | None = None,
+        mode: str | None = None,
+        missing: list[int] | None = None,
+        strength: float = 1.0,
         callback: Callable[[int, int], None] | None = None,
         timings: Timings | None = None,
     ) -> Video | list[Video]:
-        """Generate one video per prompt (a list in, a list out).
+        """Generate one video per prompt (a list in, a list out). One code path, four modes:
 
-        ``callback(step, total)`` is called after each sampler step; pass a ``Timings`` to get
-        the text / sampling / decode seconds of this call.
+        - text to video: ``num_frames`` x ``height`` x ``width`` (default 64 x 64);
+        - ``image=`` (uint8 [H, W, 3] or a Video's first frame): animate it; it is frame 0,
+          resized / centre-cropped to ``height`` x ``width`` (default: its own size);
+        - ``video=, mode="extend"``: add ``num_frames`` (a multiple of 4) after the video, in
+          windows of 2 latent frames with the last 9 frames as context;
+        - ``video=, missing=[...]``: regenerate those frame indices (video length 1 + 4k).
+
+        Given frames come back exactly. ``strength`` < 1 starts from a cross-fade draft noised
+        to that level instead of pure noise. ``callback(step, total)`` follows sampler steps;
+        pass a ``Timings`` to get the text / sampling / decode seconds of this call.
         """
         steps = self.config.steps if num_inference_steps is None else num_inference_steps
         guidance = self.config.guidance if guidance_scale is None else float(guidance_scale)
@@ -218,26 +338,156 @@ class Pipeline:
                 )
         if sampler not in ("euler", "heun"):
             raise InvalidInputError(f"sampler must be 'euler' or 'heun', got {sampler!r}")
-        check_request(num_frames, height, width, steps, guidance)
-        timings = timings if timings is not None else Timings()
-
-        v = self.velocity_fn(prompts, negative, guidance, timings)
-        shape = self.latent_shape(num_frames, height, width)
-        pt, ph, pw = self.dit.cfg.patch
-        tokens = (shape[1] // pt) * (shape[2] // ph) * (shape[3] // pw)
-        ts = sample_timesteps(steps, shift_for_tokens(tokens, self.config.flow))
+        if not 0.0 < strength <= 1.0:
+            raise InvalidInputError(f"strength must be in (0, 1], got {strength}")
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2**63))
-        gen = torch.Generator().manual_seed(int(seed))
-        x = torch.randn((len(prompts), *shape), generator=gen)  # [B, C, T, h, w]
-        done = callback and (lambda i: callback(i + 1, steps))
-        t0 = time.perf_counter()
-        integrate = euler if sampler == "euler" else heun
-        latents = integrate(v, x, ts, callback=done)  # [B, C, T, h, w]
-        t1 = time.perf_counter()
-        frames = self.decode(latents)  # [B, T, H, W, 3]
-        timings.sampling += t1 - t0
-        timings.decode += time.perf_counter() - t1
-        rate = float(fps or self.config.fps)
-        videos = [Video(f, rate) for f in frames]
+        timings = timings if timings is not None else Timings()
+        B = len(prompts)
+        rate = float(fps or (video.fps if video is not None else self.config.fps))
+
+        if video is not None:
+            if image is not None:
+                raise InvalidInputError("give image= or video=, not both")
+            src = video.frames
+            H, W = src.shape[1:3]
+            if (height or H, width or W) != (H, W):
+                src = resize_frames(src, (height or H, width or W))
+                H, W = src.shape[1:3]
+            if mode == "extend":
+                if num_frames < 4 or num_frames % 4:
+                    raise InvalidInputError(
+                        f"extend adds a multiple of 4 frames (4 = 0.5 s at 8 fps), got {num_frames}"
+                    )
+                check_request(1 + num_frames, H, W, steps, guidance)
+                out = self._extend(prompts, negative, src, num_frames, steps, guidance, seed,
+                                   sampler, callback, timings)  # fmt: skip
+            elif missing is not None:
+                T = len(src)
+                check_request(T, H, W, steps, guidance)
+                bad = [i for i in missing if not isinstance(i, int) or not 0 <= i < T]
+                if bad or not missing:
+                    raise InvalidInputError(
+                        f"missing frames must be indices in 0..{T - 1}, got {bad or missing}"
+                    )
+                known = np.ones(T, dtype=bool)
+                known[list(missing)] = False
+                canvas = np.repeat(src[None], B, axis=0)  # [B, T, H, W, 3]
+                done = callback and (lambda i: callback(i + 1, steps))
+                out = self.complete(prompts, negative, canvas, known, steps, guidance, seed,
+                                    sampler, strength, done, timings)  # fmt: skip
+            else:
+                raise InvalidInputError(
+                    "with video=, say what to do: mode='extend' or missing=[frame indices]"
+                )
+        elif image is not None:
+            frame = image.frames[0] if isinstance(image, Video) else np.asarray(image)
+            if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+                raise InvalidInputError(
+                    f"image must be uint8 (H, W, 3), got {frame.dtype} {tuple(frame.shape)}"
+                )
+            H, W = height or frame.shape[0], width or frame.shape[1]
+            check_request(num_frames, H, W, steps, guidance)
+            frame = resize_frames(frame[None], (H, W))[0]
+            canvas = np.zeros((B, num_frames, H, W, 3), dtype=np.uint8)
+            canvas[:, 0] = frame
+            known = np.zeros(num_frames, dtype=bool)
+            known[0] = True
+            done = callback and (lambda i: callback(i + 1, steps))
+            out = self.complete(prompts, negative, canvas, known, steps, guidance, seed,
+                                sampler, 1.0, done, timings)  # fmt: skip
+        else:
+            if mode is not None or missing is not None:
+                raise InvalidInputError("mode= and missing= need video=")
+            H, W = height or 64, width or 64
+            check_request(num_frames, H, W, steps, guidance)
+            done = callback and (lambda i: callback(i + 1, steps))
+            latents = self.sample(prompts, negative, self.latent_shape(num_frames, H, W), steps,
+                                  guidance, seed, sampler, callback=done, timings=timings)  # fmt: skip
+            t1 = time.perf_counter()
+            out = self.decode(latents)  # [B, T, H, W, 3]
+            timings.decode += time.perf_counter() - t1
+        videos = [Video(f, rate) for f in out]
         return videos[0] if single else videos
+
+    CONTEXT_FRAMES = 9  # pixel frames of context per extension window (3 latent frames)
+    WINDOW_NEW = 8  # new pixel frames per window (2 latent frames): 5 latents, as trained
+
+    def _extend(
+        self,
+        prompts: list[str],
+        negative: list[str],
+        src: np.ndarray,
+        new: int,
+        steps: int,
+        guidance: float,
+        seed: int,
+        sampler: str,
+        callback: Callable[[int, int], None] | None,
+        timings: Timings,
+    ) -> np.ndarray:
+        """Sliding windows: each generates up to WINDOW_NEW frames after the last CONTEXT_FRAMES
+        frames (the prompt held throughout), so the cost per generated second stays flat."""
+        B = len(prompts)
+        ctx = min(len(src), self.CONTEXT_FRAMES)
+        ctx = 1 + (ctx - 1) // 4 * 4  # 1 + 4k frames of context
+        parts = [np.repeat(src[None], B, axis=0)]  # [B, T, H, W, 3]
+        tail = parts[0][:, -ctx:]
+        windows = -(-new // self.WINDOW_NEW)
+        made = 0
+        for w in range(windows):
+            n = min(self.WINDOW_NEW, new - made)
+            canvas = np.concatenate([tail, np.repeat(tail[:, -1:], n, axis=1)], axis=1)
+            known = np.zeros(canvas.shape[1], dtype=bool)
+            known[:ctx] = True
+            done = callback and (lambda i, w=w: callback(w * steps + i + 1, windows * steps))
+            filled = self.complete(prompts, negative, canvas, known, steps, guidance,
+                                   seed + w, sampler, 1.0, done, timings)  # fmt: skip
+            parts.append(filled[:, ctx:])
+            tail = filled[:, -ctx:]
+            made += n
+        return np.concatenate(parts, axis=1)
+
+    def interpolate(
+        self,
+        video: Video,
+        factor: int = 2,
+        prompt: str = "",
+        strength: float = 0.7,
+        **kwargs: object,
+    ) -> Video:
+        """``factor`` x the frame rate: new frames between each pair, drafted by cross-fade and
+        refined by the model (``strength`` of noise on the draft); original frames kept exactly."""
+        if not isinstance(factor, int) or factor < 2:
+            raise InvalidInputError(f"factor must be an integer >= 2, got {factor}")
+        T = (len(video.frames) - 1) * factor + 1
+        if (T - 1) % 4:
+            raise InvalidInputError(
+                f"{len(video.frames)} frames x {factor} gives {T}; use 1 + 4k/{factor} frames "
+                "(e.g. 9 or 17 with factor 2)"
+            )
+        canvas = np.zeros((T, *video.frames.shape[1:]), dtype=np.uint8)
+        canvas[::factor] = video.frames
+        missing = [i for i in range(T) if i % factor]
+        out = self(prompt, video=Video(canvas, video.fps * factor), missing=missing,
+                   strength=strength, **kwargs)  # type: ignore[arg-type]  # fmt: skip
+        return out  # type: ignore[return-value]
+
+
+def crossfade(canvas: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """uint8 [B, T, H, W, 3] with unknown frames replaced by the linear blend of the nearest
+    known frames on each side (copies of the nearest one at the ends). The baseline a filler
+    has to beat, and the draft it starts from."""
+    idx = np.flatnonzero(known)
+    if len(idx) == 0 or known.all():
+        return canvas.copy()
+    out = canvas.astype(np.float32)
+    for t in np.flatnonzero(~known):
+        left, right = idx[idx < t], idx[idx > t]
+        if len(left) and len(right):
+            a, b = left[-1], right[0]
+            w = (t - a) / (b - a)
+            out[:, t] = (1 - w) * out[:, a] + w * out[:, b]
+        else:
+            out[:, t] = out[:, (left[-1] if len(left) else right[0])]
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)

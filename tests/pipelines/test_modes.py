@@ -1,0 +1,104 @@
+"""Image-to-video, extension, filling and interpolation: one masked-sampling code path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from kinema.errors import InvalidInputError
+from kinema.io.video import Video
+from kinema.pipelines import Pipeline
+from kinema.pipelines.text_to_video import crossfade
+from kinema.world.render import render
+from kinema.world.scene import sample_scene
+
+
+@pytest.fixture(scope="module")
+def clip() -> Video:
+    return Video(render(sample_scene(3, num_frames=9, height=32, width=32)), 8.0)
+
+
+def test_given_latent_frames_never_move(tiny_pipeline: Pipeline) -> None:
+    shape = tiny_pipeline.latent_shape(9, 32, 32)  # (4, 3, 4, 4)
+    clean = torch.randn(1, *shape)
+    given = torch.tensor([True, False, True])
+    out = tiny_pipeline.sample(["a red circle"], [""], shape, 3, 3.0, 0, given=given, clean=clean)
+    assert torch.equal(out[:, :, given], clean[:, :, given])
+    assert not torch.allclose(out[:, :, 1], clean[:, :, 1])
+
+
+def test_latent_groups_follow_the_causal_vae(tiny_pipeline: Pipeline) -> None:
+    known = np.ones(9, dtype=bool)
+    known[6] = False  # pixel 6 lies in latent 2 (pixels 5..8)
+    assert tiny_pipeline.latent_given(known).tolist() == [True, True, False]
+    known[:] = True
+    known[0] = False
+    assert tiny_pipeline.latent_given(known).tolist() == [False, True, True]
+
+
+def test_image_to_video_keeps_the_image(tiny_pipeline: Pipeline, clip: Video) -> None:
+    image = clip.frames[0]
+    out = tiny_pipeline("a red circle bouncing", image=image, num_frames=9, seed=1)
+    assert out.frames.shape == (9, 32, 32, 3)
+    assert np.array_equal(out.frames[0], image)
+    big = np.repeat(np.repeat(image, 2, 0), 3, 1)  # 64 x 96: resized + centre-cropped to 32 x 32
+    out = tiny_pipeline("x", image=big, num_frames=5, height=32, width=32, seed=1)
+    assert out.frames.shape == (5, 32, 32, 3)
+    with pytest.raises(InvalidInputError, match=r"image must be uint8 \(H, W, 3\)"):
+        tiny_pipeline("x", image=image.astype(np.float32))
+    with pytest.raises(InvalidInputError, match="not both"):
+        tiny_pipeline("x", image=image, video=clip)
+
+
+def test_extend_appends_and_keeps_the_original(tiny_pipeline: Pipeline, clip: Video) -> None:
+    seen: list[tuple[int, int]] = []
+    out = tiny_pipeline(
+        "x",
+        video=clip,
+        mode="extend",
+        num_frames=12,
+        seed=2,
+        callback=lambda i, n: seen.append((i, n)),
+    )
+    assert out.frames.shape == (21, 32, 32, 3) and out.fps == clip.fps
+    assert np.array_equal(out.frames[:9], clip.frames)
+    assert seen[-1] == (6, 6)  # two windows (8 + 4 new frames) of 3 steps
+    for n in (0, 6):
+        with pytest.raises(InvalidInputError, match="multiple of 4"):
+            tiny_pipeline("x", video=clip, mode="extend", num_frames=n)
+    with pytest.raises(InvalidInputError, match="mode='extend' or missing"):
+        tiny_pipeline("x", video=clip)
+
+
+def test_fill_regenerates_only_the_missing_frames(tiny_pipeline: Pipeline, clip: Video) -> None:
+    out = tiny_pipeline("x", video=clip, missing=[3, 4, 5], seed=3)
+    keep = [0, 1, 2, 6, 7, 8]
+    assert np.array_equal(out.frames[keep], clip.frames[keep])
+    assert not np.array_equal(out.frames[4], clip.frames[4])
+    for bad in ([9], [-1], []):
+        with pytest.raises(InvalidInputError, match="missing frames must be indices"):
+            tiny_pipeline("x", video=clip, missing=bad)
+    with pytest.raises(InvalidInputError, match="1 \\+ 4k"):
+        tiny_pipeline("x", video=Video(clip.frames[:8], 8.0), missing=[2])
+
+
+def test_interpolate_doubles_the_frame_rate(tiny_pipeline: Pipeline, clip: Video) -> None:
+    out = tiny_pipeline.interpolate(clip, factor=2, seed=4)
+    assert out.frames.shape == (17, 32, 32, 3) and out.fps == 16.0
+    assert np.array_equal(out.frames[::2], clip.frames)
+    with pytest.raises(InvalidInputError, match="factor must be an integer >= 2"):
+        tiny_pipeline.interpolate(clip, factor=1)
+    with pytest.raises(InvalidInputError, match="gives 22"):
+        tiny_pipeline.interpolate(Video(clip.frames[:8], 8.0), factor=3)
+
+
+def test_crossfade_is_linear_between_known_frames() -> None:
+    canvas = np.zeros((1, 5, 1, 1, 3), dtype=np.uint8)
+    canvas[0, 0], canvas[0, 4] = 0, 200
+    known = np.array([True, False, False, False, True])
+    out = crossfade(canvas, known)
+    assert out[0, :, 0, 0, 0].tolist() == [0, 50, 100, 150, 200]
+    known = np.array([False, True, False, False, False])
+    canvas[0, 1] = 77
+    assert crossfade(canvas, known)[0, :, 0, 0, 0].tolist() == [77] * 5
