@@ -343,6 +343,12 @@ def generate(
         Path, typer.Option("-o", "--output", help="Video file: .mp4, .webm, .gif or a PNG folder.")
     ] = Path("outputs/generated.mp4"),
     frames: Annotated[int, typer.Option(help="Frames, 1 + 4k (17 = 2 s at 8 fps).")] = 17,
+    seconds: Annotated[
+        float | None,
+        typer.Option(
+            help="Length in seconds instead of --frames; long videos (e.g. 60) grow by sliding windows."
+        ),
+    ] = None,
     size: SizeOpt = "64",
     steps: Annotated[int | None, typer.Option(help="Sampler steps (default: the model's).")] = None,
     guidance: Annotated[
@@ -358,47 +364,227 @@ def generate(
     force: ForceOpt = False,
 ) -> None:
     """Generate a video from a text prompt with the embedded default model."""
-    import time
 
     from kinema.io.video import check_output, write_video
-    from kinema.pipelines import Pipeline
     from kinema.pipelines.text_to_video import Timings, check_request
 
     with _user_errors():
         check_output(output, force)
         height, width = parse_size(size)
-        check_request(frames, height, width, steps or 1, guidance or 1.0)
-        t0 = time.perf_counter()
-        pipe = Pipeline.from_pretrained(weights)
-        load = time.perf_counter() - t0
-        total = steps or pipe.config.steps
-        if seed is None:
-            import random
-
-            seed = random.SystemRandom().randrange(2**31)
+        if seconds is not None:  # long-video mode: 17 frames, then sliding-window extension
+            if not 0 < seconds <= 60.0:
+                raise InvalidInputError(f"--seconds must be in (0, 60], got {seconds}")
+            frames = 1 + max(4, round(seconds * (fps or 8.0) / 4) * 4)
+            first = min(frames, 17)
+        else:  # one window: every frame attends to every other
+            first = frames
+        check_request(first, height, width, steps or 1, guidance or 1.0)
+        pipe, load = _load_pipeline(weights)
+        seed = _seed(seed)
+        args = dict(negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
+                    seed=seed, fps=fps, sampler=sampler)  # fmt: skip
         timings = Timings()
+        total = steps or pipe.config.steps
+        windows = -(-(frames - first) // pipe.WINDOW_NEW)
         with _progress() as bar:
-            task = bar.add_task("sampling", total=total)
-            video = pipe(
-                prompt,
-                negative_prompt=negative,
-                num_frames=frames,
-                height=height,
-                width=width,
-                num_inference_steps=steps,
-                guidance_scale=guidance,
-                seed=seed,
-                fps=fps,
-                sampler=sampler,
-                callback=lambda i, n: bar.update(task, completed=i),
-                timings=timings,
-            )
+            task = bar.add_task("sampling", total=total * (1 + windows))
+            video = pipe(prompt, num_frames=first, height=height, width=width, timings=timings,
+                         callback=lambda i, n: bar.update(task, completed=i), **args)  # fmt: skip
+            if frames > first:
+                video = pipe(prompt, video=video, mode="extend", num_frames=frames - first,
+                             timings=timings, **args,
+                             callback=lambda i, n: bar.update(task, completed=total + i))  # fmt: skip
         write_video(video, output, overwrite=force)  # type: ignore[arg-type]
+    _report(output, video, seed, timings, load)  # type: ignore[arg-type]
+
+
+def _load_pipeline(weights: Path | None) -> tuple:  # type: ignore[type-arg]
+    import time
+
+    from kinema.pipelines import Pipeline
+
+    t0 = time.perf_counter()
+    pipe = Pipeline.from_pretrained(weights)
+    return pipe, time.perf_counter() - t0
+
+
+def _seed(seed: int | None) -> int:
+    if seed is not None:
+        return seed
+    import random
+
+    return random.SystemRandom().randrange(2**31)
+
+
+def _report(output: Path, video, seed: int, timings, load: float) -> None:
     console.print(
-        f"{output}: {frames} frames {width}x{height} at {video.fps:g} fps, seed {seed}; "  # type: ignore[union-attr]
-        f"text {timings.text:.2f}s, sampling {timings.sampling:.2f}s, decode {timings.decode:.2f}s "
-        f"(+ {load:.1f}s loading)"
+        f"{output}: {video.num_frames} frames {video.width}x{video.height} at {video.fps:g} fps, "
+        f"seed {seed}; text {timings.text:.2f}s, sampling {timings.sampling:.2f}s, "
+        f"decode {timings.decode:.2f}s (+ {load:.1f}s loading)"
     )
+
+
+SeedOpt = Annotated[int | None, typer.Option(help="Random seed (default: a fresh one).")]
+WeightsOpt = Annotated[
+    Path | None, typer.Option(help="Pipeline folder (default: the embedded model).")
+]
+StepsOpt = Annotated[int | None, typer.Option(help="Sampler steps (default: the model's).")]
+
+
+def _edit(pipe_call, output: Path, force: bool, seed: int, load: float, total: int):
+    from kinema.io.video import write_video
+    from kinema.pipelines.text_to_video import Timings
+
+    timings = Timings()
+    with _progress() as bar:
+        task = bar.add_task("sampling", total=total)
+        video = pipe_call(
+            timings=timings, seed=seed, callback=lambda i, n: bar.update(task, completed=i, total=n)
+        )
+    write_video(video, output, overwrite=force)
+    _report(output, video, seed, timings, load)
+
+
+@app.command("animate")
+def animate(
+    image: Annotated[Path, typer.Argument(help="A still image (PNG, JPEG, ...): frame 0.")],
+    prompt: Annotated[str, typer.Argument(help="What happens next.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Video file to write.")] = Path(
+        "outputs/animated.mp4"
+    ),
+    frames: Annotated[int, typer.Option(help="Frames, 1 + 4k, the image included.")] = 17,
+    size: Annotated[
+        str | None, typer.Option("--size", help="WxH (default: the image's, rounded to 16).")
+    ] = None,
+    steps: StepsOpt = None,
+    seed: SeedOpt = None,
+    weights: WeightsOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Animate a still image: it becomes frame 0 of a video that follows the prompt."""
+    from kinema.io.video import check_output, read_video
+
+    with _user_errors():
+        check_output(output, force)
+        still = read_video(image, end=1).frames[0]
+        h, w = still.shape[:2]
+        height, width = parse_size(size) if size else (max(16, h // 16 * 16), max(16, w // 16 * 16))
+        if (height, width) != (h, w):
+            err_console.print(f"note: {image} is {w}x{h}; resized/cropped to {width}x{height}")
+        pipe, load = _load_pipeline(weights)
+        seed = _seed(seed)
+        call = lambda **kw: pipe(prompt, image=still, num_frames=frames, height=height,  # noqa: E731
+                                 width=width, num_inference_steps=steps, **kw)  # fmt: skip
+        _edit(call, output, force, seed, load, steps or pipe.config.steps)
+
+
+@app.command("extend")
+def extend(
+    video: Annotated[Path, typer.Argument(help="The video to continue.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Video file to write.")] = Path(
+        "outputs/extended.mp4"
+    ),
+    seconds: Annotated[float, typer.Option(help="Seconds to add (rounded to 4 frames).")] = 4.0,
+    prompt: Annotated[str, typer.Option(help="What should happen (default: no prompt).")] = "",
+    steps: StepsOpt = None,
+    seed: SeedOpt = None,
+    weights: WeightsOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Continue a video: new frames after its end, the original kept exactly."""
+    from kinema.io.video import check_output, read_video
+
+    with _user_errors():
+        check_output(output, force)
+        src = read_video(video)
+        new = max(4, round(seconds * src.fps / 4) * 4)
+        pipe, load = _load_pipeline(weights)
+        _check_fps(src.fps, pipe.config.fps)
+        seed = _seed(seed)
+        call = lambda **kw: pipe(prompt, video=src, mode="extend", num_frames=new,  # noqa: E731
+                                 num_inference_steps=steps, **kw)  # fmt: skip
+        _edit(call, output, force, seed, load, 1)
+
+
+def _check_fps(fps: float, model_fps: float) -> None:
+    if abs(fps - model_fps) > 0.01 * model_fps:
+        err_console.print(
+            f"note: the video runs at {fps:g} fps, the model was trained at {model_fps:g} fps; "
+            "motion speed will differ"
+        )
+
+
+def parse_frames(text: str, total: int) -> list[int]:
+    """'5-9' or '3,7,10-12' -> frame indices (inclusive ranges), each checked against ``total``."""
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            a, _, b = part.strip().partition("-")
+            lo, hi = int(a), int(b or a)
+            if hi < lo:
+                raise ValueError
+            out.extend(range(lo, hi + 1))
+    except ValueError:
+        raise InvalidInputError(f"--frames must look like 5-9 or 3,7,10-12, got {text!r}") from None
+    bad = [i for i in out if not 0 <= i < total]
+    if bad:
+        raise InvalidInputError(
+            f"frames {bad} are out of range: the video has frames 0..{total - 1}"
+        )
+    return sorted(set(out))
+
+
+@app.command("fill")
+def fill(
+    video: Annotated[Path, typer.Argument(help="A video of 1 + 4k frames.")],
+    frames: Annotated[str, typer.Option(help="Frames to regenerate, e.g. 5-9 or 3,7,10-12.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Video file to write.")] = Path(
+        "outputs/filled.mp4"
+    ),
+    prompt: Annotated[str, typer.Option(help="What the video shows (default: no prompt).")] = "",
+    steps: StepsOpt = None,
+    seed: SeedOpt = None,
+    weights: WeightsOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Regenerate missing or damaged frames; every other frame is kept exactly."""
+    from kinema.io.video import check_output, read_video
+
+    with _user_errors():
+        check_output(output, force)
+        src = read_video(video)
+        missing = parse_frames(frames, src.num_frames)
+        pipe, load = _load_pipeline(weights)
+        seed = _seed(seed)
+        call = lambda **kw: pipe(prompt, video=src, missing=missing,  # noqa: E731
+                                 num_inference_steps=steps, **kw)  # fmt: skip
+        _edit(call, output, force, seed, load, steps or pipe.config.steps)
+
+
+@app.command("interpolate")
+def interpolate(
+    video: Annotated[Path, typer.Argument(help="A video; frames x factor must be 1 + 4k.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Video file to write.")] = Path(
+        "outputs/interpolated.mp4"
+    ),
+    factor: Annotated[int, typer.Option(help="Frame-rate multiplier.")] = 2,
+    prompt: Annotated[str, typer.Option(help="What the video shows (default: no prompt).")] = "",
+    steps: StepsOpt = None,
+    seed: SeedOpt = None,
+    weights: WeightsOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Raise the frame rate: new frames between each pair, originals kept exactly."""
+    from kinema.io.video import check_output, read_video
+
+    with _user_errors():
+        check_output(output, force)
+        src = read_video(video)
+        pipe, load = _load_pipeline(weights)
+        seed = _seed(seed)
+        call = lambda **kw: pipe.interpolate(src, factor=factor, prompt=prompt,  # noqa: E731
+                                             num_inference_steps=steps, **kw)  # fmt: skip
+        _edit(call, output, force, seed, load, steps or pipe.config.steps)
 
 
 @vae_app.command("roundtrip")

@@ -205,3 +205,51 @@ def test_generate_writes_the_requested_video(tmp_path: Path, tiny_pipeline) -> N
         assert r.exit_code == 2 and message in r.output, r.output
     r = runner.invoke(app, [*args, "--force", "--weights", str(tmp_path / "none")])
     assert r.exit_code == 2 and "no dit_config.json" in r.output
+
+
+def test_edit_commands(tmp_path: Path, tiny_pipeline) -> None:
+    from kinema.io import Video, write_video
+
+    w = ["--weights", str(tiny_pipeline.save_pretrained(tmp_path / "w")), "--steps", "2"]
+    src = tmp_path / "src.mp4"
+    r = runner.invoke(app, ["world", "render", "a red circle moving left on black", "-o", str(src),
+                            "--frames", "9", "--size", "32"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    still = tmp_path / "still"
+    write_video(Video(read_video(src).frames[:1], 8.0), still)
+    png = next(still.glob("*.png"))
+
+    out = tmp_path / "anim.mp4"
+    r = runner.invoke(
+        app, ["animate", str(png), "a red circle", "-o", str(out), "--frames", "5", *w]
+    )
+    assert r.exit_code == 0, r.output
+    assert read_video(out).num_frames == 5
+
+    out = tmp_path / "ext.mp4"
+    r = runner.invoke(app, ["extend", str(src), "-o", str(out), "--seconds", "1", *w])
+    assert r.exit_code == 0, r.output
+    assert read_video(out).num_frames == 17
+
+    out = tmp_path / "fill.mp4"
+    r = runner.invoke(app, ["fill", str(src), "--frames", "3-5", "-o", str(out), *w])
+    assert r.exit_code == 0, r.output
+    assert read_video(out).num_frames == 9
+    r = runner.invoke(app, ["fill", str(src), "--frames", "7-12", "-o", str(out), "--force", *w])
+    assert r.exit_code == 2 and "out of range: the video has frames 0..8" in r.output
+    r = runner.invoke(app, ["fill", str(src), "--frames", "five", "-o", str(out), "--force", *w])
+    assert r.exit_code == 2 and "--frames must look like" in r.output
+
+    out = tmp_path / "interp.mp4"
+    r = runner.invoke(app, ["interpolate", str(src), "-o", str(out), "--factor", "2", *w])
+    assert r.exit_code == 0, r.output
+    v = read_video(out)
+    assert (v.num_frames, v.fps) == (17, 16.0)
+
+    out = tmp_path / "long.mp4"
+    r = runner.invoke(app, ["generate", "a blue star", "-o", str(out), "--seconds", "4",
+                            "--size", "32", "--seed", "1", *w])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert read_video(out).num_frames == 33
+    r = runner.invoke(app, ["generate", "x", "-o", str(out), "--seconds", "90", "--force", *w])
+    assert r.exit_code == 2 and "--seconds must be in (0, 60]" in r.output
