@@ -131,9 +131,6 @@ class VAELossConfig:
     l1_weight: float = 0.05  # sharpening; large values stall object learning (see above)
     grad_weight: float = 0.5  # squared error of x/y differences: sharp, well-placed edges
     kl_weight: float = 1e-6  # keeps the latent smooth/sampleable; higher blurs reconstructions
-    # extra MSE on pixels that differ from their frame's background (its median colour): the
-    # objects, ~5% of the pixels, that the scorer and the text-to-video model depend on
-    foreground_weight: float = 0.0
 
 
 @dataclass

@@ -55,19 +55,6 @@ def spatial_grad_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (dx(a) - dx(b)).pow(2).mean() + (dy(a) - dy(b)).pow(2).mean()
 
 
-def foreground_mask(x: torch.Tensor, tol: float = 0.1) -> torch.Tensor:
-    """[B,1,T,H,W] 1.0 where a pixel of x [B,3,T,H,W] (in [-1, 1]) differs from its frame's
-    median colour (the background in Shapes World) by more than ``tol``, else 0.0."""
-    bg = x.flatten(3).median(dim=3).values[..., None, None]  # [B,3,T,1,1]
-    return ((x - bg).abs().amax(dim=1, keepdim=True) > tol).float()
-
-
-def foreground_mse(err: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Squared error summed over foreground pixels, divided by all pixels: adds to the plain MSE
-    the objects' share once more, so ``foreground_weight`` 4 counts object pixels 5 times."""
-    return (err.pow(2) * foreground_mask(x)).mean()
-
-
 def vae_loss(
     recon: torch.Tensor, x: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor, w: VAELossConfig
 ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -77,8 +64,6 @@ def vae_loss(
     grad = spatial_grad_mse(recon, x)
     kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
     total = w.mse_weight * mse + w.l1_weight * l1 + w.grad_weight * grad + w.kl_weight * kl
-    fg = foreground_mse(err, x) if w.foreground_weight else torch.zeros(())
-    total = total + w.foreground_weight * fg
     with torch.no_grad():
         p = float(psnr(recon, x).mean())
     return total, {
@@ -86,7 +71,6 @@ def vae_loss(
         "l1": l1.item(),
         "grad": grad.item(),
         "kl": kl.item(),
-        "fg": fg.item(),
         "psnr": p,
     }
 
