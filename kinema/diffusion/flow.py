@@ -14,8 +14,7 @@ which spends more of the schedule at high noise. Larger videos (more tokens) kee
 their signal at a given t, so s grows with the token count: log s is linear in it between two
 anchors (``FlowConfig``).
 
-Samplers are plain functions of a velocity function ``v(x, t) -> velocity`` (t: a float
-tensor [B]); classifier-free guidance wraps two velocity calls into one (``guided``).
+The samplers live apart, in ``kinema.diffusion.sample``.
 """
 
 from __future__ import annotations
@@ -62,13 +61,6 @@ def shift_for_tokens(tokens: int, cfg: FlowConfig) -> float:
     return math.exp(lo + (hi - lo) * min(1.0, max(0.0, frac)))
 
 
-def sample_timesteps(steps: int, shift: float = 1.0) -> torch.Tensor:
-    """steps + 1 times from 1 down to 0, evenly spaced then shifted."""
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-    return shift_t(torch.linspace(1.0, 0.0, steps + 1), shift)
-
-
 def flow_loss(
     velocity: Velocity,
     x0: torch.Tensor,
@@ -87,55 +79,3 @@ def flow_loss(
         return err.mean()
     w = weight.expand_as(err)
     return (err * w).sum() / w.sum().clamp_min(1.0)
-
-
-def guided(cond: Velocity, uncond: Velocity, scale: float) -> Velocity:
-    """Classifier-free guidance: v_u + scale (v_c - v_u). Scale 1 is the plain conditional."""
-    if scale == 1.0:
-        return cond
-
-    def v(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        vu = uncond(x, t)
-        return vu + scale * (cond(x, t) - vu)
-
-    return v
-
-
-def euler(
-    velocity: Velocity,
-    x: torch.Tensor,
-    timesteps: torch.Tensor,
-    callback: Callable[[int], None] | None = None,
-) -> torch.Tensor:
-    """Integrate dx/dt = v from timesteps[0] (noise, 1) to timesteps[-1] (data, 0): one call per step."""
-    for i in range(len(timesteps) - 1):
-        t, t_next = float(timesteps[i]), float(timesteps[i + 1])
-        tb = torch.full((x.shape[0],), t, dtype=torch.float32)
-        x = x + (t_next - t) * velocity(x, tb).to(x.dtype)
-        if callback is not None:
-            callback(i)
-    return x
-
-
-def heun(
-    velocity: Velocity,
-    x: torch.Tensor,
-    timesteps: torch.Tensor,
-    callback: Callable[[int], None] | None = None,
-) -> torch.Tensor:
-    """Heun's second-order method (trapezoid with an Euler predictor); the last step, to t = 0,
-    is plain Euler. Two velocity calls per step, second-order accurate."""
-    n = len(timesteps) - 1
-    for i in range(n):
-        t, t_next = float(timesteps[i]), float(timesteps[i + 1])
-        tb = torch.full((x.shape[0],), t, dtype=torch.float32)
-        v1 = velocity(x, tb).to(x.dtype)
-        x_pred = x + (t_next - t) * v1
-        if t_next > 0:
-            v2 = velocity(x_pred, torch.full_like(tb, t_next)).to(x.dtype)
-            x = x + (t_next - t) * 0.5 * (v1 + v2)
-        else:
-            x = x_pred
-        if callback is not None:
-            callback(i)
-    return x

@@ -26,6 +26,7 @@ from torch import nn
 
 from kinema.config import DiTConfig
 from kinema.errors import InvalidInputError
+from kinema.models.rope import apply_rope, rope_3d, rope_split
 
 WEIGHTS_NAME = "dit.safetensors"
 CONFIG_NAME = "dit_config.json"
@@ -38,39 +39,6 @@ def timestep_features(t: torch.Tensor, dim: int) -> torch.Tensor:
     freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device) / half)  # [dim/2]
     args = t.float()[..., None] * 1000.0 * freqs  # S + (dim/2,)
     return torch.cat([args.cos(), args.sin()], dim=-1)  # S + (dim,)
-
-
-def rope_split(head_dim: int) -> tuple[int, int, int]:
-    """Channels of a head given to the (t, h, w) axes, each even (Wan's split)."""
-    hw = 2 * (head_dim // 6)
-    return head_dim - 2 * hw, hw, hw
-
-
-def rope_3d(
-    grid: tuple[int, int, int], head_dim: int, theta: float, device: torch.device | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos, sin [N, d/2] for the N = T*H*W token positions of a (T, H, W) grid."""
-    parts = []
-    for size, dim in zip(grid, rope_split(head_dim), strict=True):
-        inv = 1.0 / theta ** (torch.arange(0, dim, 2, device=device).float() / dim)  # [dim/2]
-        parts.append(torch.outer(torch.arange(size, device=device).float(), inv))  # [size, dim/2]
-    T, H, W = grid
-    ang = torch.cat(
-        [
-            parts[0][:, None, None].expand(T, H, W, -1),  # [T, H, W, dt/2]
-            parts[1][None, :, None].expand(T, H, W, -1),  # [T, H, W, dh/2]
-            parts[2][None, None, :].expand(T, H, W, -1),  # [T, H, W, dw/2]
-        ],
-        dim=-1,
-    ).reshape(T * H * W, head_dim // 2)  # [N, d/2]
-    return ang.cos(), ang.sin()
-
-
-def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate channel pairs of x [B, h, N, d] by the position angles (cos, sin [N, d/2])."""
-    x1, x2 = x.float().unflatten(-1, (-1, 2)).unbind(-1)  # [B, h, N, d/2] each
-    out = torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)  # [B, h, N, d/2, 2]
-    return out.flatten(-2).type_as(x)  # [B, h, N, d]
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:

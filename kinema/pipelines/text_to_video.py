@@ -364,6 +364,11 @@ class Pipeline:
                                    sampler, callback, timings)  # fmt: skip
             elif missing is not None:
                 T = len(src)
+                if (T - 1) % 4:
+                    raise InvalidInputError(
+                        f"filling needs a video of 1 + 4k frames (5, 9, 17, 33, ...), this one has "
+                        f"{T}; trim it to {1 + (T - 1) // 4 * 4} first"
+                    )
                 check_request(T, H, W, steps, guidance)
                 bad = [i for i in missing if not isinstance(i, int) or not 0 <= i < T]
                 if bad or not missing:

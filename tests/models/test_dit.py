@@ -7,8 +7,9 @@ import torch
 
 from kinema.config import DIT_PRESETS, DiTConfig
 from kinema.errors import InvalidInputError
-from kinema.models.dit import DiT, apply_rope, describe, dit_flops_per_token, rope_3d
+from kinema.models.dit import DiT, describe, dit_flops_per_token
 from kinema.models.layers import conv_flops
+from kinema.models.rope import apply_rope, rope_3d
 
 CFG = DIT_PRESETS["dit-test"]
 
