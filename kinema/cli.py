@@ -361,6 +361,12 @@ def generate(
     weights: Annotated[
         Path | None, typer.Option(help="Pipeline folder (default: the embedded model).")
     ] = None,
+    safety: Annotated[
+        bool,
+        typer.Option(
+            "--safety/--no-safety", help="Prompt moderation (on by default; off prints a warning)."
+        ),
+    ] = True,
     force: ForceOpt = False,
 ) -> None:
     """Generate a video from a text prompt with the embedded default model."""
@@ -379,7 +385,7 @@ def generate(
         else:  # one window: every frame attends to every other
             first = frames
         check_request(first, height, width, steps or 1, guidance or 1.0)
-        pipe, load = _load_pipeline(weights)
+        pipe, load = _load_pipeline(weights, safety)
         seed = _seed(seed)
         args = dict(negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
                     seed=seed, fps=fps, sampler=sampler)  # fmt: skip
@@ -398,13 +404,21 @@ def generate(
     _report(output, video, seed, timings, load)  # type: ignore[arg-type]
 
 
-def _load_pipeline(weights: Path | None) -> tuple:  # type: ignore[type-arg]
+def _load_pipeline(weights: Path | None, safety: bool = True) -> tuple:  # type: ignore[type-arg]
     import time
+    import warnings
 
     from kinema.pipelines import Pipeline
 
+    if not safety:
+        err_console.print(
+            "[bold yellow]warning:[/] safety checks are OFF (--no-safety): prompts are not "
+            "moderated. You remain bound by USAGE_POLICY.md."
+        )
     t0 = time.perf_counter()
-    pipe = Pipeline.from_pretrained(weights)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the CLI printed its own warning above
+        pipe = Pipeline.from_pretrained(weights, safety=safety)
     return pipe, time.perf_counter() - t0
 
 
@@ -425,6 +439,12 @@ def _report(output: Path, video, seed: int, timings, load: float) -> None:
 
 
 SeedOpt = Annotated[int | None, typer.Option(help="Random seed (default: a fresh one).")]
+SafetyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--safety/--no-safety", help="Prompt moderation (on by default; off prints a warning)."
+    ),
+]
 WeightsOpt = Annotated[
     Path | None, typer.Option(help="Pipeline folder (default: the embedded model).")
 ]
@@ -459,6 +479,7 @@ def animate(
     steps: StepsOpt = None,
     seed: SeedOpt = None,
     weights: WeightsOpt = None,
+    safety: SafetyOpt = True,
     force: ForceOpt = False,
 ) -> None:
     """Animate a still image: it becomes frame 0 of a video that follows the prompt."""
@@ -471,7 +492,7 @@ def animate(
         height, width = parse_size(size) if size else (max(16, h // 16 * 16), max(16, w // 16 * 16))
         if (height, width) != (h, w):
             err_console.print(f"note: {image} is {w}x{h}; resized/cropped to {width}x{height}")
-        pipe, load = _load_pipeline(weights)
+        pipe, load = _load_pipeline(weights, safety)
         seed = _seed(seed)
         call = lambda **kw: pipe(prompt, image=still, num_frames=frames, height=height,  # noqa: E731
                                  width=width, num_inference_steps=steps, **kw)  # fmt: skip
@@ -489,6 +510,7 @@ def extend(
     steps: StepsOpt = None,
     seed: SeedOpt = None,
     weights: WeightsOpt = None,
+    safety: SafetyOpt = True,
     force: ForceOpt = False,
 ) -> None:
     """Continue a video: new frames after its end, the original kept exactly."""
@@ -498,7 +520,7 @@ def extend(
         check_output(output, force)
         src = read_video(video)
         new = max(4, round(seconds * src.fps / 4) * 4)
-        pipe, load = _load_pipeline(weights)
+        pipe, load = _load_pipeline(weights, safety)
         _check_fps(src.fps, pipe.config.fps)
         seed = _seed(seed)
         call = lambda **kw: pipe(prompt, video=src, mode="extend", num_frames=new,  # noqa: E731
@@ -545,6 +567,7 @@ def fill(
     steps: StepsOpt = None,
     seed: SeedOpt = None,
     weights: WeightsOpt = None,
+    safety: SafetyOpt = True,
     force: ForceOpt = False,
 ) -> None:
     """Regenerate missing or damaged frames; every other frame is kept exactly."""
@@ -554,7 +577,7 @@ def fill(
         check_output(output, force)
         src = read_video(video)
         missing = parse_frames(frames, src.num_frames)
-        pipe, load = _load_pipeline(weights)
+        pipe, load = _load_pipeline(weights, safety)
         seed = _seed(seed)
         call = lambda **kw: pipe(prompt, video=src, missing=missing,  # noqa: E731
                                  num_inference_steps=steps, **kw)  # fmt: skip
@@ -572,6 +595,7 @@ def interpolate(
     steps: StepsOpt = None,
     seed: SeedOpt = None,
     weights: WeightsOpt = None,
+    safety: SafetyOpt = True,
     force: ForceOpt = False,
 ) -> None:
     """Raise the frame rate: new frames between each pair, originals kept exactly."""
@@ -580,7 +604,7 @@ def interpolate(
     with _user_errors():
         check_output(output, force)
         src = read_video(video)
-        pipe, load = _load_pipeline(weights)
+        pipe, load = _load_pipeline(weights, safety)
         seed = _seed(seed)
         call = lambda **kw: pipe.interpolate(src, factor=factor, prompt=prompt,  # noqa: E731
                                              num_inference_steps=steps, **kw)  # fmt: skip

@@ -253,3 +253,17 @@ def test_edit_commands(tmp_path: Path, tiny_pipeline) -> None:
     assert read_video(out).num_frames == 33
     r = runner.invoke(app, ["generate", "x", "-o", str(out), "--seconds", "90", "--force", *w])
     assert r.exit_code == 2 and "--seconds must be in (0, 60]" in r.output
+
+
+def test_generate_refuses_harmful_prompts_and_warns_when_unsafe(
+    tmp_path: Path, tiny_pipeline
+) -> None:
+    w = ["--weights", str(tiny_pipeline.save_pretrained(tmp_path / "w")), "--steps", "1"]
+    out = tmp_path / "x.mp4"
+    r = runner.invoke(app, ["generate", "kill all jews", "-o", str(out), *w])
+    assert r.exit_code == 2 and "prompt refused: Hateful content (hate)" in r.output
+    assert not out.exists()
+    r = runner.invoke(
+        app, ["generate", "a blue star", "-o", str(out), "--no-safety", "--frames", "1", *w]
+    )
+    assert r.exit_code == 0 and "safety checks are OFF" in r.output

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from kinema.io.video import Video, resize_frames
 from kinema.models.dit import DiT
 from kinema.models.text import TextEncoder
 from kinema.models.vae import CausalVAE, default_weights_dir
+from kinema.safety.moderation import Moderator
 
 PIPELINE_NAME = "pipeline.json"
 MAX_FRAMES = 481  # a minute at 8 fps
@@ -94,6 +96,7 @@ class Pipeline:
         vae: CausalVAE,
         text_encoder: TextEncoder,
         config: PipelineConfig | None = None,
+        safety: bool = True,
     ) -> None:
         if dit.cfg.in_channels != vae.cfg.latent_channels:
             raise InvalidInputError(
@@ -108,11 +111,22 @@ class Pipeline:
         self.vae = vae.eval()
         self.text_encoder = text_encoder
         self.config = config or PipelineConfig()
+        # moderation before any compute; off only when asked, and never silently
+        self.moderator = Moderator(text_encoder=text_encoder) if safety else None
+        if not safety:
+            warnings.warn(
+                "Kinema safety checks are OFF for this pipeline (safety=False): prompts are not "
+                "moderated. Outputs remain subject to USAGE_POLICY.md.",
+                stacklevel=2,
+            )
 
     # ------------------------------------------------------------------ files
     @classmethod
     def from_pretrained(
-        cls, directory: str | Path | None = None, text_model: str | Path | None = None
+        cls,
+        directory: str | Path | None = None,
+        text_model: str | Path | None = None,
+        safety: bool = True,
     ) -> Pipeline:
         directory = Path(directory) if directory is not None else default_weights_dir()
         cfg_path = directory / PIPELINE_NAME
@@ -124,7 +138,7 @@ class Pipeline:
         dit = DiT.from_pretrained(directory)
         vae = CausalVAE.from_pretrained(directory)
         text = TextEncoder(text_model or config.text_model or None)
-        return cls(dit, vae, text, config)
+        return cls(dit, vae, text, config, safety=safety)
 
     def save_pretrained(self, directory: str | Path) -> Path:
         directory = Path(directory)
@@ -338,6 +352,9 @@ class Pipeline:
                 )
         if sampler not in ("euler", "heun"):
             raise InvalidInputError(f"sampler must be 'euler' or 'heun', got {sampler!r}")
+        if self.moderator is not None:
+            for p in prompts:
+                self.moderator.enforce(p)  # PromptRefusedError names the category and why
         if not 0.0 < strength <= 1.0:
             raise InvalidInputError(f"strength must be in (0, 1], got {strength}")
         if seed is None:

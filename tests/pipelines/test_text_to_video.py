@@ -101,3 +101,21 @@ def test_mismatched_parts_are_refused(tiny_pipeline: Pipeline) -> None:
     wrong = DiT(dataclasses.replace(DIT_PRESETS["dit-test"], in_channels=8))
     with pytest.raises(InvalidInputError, match="latent channels"):
         Pipeline(wrong, tiny_pipeline.vae, tiny_pipeline.text_encoder)
+
+
+def test_prompts_are_moderated_before_any_compute(tiny_pipeline: Pipeline) -> None:
+    import dataclasses
+
+    from kinema.safety.moderation import PromptRefusedError
+
+    calls = []
+    timings = Timings()
+    with pytest.raises(PromptRefusedError, match="self_harm"):
+        tiny_pipeline(["a red circle", "a man hanging himself"], callback=lambda i, n: calls.append(i),
+                      timings=timings)  # fmt: skip
+    assert calls == [] and timings.total == 0.0  # refused before text encoding or sampling
+    with pytest.warns(UserWarning, match="safety checks are OFF"):
+        unsafe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
+                          dataclasses.replace(tiny_pipeline.config), safety=False)  # fmt: skip
+    assert unsafe.moderator is None
+    assert unsafe("a man hanging himself", num_frames=1, seed=0).frames.shape == (1, 64, 64, 3)

@@ -1,0 +1,304 @@
+"""Prompt moderation: phrase rules on a normalised prompt, plus semantic similarity (MiniLM).
+
+Evasions are undone before matching: Unicode compatibility forms (NFKC) and case, zero-width
+and soft-hyphen characters, homoglyphs (Cyrillic/Greek look-alikes), leetspeak inside words
+(``k1ll``, ``n@ked``; bare numbers such as "3 circles" are left alone), punctuation inside
+words (``k.i.l.l``), letters spaced out (``k i l l``) and repeated letters (``kiiiill``). Rules
+run on every normalised variant; the semantic check embeds the prompt and compares it with each
+category's examples and with benign near-misses, so "shoot a video of a sunset" passes while
+"a gunman shooting people in a hallway" does not.
+
+``Moderator.check(prompt) -> Decision``; an allowed prompt passes untouched (the pipeline gets
+the user's text, not the normalised one). Every decision can go to a JSON-lines log.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kinema.errors import InvalidInputError, KinemaError
+
+
+class PromptRefusedError(KinemaError, ValueError):
+    """The prompt falls under a category of the usage policy."""
+
+    def __init__(self, decision: Decision) -> None:
+        self.decision = decision
+        super().__init__(
+            f"prompt refused: {decision.title} ({decision.category}). {decision.reason}. "
+            "See USAGE_POLICY.md; safety checks can only be turned off explicitly."
+        )
+
+
+# ---------------------------------------------------------------------- normalisation
+ZERO_WIDTH = dict.fromkeys(
+    map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\ufeff\u00ad\u180e")
+)
+HOMOGLYPHS = str.maketrans(
+    {
+        # Cyrillic
+        "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o",
+        "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j",
+        "ѕ": "s", "ԁ": "d", "ԛ": "q", "ԝ": "w", "ɡ": "g", "һ": "h", "ӏ": "l",
+        # Greek
+        "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o",
+        "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ω": "w", "ς": "s",
+        # Latin look-alikes
+        "ı": "i", "ł": "l", "ø": "o", "đ": "d", "ß": "ss", "æ": "ae", "œ": "oe",
+    }
+)  # fmt: skip
+LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b",
+                      "9": "g", "@": "a", "$": "s", "!": "i", "|": "l", "+": "t", "€": "e"})  # fmt: skip
+_LEET_CHARS = "013457 89@$!|+€".replace(" ", "")
+_WORD_WITH_LEET = re.compile(rf"[a-z{re.escape(_LEET_CHARS)}]*[a-z][a-z{re.escape(_LEET_CHARS)}]*")
+_INNER_PUNCT = re.compile(r"(?<=[a-z])[.\-_*'`~^:;,/\\]+(?=[a-z])")
+_SPACED = re.compile(r"\b(?:[a-z][ .\-_*]){2,}[a-z]\b")
+_REPEATS = re.compile(r"(.)\1{2,}")
+_NON_WORD = re.compile(r"[^a-z ]+")
+_SPACES = re.compile(r"\s+")
+
+
+def _strip_marks(text: str) -> str:
+    """Drop combining accents: 'kíll' -> 'kill'."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _join_spaced(m: re.Match[str]) -> str:
+    """'k i l l' -> 'kill'; a leading article or pronoun stays a word: 'a p r e t e e n' ->
+    'a preteen'."""
+    text = m.group(0)
+    head = ""
+    if text[:2] in ("a ", "i "):
+        head, text = text[:2], text[2:]
+    return head + re.sub(r"[ .\-_*]", "", text)
+
+
+def normalise(text: str) -> list[str]:
+    """Normalised variants of ``text`` (lower-case ASCII words separated by single spaces):
+    [base, repeated letters squeezed to one, punctuation read as spaces, every digit read as a
+    letter]. Rules match if any variant contains them (the squeezed one against squeezed
+    phrases)."""
+    t = unicodedata.normalize("NFKC", text).casefold().translate(ZERO_WIDTH)
+    t = _strip_marks(t.translate(HOMOGLYPHS))
+    # leetspeak only inside words that also hold letters: "k1ll" -> "kill", "3 cats" stays
+    t = _WORD_WITH_LEET.sub(
+        lambda m: m.group(0).translate(LEET) if re.search("[a-z]", m.group(0)) else m.group(0), t
+    )
+    spaced = _SPACES.sub(" ", _NON_WORD.sub(" ", t)).strip()  # "blood-soaked" -> "blood soaked"
+    t = _INNER_PUNCT.sub("", t)  # "k.i.l.l" -> "kill"
+    t = _SPACED.sub(_join_spaced, t)  # "k i l l" -> "kill"
+    t = _SPACES.sub(" ", _NON_WORD.sub(" ", t)).strip()
+    base = _REPEATS.sub(r"\1\1", t)  # "kiiiill" -> "kiill"
+    squeezed = re.sub(r"(.)\1+", r"\1", base)  # "kiill" -> "kil" (phrases are squeezed too)
+    # every digit read as a letter, even alone: "m4k3 17 p4s5 45 r34l" -> "make it pass as real"
+    eager = unicodedata.normalize("NFKC", text).casefold().translate(ZERO_WIDTH)
+    eager = _strip_marks(eager.translate(HOMOGLYPHS)).translate(LEET)
+    eager = _SPACES.sub(" ", _NON_WORD.sub(" ", _INNER_PUNCT.sub("", eager))).strip()
+    return [base, squeezed, _REPEATS.sub(r"\1\1", spaced), _REPEATS.sub(r"\1\1", eager)]
+
+
+def _phrase_regex(phrase: str, squeeze: bool) -> str:
+    words = normalise(phrase.rstrip("*"))[1 if squeeze else 0]
+    tail = r"[a-z]*" if phrase.endswith("*") else ""
+    return r"\b" + re.escape(words) + tail + r"\b"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Phrase groups: the rule matches when every group has a phrase in the text."""
+
+    groups: tuple[tuple[str, ...], ...]
+
+    @cached_property
+    def patterns(self) -> tuple[tuple[re.Pattern[str], re.Pattern[str]], ...]:
+        return tuple(
+            (
+                re.compile("|".join(_phrase_regex(p, False) for p in g)),
+                re.compile("|".join(_phrase_regex(p, True) for p in g)),
+            )
+            for g in self.groups
+        )
+
+    def match(self, variants: list[str]) -> str | None:
+        """The matched phrases joined by ' + ', or None."""
+        for i, text in enumerate(variants):
+            hits = []
+            for pair in self.patterns:
+                m = pair[1 if i == 1 else 0].search(text)
+                if m is None:
+                    break
+                hits.append(m.group(0))
+            else:
+                return " + ".join(hits)
+        return None
+
+
+@dataclass
+class Category:
+    name: str
+    title: str
+    why: str
+    rules: list[Rule]
+    examples: list[str]
+    threshold: float
+    allow: list[str] = field(default_factory=list)  # phrases removed before this category's rules
+
+
+@dataclass
+class Decision:
+    """What the moderator decided and why; ``allowed`` prompts carry no category."""
+
+    prompt: str
+    allowed: bool
+    category: str | None = None
+    title: str | None = None
+    reason: str = ""
+    via: str | None = None  # "rule" | "semantic"
+    score: float | None = None  # cosine similarity for semantic decisions
+    normalised: str = ""
+    scores: dict[str, float] = field(default_factory=dict)  # best similarity per category
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+
+@dataclass
+class Policy:
+    categories: list[Category]
+    benign: list[str]
+    margin: float
+    version: int = 1
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Policy:
+        """The shipped ``kinema/safety/policy.yaml``, or your own file in the same format."""
+        if path is None:
+            text = resources.files("kinema.safety").joinpath("policy.yaml").read_text()
+        else:
+            p = Path(path)
+            if not p.is_file():
+                raise InvalidInputError(f"{p}: no such policy file")
+            text = p.read_text()
+        raw = yaml.safe_load(text) or {}
+        if not isinstance(raw.get("categories"), dict) or not raw["categories"]:
+            raise InvalidInputError("a policy needs a non-empty 'categories' mapping")
+        threshold = float(raw.get("threshold", 0.72))
+        cats = []
+        for name, c in raw["categories"].items():
+            rules = []
+            for r in c.get("rules", []):
+                if "any" in r:
+                    rules.append(Rule((tuple(r["any"]),)))
+                elif "all" in r:
+                    rules.append(Rule(tuple(tuple(g) for g in r["all"])))
+                else:
+                    raise InvalidInputError(f"policy category {name}: a rule needs 'any' or 'all'")
+            cats.append(
+                Category(
+                    name=name,
+                    title=c.get("title", name),
+                    why=c.get("why", ""),
+                    rules=rules,
+                    examples=list(c.get("examples", [])),
+                    threshold=float(c.get("threshold", threshold)),
+                    allow=list(c.get("allow", [])),
+                )
+            )
+        return cls(cats, list(raw.get("benign_examples", [])), float(raw.get("margin", 0.04)),
+                   int(raw.get("version", 1)))  # fmt: skip
+
+
+class Moderator:
+    """``check(prompt) -> Decision``; ``enforce(prompt)`` raises PromptRefusedError instead.
+
+    ``semantic=False`` keeps only the rules (no text model needed); ``text_encoder`` may be
+    shared with the pipeline (it is the same MiniLM). ``log`` appends every decision as JSON.
+    """
+
+    def __init__(
+        self,
+        policy: Policy | None = None,
+        text_encoder: Any = None,
+        semantic: bool = True,
+        log: str | Path | None = None,
+    ) -> None:
+        self.policy = policy or Policy.load()
+        self.semantic = semantic
+        self._encoder = text_encoder
+        self.log = Path(log) if log else None
+        self._bank: tuple[Any, list[tuple[str, str]]] | None = None
+
+    def _embeddings(self) -> tuple[Any, list[tuple[str, str]]]:
+        """Unit vectors of every example [N, D] and their (category or '', text)."""
+        if self._bank is None:
+            if self._encoder is None:
+                from kinema.models.text import TextEncoder
+
+                self._encoder = TextEncoder()
+            labels = [(c.name, e) for c in self.policy.categories for e in c.examples]
+            labels += [("", e) for e in self.policy.benign]
+            vecs = self._encoder.pooled([normalise(e)[0] for _, e in labels])
+            self._bank = (vecs, labels)
+        return self._bank
+
+    def check(self, prompt: str) -> Decision:
+        if not isinstance(prompt, str):
+            raise InvalidInputError(f"prompt must be a string, got {type(prompt).__name__}")
+        variants = normalise(prompt)
+        decision = self._decide(prompt, variants)
+        if self.log is not None:
+            self.log.parent.mkdir(parents=True, exist_ok=True)
+            with self.log.open("a") as f:
+                f.write(json.dumps({"time": time.time(), **asdict(decision)}) + "\n")
+        return decision
+
+    def _decide(self, prompt: str, variants: list[str]) -> Decision:
+        for c in self.policy.categories:
+            texts = variants
+            if c.allow:  # "suicide prevention" is not a request for suicide
+                allow = Rule((tuple(c.allow),))
+                texts = [
+                    allow.patterns[0][1 if i == 1 else 0].sub(" ", v)
+                    for i, v in enumerate(variants)
+                ]
+            for rule in c.rules:
+                hit = rule.match(texts)
+                if hit:
+                    return Decision(prompt, False, c.name, c.title,
+                                    f"it mentions {hit!r}", "rule", None, variants[0])  # fmt: skip
+        if not self.semantic or not variants[0]:
+            return Decision(prompt, True, normalised=variants[0])
+        vecs, labels = self._embeddings()
+        q = self._encoder.pooled([variants[0]])[0]  # [D]
+        sims = (vecs @ q).tolist()  # [N]
+        benign = max((s for s, (c, _) in zip(sims, labels, strict=True) if not c), default=-1.0)
+        best: dict[str, tuple[float, str]] = {}
+        for s, (c, text) in zip(sims, labels, strict=True):
+            if c and s > best.get(c, (-1.0, ""))[0]:
+                best[c] = (s, text)
+        scores = {c: round(v[0], 4) for c, v in best.items()}
+        for cat in self.policy.categories:
+            s, text = best.get(cat.name, (-1.0, ""))
+            if s >= cat.threshold and s >= benign + self.policy.margin:
+                return Decision(prompt, False, cat.name, cat.title,
+                                f"it reads like {text!r} (similarity {s:.2f})", "semantic",
+                                round(s, 4), variants[0], scores)  # fmt: skip
+        return Decision(prompt, True, normalised=variants[0], scores=scores)
+
+    def enforce(self, prompt: str) -> str:
+        """Return ``prompt`` untouched if allowed; raise PromptRefusedError otherwise."""
+        decision = self.check(prompt)
+        if not decision.allowed:
+            raise PromptRefusedError(decision)
+        return prompt
