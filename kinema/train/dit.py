@@ -313,8 +313,16 @@ def export(
     )
     (weights_dir / "pipeline.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
     shutil.copy(recipe_path, weights_dir / "dit_recipe.yaml")
-    shutil.copy(Path(run_dir) / "log.jsonl", weights_dir / "dit_train_log.jsonl")
-    (weights_dir / "dit_command.txt").write_text(command + "\n")
+    log = Path(run_dir) / "log.jsonl"
+    shutil.copy(log, weights_dir / "dit_train_log.jsonl")
+    started = [
+        json.loads(line) for line in log.read_text().splitlines() if '"event": "start"' in line
+    ]
+    trained_by = started[0].get("command", "") if started else ""
+    lines = [f"# trained with\n{trained_by}", f"# exported with\n{command}"]
+    (weights_dir / "dit_command.txt").write_text(
+        "\n".join(lines if trained_by and trained_by != command else [command]) + "\n"
+    )
     return weights_dir
 
 
