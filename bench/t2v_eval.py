@@ -74,7 +74,7 @@ def main() -> None:
         for objects in (1, 2):
             items = prompts(half, objects, EVAL_SEED, style)
             rows.append(
-                {"phrasing": style, "objects": objects, "size": "17x64x64",
+                {"phrasing": style, "objects": objects, "clip": "17x64x64",
                  **run(pipe, items, 17, 64, 64, args)}
             )  # fmt: skip
             print(rows[-1], flush=True)
@@ -82,7 +82,7 @@ def main() -> None:
         for objects in (1, 2):
             items = prompts(args.extra // 2, objects, EVAL_SEED + 1, "heldout")
             rows.append(
-                {"phrasing": "heldout", "objects": objects, "size": f"{frames}x{h}x{w}",
+                {"phrasing": "heldout", "objects": objects, "clip": f"{frames}x{h}x{w}",
                  **run(pipe, items, frames, h, w, args)}
             )  # fmt: skip
             print(rows[-1], flush=True)
@@ -100,7 +100,7 @@ def main() -> None:
     ]
     for r in rows:
         lines.append(
-            f"| {r['phrasing']} | {r['objects']} | {r['size']} | {int(r['clips'])} | "
+            f"| {r['phrasing']} | {r['objects']} | {r['clip']} | {int(r['clips'])} | "
             + " | ".join(f"{100 * r[c]:.1f}%" for c in cols)
             + f" | {r['seconds']:.0f} |"
         )

@@ -109,7 +109,9 @@ def normalise(text: str) -> list[str]:
 
 
 def _phrase_regex(phrase: str, squeeze: bool) -> str:
-    words = normalise(phrase.rstrip("*"))[1 if squeeze else 0]
+    base, squeezed = normalise(phrase.rstrip("*"))[:2]
+    # a squeezed short phrase would match too much ("xxx" -> "x"): keep those unsqueezed
+    words = squeezed if squeeze and len(squeezed) >= 4 else base
     tail = r"[a-z]*" if phrase.endswith("*") else ""
     return r"\b" + re.escape(words) + tail + r"\b"
 

@@ -31,7 +31,7 @@ def test_shipped_model_draws_large_single_objects(text_encoder) -> None:
     pipe = Pipeline(DiT.from_pretrained(WEIGHTS), CausalVAE.from_pretrained(), text_encoder, config)
     prompts = [
         "a large red circle bouncing on a black background",
-        "a large white square moving right on a gray background",
+        "a large blue square moving right on a gray background",
         "a large yellow triangle moving up on a black background",
     ]
     videos = pipe(prompts, seed=0)

@@ -99,3 +99,8 @@ def test_custom_policy_files(tmp_path: Path) -> None:
         Policy.load(tmp_path / "none.yaml")
     with pytest.raises(InvalidInputError, match="prompt must be a string"):
         mod.check(None)  # type: ignore[arg-type]
+
+
+def test_short_repeated_phrases_do_not_match_single_letters(rules: Moderator) -> None:
+    assert rules.check("x").allowed and rules.check("an x on a map").allowed
+    assert not rules.check("xxxxx video of a couple").allowed
