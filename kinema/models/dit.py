@@ -41,8 +41,22 @@ def timestep_features(t: torch.Tensor, dim: int) -> torch.Tensor:
     return torch.cat([args.cos(), args.sin()], dim=-1)  # S + (dim,)
 
 
+def per_group(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """Tokens [B, N, D] (frame-major) as [B, G, N/G, D]: one group per conditioning row."""
+    B, N, D = x.shape
+    return x.view(B, groups, N // groups, D)
+
+
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    return x * (1 + scale) + shift  # x [B, N, D]; shift/scale [B, N or 1, D]
+    """x [B, N, D] * (1 + scale) + shift, with shift/scale [B, G, D] per clip (G = 1) or per
+    latent frame (G = T): broadcast over each frame's tokens, never copied to every token."""
+    xg = per_group(x, shift.shape[1])  # [B, G, N/G, D]
+    return (xg * (1 + scale[:, :, None]) + shift[:, :, None]).view(x.shape)  # [B, N, D]
+
+
+def gated(gate: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """gate [B, G, D] times y [B, N, D], broadcast per group like ``modulate``."""
+    return (gate[:, :, None] * per_group(y, gate.shape[1])).view(y.shape)  # [B, N, D]
 
 
 # ---------------------------------------------------------------------- blocks
@@ -102,11 +116,11 @@ class DiTBlock(nn.Module):
         text_mask: torch.Tensor,
         rope: tuple[torch.Tensor, torch.Tensor],
     ) -> torch.Tensor:
-        # x [B, N, D]; c [B, N or 1, D]; text [B, L, E]; text_mask [B, L]
-        s1, sc1, g1, s2, sc2, g2 = self.ada(c).chunk(6, dim=-1)  # each [B, N or 1, D]
-        x = x + g1 * self.attn(modulate(self.norm1(x), s1, sc1), rope=rope)  # [B, N, D]
+        # x [B, N, D]; c [B, G, D] (G = 1 or latent frames); text [B, L, E]; text_mask [B, L]
+        s1, sc1, g1, s2, sc2, g2 = self.ada(c).chunk(6, dim=-1)  # each [B, G, D]
+        x = x + gated(g1, self.attn(modulate(self.norm1(x), s1, sc1), rope=rope))  # [B, N, D]
         x = x + self.cross(self.norm2(x), context=text, mask=text_mask)  # [B, N, D]
-        x = x + g2 * self.mlp(modulate(self.norm3(x), s2, sc2))  # [B, N, D]
+        x = x + gated(g2, self.mlp(modulate(self.norm3(x), s2, sc2)))  # [B, N, D]
         return x
 
 
@@ -186,14 +200,14 @@ class DiT(nn.Module):
             temb = self.t_embed(timestep_features(t, self.cfg.freq_dim))[:, None]  # [B, 1, D]
         elif t.ndim == 2 and t.shape[1] == T:
             tf = timestep_features(t[:, ::pt], self.cfg.freq_dim)  # [B, gt, F]
-            temb = self.t_embed(tf).repeat_interleave(gh * gw, dim=1)  # [B, N, D]
+            temb = self.t_embed(tf)  # [B, gt, D]: one row per latent frame
         else:
             raise InvalidInputError(f"t must be [B] or [B, {T}], got {tuple(t.shape)}")
-        c = temb + self.text_pool(pooled)[:, None]  # [B, N or 1, D]
+        c = temb + self.text_pool(pooled)[:, None]  # [B, G, D], G = 1 or gt
         rope = rope_3d((gt, gh, gw), self.cfg.head_dim, self.cfg.rope_theta, latents.device)
         for block in self.blocks:
             x = block(x, c, text, text_mask, rope)  # [B, N, D]
-        shift, scale = self.ada_out(c).chunk(2, dim=-1)  # [B, N or 1, D] each
+        shift, scale = self.ada_out(c).chunk(2, dim=-1)  # [B, G, D] each
         x = self.out(modulate(self.norm_out(x), shift, scale))  # [B, N, C*pt*ph*pw]
         return rearrange(
             x,
