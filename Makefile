@@ -39,6 +39,9 @@ bench: install
 	$(BIN)/python bench/vae_eval.py
 	$(BIN)/python bench/t2v_eval.py
 	$(BIN)/python bench/t2v_speed.py
+	$(BIN)/python bench/edit_eval.py
+	$(BIN)/python bench/moderation_eval.py
+	$(BIN)/python bench/moderation_eval.py --set bench/data/moderation_heldout.yaml
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
