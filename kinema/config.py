@@ -175,9 +175,9 @@ def build_config(cls: type, raw: dict) -> object:
     return cls(**{k: convert(hints[k], v) for k, v in raw.items()})
 
 
-def load_vae_recipe(path: str) -> VAERecipe:
-    """Read a YAML recipe. ``model`` may name a preset (``vae-s``) or give fields, or both:
-    ``model: {preset: vae-s, latent_channels: 16}``."""
+def load_recipe(path: str, recipe_cls: type, presets: dict, default: str, kind: str) -> object:
+    """Read a YAML recipe into ``recipe_cls``. ``model`` may name a preset and override fields:
+    ``model: {preset: vae-s, latent_channels: 16}``; unknown keys and presets raise."""
     import dataclasses
 
     import yaml
@@ -189,15 +189,20 @@ def load_vae_recipe(path: str) -> VAERecipe:
     model = raw.pop("model", {})
     if isinstance(model, str):
         model = {"preset": model}
-    preset = model.pop("preset", "vae-s")
-    if preset not in VAE_PRESETS:
+    preset = model.pop("preset", default)
+    if preset not in presets:
         raise InvalidInputError(
-            f"unknown VAE preset {preset!r}; choose one of {sorted(VAE_PRESETS)}"
+            f"unknown {kind} preset {preset!r}; choose one of {sorted(presets)}"
         )
-    recipe = build_config(VAERecipe, raw)
-    base = dataclasses.asdict(VAE_PRESETS[preset])
-    recipe.model = build_config(VAEConfig, {**base, **model})  # type: ignore[attr-defined]
-    return recipe  # type: ignore[return-value]
+    recipe = build_config(recipe_cls, raw)
+    base = dataclasses.asdict(presets[preset])
+    recipe.model = build_config(type(presets[preset]), {**base, **model})  # type: ignore[attr-defined]
+    return recipe
+
+
+def load_vae_recipe(path: str) -> VAERecipe:
+    """A VAE recipe (``configs/vae-shapes.yaml``); presets from ``VAE_PRESETS``."""
+    return load_recipe(path, VAERecipe, VAE_PRESETS, "vae-s", "VAE")  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------------- diffusion transformer
@@ -297,24 +302,5 @@ class DiTRecipe:
 
 
 def load_dit_recipe(path: str) -> DiTRecipe:
-    """Read a YAML recipe; ``model`` may name a preset (``dit-tiny``) and override fields."""
-    import dataclasses
-
-    import yaml
-
-    from kinema.errors import InvalidInputError
-
-    with open(path) as f:
-        raw = yaml.safe_load(f) or {}
-    model = raw.pop("model", {})
-    if isinstance(model, str):
-        model = {"preset": model}
-    preset = model.pop("preset", "dit-tiny")
-    if preset not in DIT_PRESETS:
-        raise InvalidInputError(
-            f"unknown DiT preset {preset!r}; choose one of {sorted(DIT_PRESETS)}"
-        )
-    recipe = build_config(DiTRecipe, raw)
-    base = dataclasses.asdict(DIT_PRESETS[preset])
-    recipe.model = build_config(DiTConfig, {**base, **model})  # type: ignore[attr-defined]
-    return recipe  # type: ignore[return-value]
+    """A DiT recipe (``configs/dit-shapes.yaml``); presets from ``DIT_PRESETS``."""
+    return load_recipe(path, DiTRecipe, DIT_PRESETS, "dit-tiny", "DiT")  # type: ignore[return-value]

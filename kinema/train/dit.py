@@ -36,6 +36,7 @@ from kinema.models.dit import DiT
 from kinema.models.text import TextEncoder
 from kinema.models.vae import CausalVAE
 from kinema.pipelines.text_to_video import Pipeline, PipelineConfig
+from kinema.train.trainer import write_command_file
 from kinema.train.vae import to_tensor
 from kinema.world.captions import caption, parse_prompt
 from kinema.world.render import render
@@ -315,14 +316,7 @@ def export(
     shutil.copy(recipe_path, weights_dir / "dit_recipe.yaml")
     log = Path(run_dir) / "log.jsonl"
     shutil.copy(log, weights_dir / "dit_train_log.jsonl")
-    started = [
-        json.loads(line) for line in log.read_text().splitlines() if '"event": "start"' in line
-    ]
-    trained_by = started[0].get("command", "") if started else ""
-    lines = [f"# trained with\n{trained_by}", f"# exported with\n{command}"]
-    (weights_dir / "dit_command.txt").write_text(
-        "\n".join(lines if trained_by and trained_by != command else [command]) + "\n"
-    )
+    write_command_file(log, command, weights_dir / "dit_command.txt")
     return weights_dir
 
 

@@ -148,3 +148,20 @@ def train(
             bar.update(bar_task, completed=done)
     log.close()
     return ema
+
+
+def write_command_file(log: str | Path, command: str, path: str | Path) -> None:
+    """Record how shipped weights were made: the run's training command (from the start event
+    of ``log``) and, when it differs, the command that exported them."""
+    started = [
+        json.loads(line)
+        for line in Path(log).read_text().splitlines()
+        if '"event": "start"' in line
+    ]
+    trained_by = started[0].get("command", "") if started else ""
+    lines = (
+        [f"# trained with\n{trained_by}", f"# exported with\n{command}"]
+        if trained_by and trained_by != command
+        else [command]
+    )
+    Path(path).write_text("\n".join(lines) + "\n")

@@ -18,6 +18,7 @@ from kinema.errors import InvalidInputError
 from kinema.eval.metrics import psnr
 from kinema.io.video import Video, write_video
 from kinema.models.vae import CausalVAE
+from kinema.train.trainer import write_command_file
 from kinema.world.render import render
 from kinema.world.scene import sample_scene
 
@@ -171,16 +172,7 @@ def export(
     shutil.copy(recipe_path, weights_dir / "vae_recipe.yaml")
     log = Path(run_dir) / "log.jsonl"
     shutil.copy(log, weights_dir / "vae_train_log.jsonl")
-    started = [
-        json.loads(line) for line in log.read_text().splitlines() if '"event": "start"' in line
-    ]
-    trained_by = started[0].get("command", "") if started else ""
-    lines = (
-        [f"# trained with\n{trained_by}", f"# exported with\n{command}"]
-        if trained_by != command
-        else [command]
-    )
-    (weights_dir / "vae_command.txt").write_text("\n".join(lines) + "\n")
+    write_command_file(log, command, weights_dir / "vae_command.txt")
     return weights_dir
 
 
