@@ -13,19 +13,17 @@ tokens, D width, L text tokens, E text width, h heads, d head_dim.
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from kinema.config import DiTConfig
 from kinema.errors import InvalidInputError
+from kinema.models.layers import load_weights, save_weights
 from kinema.models.rope import apply_rope, rope_3d, rope_split
 
 WEIGHTS_NAME = "dit.safetensors"
@@ -223,26 +221,16 @@ class DiT(nn.Module):
     # ------------------------------------------------------------------ files
     def save_pretrained(self, directory: str | Path, dtype: torch.dtype = torch.float16) -> Path:
         """Write ``dit.safetensors`` (in ``dtype``) and ``dit_config.json`` into ``directory``."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().to(dtype).contiguous() for k, v in self.state_dict().items()}
-        save_file(state, str(directory / WEIGHTS_NAME))
-        (directory / CONFIG_NAME).write_text(json.dumps(asdict(self.cfg), indent=1))
-        return directory
+        return save_weights(self, directory, WEIGHTS_NAME, CONFIG_NAME, dtype)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> DiT:
-        directory = Path(directory)
-        cfg_path, w_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
-        if not cfg_path.is_file() or not w_path.is_file():
-            raise InvalidInputError(
-                f"{directory}: no {CONFIG_NAME} + {WEIGHTS_NAME} here; train one with "
-                "`kinema train dit --config configs/dit-shapes.yaml`"
-            )
-        raw = json.loads(cfg_path.read_text())
+        """Load a saved DiT in float32, eval mode."""
+        raw, state = load_weights(directory, WEIGHTS_NAME, CONFIG_NAME,
+                                  "kinema train dit --config configs/dit-shapes.yaml")  # fmt: skip
         raw["patch"] = tuple(raw["patch"])
         model = cls(DiTConfig(**raw))
-        model.load_state_dict({k: v.float() for k, v in load_file(str(w_path)).items()})
+        model.load_state_dict(state)
         return model.eval()
 
 

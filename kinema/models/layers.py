@@ -9,9 +9,16 @@ exactly (no seams), with memory bounded by the chunk, not the video.
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
 from torch import nn
+
+from kinema.errors import InvalidInputError
 
 
 class StreamCache(dict):
@@ -147,3 +154,30 @@ def conv_flops(module: nn.Module, *inputs: torch.Tensor) -> int:
         for h in handles:
             h.remove()
     return total
+
+
+def save_weights(
+    module: nn.Module, directory: str | Path, weights: str, config: str, dtype: torch.dtype
+) -> Path:
+    """Write ``module``'s state (in ``dtype``) to ``directory/weights`` (safetensors) and its
+    ``cfg`` dataclass to ``directory/config`` (JSON)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to(dtype).contiguous() for k, v in module.state_dict().items()}
+    save_file(state, str(directory / weights))
+    (directory / config).write_text(json.dumps(asdict(module.cfg), indent=1))  # type: ignore[call-overload]
+    return directory
+
+
+def load_weights(
+    directory: str | Path, weights: str, config: str, how_to_train: str
+) -> tuple[dict, dict[str, torch.Tensor]]:
+    """(config dict, float32 state) saved by ``save_weights``; a clear error if missing."""
+    directory = Path(directory)
+    cfg_path, w_path = directory / config, directory / weights
+    if not cfg_path.is_file() or not w_path.is_file():
+        raise InvalidInputError(
+            f"{directory}: no {config} + {weights} here; train one with `{how_to_train}`"
+        )
+    state = {k: v.float() for k, v in load_file(str(w_path)).items()}
+    return json.loads(cfg_path.read_text()), state

@@ -14,14 +14,11 @@ The VAE owns its latent normalisation: ``encode`` returns ``(z - shift) * scale`
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from kinema.config import VAEConfig
@@ -31,7 +28,9 @@ from kinema.models.layers import (
     CausalResBlock,
     CausalTimeUpsample,
     StreamCache,
+    load_weights,
     make_norm,
+    save_weights,
 )
 
 WEIGHTS_NAME = "vae.safetensors"
@@ -208,28 +207,17 @@ class CausalVAE(nn.Module):
     # ------------------------------------------------------------------ files
     def save_pretrained(self, directory: str | Path, dtype: torch.dtype = torch.float16) -> Path:
         """Write ``vae.safetensors`` (in ``dtype``) and ``vae_config.json`` into ``directory``."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().to(dtype).contiguous() for k, v in self.state_dict().items()}
-        save_file(state, str(directory / WEIGHTS_NAME))
-        (directory / CONFIG_NAME).write_text(json.dumps(asdict(self.cfg), indent=1))
-        return directory
+        return save_weights(self, directory, WEIGHTS_NAME, CONFIG_NAME, dtype)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path | None = None) -> CausalVAE:
         """Load a saved VAE (default: the one shipped in ``kinema/weights``), in float32, eval mode."""
         directory = Path(directory) if directory is not None else default_weights_dir()
-        cfg_path, w_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
-        if not cfg_path.is_file() or not w_path.is_file():
-            raise InvalidInputError(
-                f"{directory}: no {CONFIG_NAME} + {WEIGHTS_NAME} here; train one with "
-                "`kinema train vae --config configs/vae-shapes.yaml`"
-            )
-        raw = json.loads(cfg_path.read_text())
+        raw, state = load_weights(directory, WEIGHTS_NAME, CONFIG_NAME,
+                                  "kinema train vae --config configs/vae-shapes.yaml")  # fmt: skip
         for key in ("channels", "blocks", "scale", "shift"):
             raw[key] = tuple(raw.get(key, ()))
         vae = cls(VAEConfig(**raw))
-        state = {k: v.float() for k, v in load_file(str(w_path)).items()}
         vae.load_state_dict(state)
         return vae.eval()
 
