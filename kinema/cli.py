@@ -206,6 +206,39 @@ def eval_fidelity(
         json_out.write_text(json.dumps({"summary": summary, "clips": results}, indent=1))
 
 
+def _train_run(
+    kind: str,
+    config: Path,
+    out: Path,
+    resume: bool,
+    steps: int | None,
+    export: Path | None,
+    load,
+    extra: tuple[str, ...] = (),
+):
+    """Checks shared by `kinema train <kind>`; returns (recipe, the command line as typed)."""
+    import dataclasses
+    import shlex
+
+    from kinema.train.trainer import CHECKPOINT_DIR
+
+    if not config.is_file():
+        raise InvalidInputError(f"{config}: no such recipe file")
+    if (out / CHECKPOINT_DIR).exists() and not resume:
+        raise InvalidInputError(
+            f"{out} already holds a run; pass --resume to continue it or pick another --out"
+        )
+    recipe = load(str(config))
+    if steps is not None:
+        recipe.train = dataclasses.replace(recipe.train, steps=steps)
+    parts = ["kinema", "train", kind, "--config", str(config), "--out", str(out)]
+    parts += ["--resume"] if resume else []
+    parts += ["--steps", str(steps)] if steps is not None else []
+    parts += ["--export", str(export)] if export is not None else []
+    parts += list(extra)
+    return recipe, " ".join(shlex.quote(p) for p in parts)
+
+
 @train_app.command("vae")
 def train_vae(
     config: Annotated[Path, typer.Option(help="YAML recipe, e.g. configs/vae-shapes.yaml.")],
@@ -225,30 +258,18 @@ def train_vae(
 ) -> None:
     """Train the causal video VAE (bf16 autocast, EMA, checkpoints with --resume)."""
     import dataclasses
-    import shlex
 
     from kinema.config import load_vae_recipe
     from kinema.models.vae import CausalVAE
-    from kinema.train.trainer import CHECKPOINT_DIR, train
-    from kinema.train.vae import VAETask, new_vae, run_info
+    from kinema.train.trainer import run_info, train
+    from kinema.train.vae import VAETask, new_vae
     from kinema.train.vae import export as export_vae
 
     with _user_errors():
-        if not config.is_file():
-            raise InvalidInputError(f"{config}: no such recipe file")
-        if (out / CHECKPOINT_DIR).exists() and not resume:
-            raise InvalidInputError(
-                f"{out} already holds a run; pass --resume to continue it or pick another --out"
-            )
-        recipe = load_vae_recipe(str(config))
-        if steps is not None:
-            recipe.train = dataclasses.replace(recipe.train, steps=steps)
-        parts = ["kinema", "train", "vae", "--config", str(config), "--out", str(out)]
-        parts += ["--resume"] if resume else []
-        parts += ["--steps", str(steps)] if steps is not None else []
-        parts += ["--export", str(export)] if export is not None else []
-        parts += ["--init", str(init)] if init is not None else []
-        command = " ".join(shlex.quote(p) for p in parts)
+        extra = ("--init", str(init)) if init is not None else ()
+        recipe, command = _train_run(
+            "vae", config, out, resume, steps, export, load_vae_recipe, extra
+        )
         model = new_vae(recipe.model, recipe.train.seed)
         if init is not None:
             start = CausalVAE.from_pretrained(init)
@@ -263,7 +284,7 @@ def train_vae(
             recipe.train,
             out,
             resume,
-            run_info(recipe, command),
+            run_info("vae", recipe, command),
         )
         if export is not None:
             export_vae(ema, config, out, export, command)
@@ -289,31 +310,16 @@ def train_dit(
     ] = None,
 ) -> None:
     """Train the diffusion transformer on cached VAE latents (rectified flow, EMA, bf16)."""
-    import dataclasses
-    import shlex
 
     from kinema.config import load_dit_recipe
     from kinema.models.text import TextEncoder
     from kinema.models.vae import CausalVAE
-    from kinema.train.dit import DiTTask, load_or_build_cache, new_dit, run_info
+    from kinema.train.dit import DiTTask, load_or_build_cache, new_dit
     from kinema.train.dit import export as export_dit
-    from kinema.train.trainer import CHECKPOINT_DIR, train
+    from kinema.train.trainer import run_info, train
 
     with _user_errors():
-        if not config.is_file():
-            raise InvalidInputError(f"{config}: no such recipe file")
-        if (out / CHECKPOINT_DIR).exists() and not resume:
-            raise InvalidInputError(
-                f"{out} already holds a run; pass --resume to continue it or pick another --out"
-            )
-        recipe = load_dit_recipe(str(config))
-        if steps is not None:
-            recipe.train = dataclasses.replace(recipe.train, steps=steps)
-        parts = ["kinema", "train", "dit", "--config", str(config), "--out", str(out)]
-        parts += ["--resume"] if resume else []
-        parts += ["--steps", str(steps)] if steps is not None else []
-        parts += ["--export", str(export)] if export is not None else []
-        command = " ".join(shlex.quote(p) for p in parts)
+        recipe, command = _train_run("dit", config, out, resume, steps, export, load_dit_recipe)
         if recipe.train.threads:
             import torch
 
@@ -328,7 +334,7 @@ def train_dit(
             recipe.train,
             out,
             resume,
-            run_info(recipe, command),
+            run_info("dit", recipe, command),
         )
         if export is not None:
             export_dit(ema, vae, recipe, config, out, export, command)  # type: ignore[arg-type]

@@ -318,11 +318,3 @@ def export(
     shutil.copy(log, weights_dir / "dit_train_log.jsonl")
     write_command_file(log, command, weights_dir / "dit_command.txt")
     return weights_dir
-
-
-def run_info(recipe: DiTRecipe, command: str) -> dict[str, Any]:
-    return {
-        "task": "dit",
-        "command": command,
-        "recipe": json.loads(json.dumps(dataclasses.asdict(recipe))),
-    }

@@ -165,3 +165,14 @@ def write_command_file(log: str | Path, command: str, path: str | Path) -> None:
         else [command]
     )
     Path(path).write_text("\n".join(lines) + "\n")
+
+
+def run_info(task: str, recipe: Any, command: str) -> dict[str, Any]:
+    """What a run records about itself in its log's start event and checkpoints."""
+    import dataclasses
+
+    return {
+        "task": task,
+        "command": command,
+        "recipe": json.loads(json.dumps(dataclasses.asdict(recipe))),
+    }

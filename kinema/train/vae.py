@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -174,14 +172,6 @@ def export(
     shutil.copy(log, weights_dir / "vae_train_log.jsonl")
     write_command_file(log, command, weights_dir / "vae_command.txt")
     return weights_dir
-
-
-def run_info(recipe: VAERecipe, command: str) -> dict[str, Any]:
-    return {
-        "task": "vae",
-        "command": command,
-        "recipe": json.loads(json.dumps(dataclasses.asdict(recipe))),
-    }
 
 
 def new_vae(cfg: VAEConfig, seed: int) -> CausalVAE:
