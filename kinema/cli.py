@@ -457,15 +457,29 @@ WeightsOpt = Annotated[
 StepsOpt = Annotated[int | None, typer.Option(help="Sampler steps (default: the model's).")]
 
 
-def _edit(pipe_call, output: Path, force: bool, seed: int, load: float, total: int):
+def _edit(
+    call,
+    output: Path,
+    force: bool,
+    weights: Path | None,
+    safety: bool,
+    seed: int | None,
+    steps: int | None,
+) -> None:
+    """Load the pipeline, run one edit with a progress bar, write the video and report."""
     from kinema.io.video import write_video
     from kinema.pipelines.text_to_video import Timings
 
+    pipe, load = _load_pipeline(weights, safety)
+    seed = _seed(seed)
     timings = Timings()
     with _progress() as bar:
-        task = bar.add_task("sampling", total=total)
-        video = pipe_call(
-            timings=timings, seed=seed, callback=lambda i, n: bar.update(task, completed=i, total=n)
+        task = bar.add_task("sampling", total=steps or pipe.config.steps)
+        video = call(
+            pipe,
+            timings=timings,
+            seed=seed,
+            callback=lambda i, n: bar.update(task, completed=i, total=n),
         )
     write_video(video, output, overwrite=force)
     _report(output, video, seed, timings, load)
@@ -498,11 +512,9 @@ def animate(
         height, width = parse_size(size) if size else (max(16, h // 16 * 16), max(16, w // 16 * 16))
         if (height, width) != (h, w):
             err_console.print(f"note: {image} is {w}x{h}; resized/cropped to {width}x{height}")
-        pipe, load = _load_pipeline(weights, safety)
-        seed = _seed(seed)
-        call = lambda **kw: pipe(prompt, image=still, num_frames=frames, height=height,  # noqa: E731
-                                 width=width, num_inference_steps=steps, **kw)  # fmt: skip
-        _edit(call, output, force, seed, load, steps or pipe.config.steps)
+        call = lambda pipe, **kw: pipe(prompt, image=still, num_frames=frames, height=height,  # noqa: E731
+                                       width=width, num_inference_steps=steps, **kw)  # fmt: skip
+        _edit(call, output, force, weights, safety, seed, steps)
 
 
 @app.command("extend")
@@ -526,12 +538,13 @@ def extend(
         check_output(output, force)
         src = read_video(video)
         new = max(4, round(seconds * src.fps / 4) * 4)
-        pipe, load = _load_pipeline(weights, safety)
-        _check_fps(src.fps, pipe.config.fps)
-        seed = _seed(seed)
-        call = lambda **kw: pipe(prompt, video=src, mode="extend", num_frames=new,  # noqa: E731
-                                 num_inference_steps=steps, **kw)  # fmt: skip
-        _edit(call, output, force, seed, load, 1)
+
+        def call(pipe, **kw):
+            _check_fps(src.fps, pipe.config.fps)
+            return pipe(prompt, video=src, mode="extend", num_frames=new,
+                        num_inference_steps=steps, **kw)  # fmt: skip
+
+        _edit(call, output, force, weights, safety, seed, steps)
 
 
 def _check_fps(fps: float, model_fps: float) -> None:
@@ -583,11 +596,9 @@ def fill(
         check_output(output, force)
         src = read_video(video)
         missing = parse_frames(frames, src.num_frames)
-        pipe, load = _load_pipeline(weights, safety)
-        seed = _seed(seed)
-        call = lambda **kw: pipe(prompt, video=src, missing=missing,  # noqa: E731
-                                 num_inference_steps=steps, **kw)  # fmt: skip
-        _edit(call, output, force, seed, load, steps or pipe.config.steps)
+        call = lambda pipe, **kw: pipe(prompt, video=src, missing=missing,  # noqa: E731
+                                       num_inference_steps=steps, **kw)  # fmt: skip
+        _edit(call, output, force, weights, safety, seed, steps)
 
 
 @app.command("interpolate")
@@ -610,11 +621,9 @@ def interpolate(
     with _user_errors():
         check_output(output, force)
         src = read_video(video)
-        pipe, load = _load_pipeline(weights, safety)
-        seed = _seed(seed)
-        call = lambda **kw: pipe.interpolate(src, factor=factor, prompt=prompt,  # noqa: E731
-                                             num_inference_steps=steps, **kw)  # fmt: skip
-        _edit(call, output, force, seed, load, steps or pipe.config.steps)
+        call = lambda pipe, **kw: pipe.interpolate(src, factor=factor, prompt=prompt,  # noqa: E731
+                                                   num_inference_steps=steps, **kw)  # fmt: skip
+        _edit(call, output, force, weights, safety, seed, steps)
 
 
 @vae_app.command("roundtrip")

@@ -234,6 +234,18 @@ class DiT(nn.Module):
         return model.eval()
 
 
+def check_parts(cfg: DiTConfig, latent_channels: int, text_dim: int) -> None:
+    """Raise InvalidInputError unless the DiT fits the VAE's latents and the text encoder."""
+    if cfg.in_channels != latent_channels:
+        raise InvalidInputError(
+            f"the DiT takes {cfg.in_channels} latent channels, the VAE makes {latent_channels}"
+        )
+    if cfg.text_dim != text_dim:
+        raise InvalidInputError(
+            f"the DiT takes text width {cfg.text_dim}, the text encoder gives {text_dim}"
+        )
+
+
 # ---------------------------------------------------------------------- accounting
 def dit_flops_per_token(cfg: DiTConfig, tokens: int, text_tokens: int = 16) -> dict[str, float]:
     """Forward FLOPs per video token (2 x multiply-adds): linear layers, attention scores/values

@@ -23,7 +23,7 @@ from kinema.config import FlowConfig
 from kinema.diffusion import euler, heun, sample_timesteps, shift_for_tokens
 from kinema.errors import InvalidInputError
 from kinema.io.video import Video, resize_frames
-from kinema.models.dit import DiT
+from kinema.models.dit import DiT, check_parts
 from kinema.models.text import TextEncoder
 from kinema.models.vae import CausalVAE, default_weights_dir
 from kinema.safety.moderation import Moderator
@@ -98,15 +98,7 @@ class Pipeline:
         config: PipelineConfig | None = None,
         safety: bool = True,
     ) -> None:
-        if dit.cfg.in_channels != vae.cfg.latent_channels:
-            raise InvalidInputError(
-                f"the DiT takes {dit.cfg.in_channels} latent channels, the VAE makes "
-                f"{vae.cfg.latent_channels}"
-            )
-        if dit.cfg.text_dim != text_encoder.dim:
-            raise InvalidInputError(
-                f"the DiT takes text width {dit.cfg.text_dim}, the text encoder gives {text_encoder.dim}"
-            )
+        check_parts(dit.cfg, vae.cfg.latent_channels, text_encoder.dim)
         self.dit = dit.eval()
         self.vae = vae.eval()
         self.text_encoder = text_encoder

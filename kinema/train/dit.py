@@ -32,7 +32,7 @@ from kinema.diffusion import flow_loss, logit_normal, shift_for_tokens, shift_t
 from kinema.errors import InvalidInputError
 from kinema.eval.fidelity import score_clip, summarize
 from kinema.io.video import Video, write_video
-from kinema.models.dit import DiT
+from kinema.models.dit import DiT, check_parts
 from kinema.models.text import TextEncoder
 from kinema.models.vae import CausalVAE
 from kinema.pipelines.text_to_video import Pipeline, PipelineConfig
@@ -279,15 +279,7 @@ def load_or_build_cache(
 
 
 def new_dit(recipe: DiTRecipe, vae: CausalVAE, text: TextEncoder) -> DiT:
-    if recipe.model.in_channels != vae.cfg.latent_channels:
-        raise InvalidInputError(
-            f"model.in_channels {recipe.model.in_channels} != the VAE's latent channels "
-            f"{vae.cfg.latent_channels}"
-        )
-    if recipe.model.text_dim != text.dim:
-        raise InvalidInputError(
-            f"model.text_dim {recipe.model.text_dim} != the text encoder's width {text.dim}"
-        )
+    check_parts(recipe.model, vae.cfg.latent_channels, text.dim)
     torch.manual_seed(recipe.train.seed)
     return DiT(recipe.model)
 
