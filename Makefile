@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	# scenedetect depends on the GUI opencv-python; both ship cv2/, so remove it and put the
+	# headless build back over it (no X11/GL libraries needed)
+	$(BIN)/python -m pip uninstall --quiet -y opencv-python
+	$(BIN)/python -m pip install --quiet -c constraints.txt --force-reinstall --no-deps opencv-python-headless
 	@touch $@
 
 SEED ?= 0
@@ -38,6 +42,7 @@ bench: install
 	$(BIN)/python bench/scorer_accuracy.py
 	$(BIN)/python bench/vae_eval.py
 	$(BIN)/python bench/t2v_eval.py
+	$(BIN)/python bench/watermark_eval.py
 	$(BIN)/python bench/t2v_speed.py
 	$(BIN)/python bench/edit_eval.py
 	$(BIN)/python bench/moderation_eval.py

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -342,6 +343,85 @@ def train_dit(
     console.print(f"run in [bold]{out}[/] (log.jsonl, checkpoint/, samples/)")
 
 
+@train_app.command("detector")
+def train_detector(
+    config: Annotated[Path, typer.Option(help="YAML recipe, e.g. configs/detector.yaml.")],
+    out: Annotated[
+        Path, typer.Option(help="Run folder: clip cache, log.jsonl, checkpoint/.")
+    ] = Path("runs/detector"),
+    resume: Annotated[
+        bool, typer.Option(help="Continue from OUT/checkpoint if it exists.")
+    ] = False,
+    steps: Annotated[int | None, typer.Option(help="Override the recipe's step count.")] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(help="Write the detector + threshold + recipe + log here (kinema/weights)."),
+    ] = None,
+) -> None:
+    """Train the generated-video detector (Kinema's clips vs rendered and VAE round-trip ones)."""
+    from kinema.config import load_detector_recipe
+    from kinema.train.detector import DetectorTask, load_or_build, new_detector
+    from kinema.train.detector import export as export_detector
+    from kinema.train.trainer import run_info, train
+
+    with _user_errors():
+        recipe, command = _train_run(
+            "detector", config, out, resume, steps, export, load_detector_recipe
+        )
+        if recipe.train.threads:
+            import torch
+
+            torch.set_num_threads(recipe.train.threads)
+        total = recipe.data.generated + recipe.data.real
+        with _progress() as bar:
+            task_id = bar.add_task("clips", total=total)
+            data = load_or_build(recipe, out, on_clip=lambda n: bar.advance(task_id, n))
+        task = DetectorTask(recipe, data)
+        ema = train(new_detector(recipe), task, recipe.train, out, resume,
+                    run_info("detector", recipe, command))  # fmt: skip
+        if export is not None:
+            export_detector(ema, task, config, out, export, command)  # type: ignore[arg-type]
+            console.print(f"exported the detector to [bold]{export}[/]")
+    console.print(f"run in [bold]{out}[/] (log.jsonl, checkpoint/)")
+
+
+@train_app.command("recognizer")
+def train_recognizer(
+    config: Annotated[Path, typer.Option(help="YAML recipe, e.g. configs/recognizer.yaml.")],
+    out: Annotated[Path, typer.Option(help="Run folder: log.jsonl, checkpoint/.")] = Path(
+        "runs/recognizer"
+    ),
+    resume: Annotated[
+        bool, typer.Option(help="Continue from OUT/checkpoint if it exists.")
+    ] = False,
+    steps: Annotated[int | None, typer.Option(help="Override the recipe's step count.")] = None,
+    export: Annotated[
+        Path | None, typer.Option(help="Write the recognizer + recipe + log here (kinema/weights).")
+    ] = None,
+) -> None:
+    """Train the Shapes World recognizer (objects, sizes, motions) on rendered clips."""
+    from kinema.config import load_recognizer_recipe
+    from kinema.train.recognizer import RecognizerTask, new_recognizer
+    from kinema.train.recognizer import export as export_recognizer
+    from kinema.train.trainer import run_info, train
+
+    with _user_errors():
+        recipe, command = _train_run(
+            "recognizer", config, out, resume, steps, export, load_recognizer_recipe
+        )
+        if recipe.train.threads:
+            import torch
+
+            torch.set_num_threads(recipe.train.threads)
+        model = new_recognizer(recipe)
+        ema = train(model, RecognizerTask(recipe), recipe.train, out, resume,
+                    run_info("recognizer", recipe, command))  # fmt: skip
+        if export is not None:
+            export_recognizer(ema, config, out, export, command)  # type: ignore[arg-type]
+            console.print(f"exported the recognizer to [bold]{export}[/]")
+    console.print(f"run in [bold]{out}[/] (log.jsonl, checkpoint/)")
+
+
 @app.command("generate")
 def generate(
     prompt: Annotated[str, typer.Argument(help="What to show, e.g. 'a red circle bouncing'.")],
@@ -370,14 +450,24 @@ def generate(
     safety: Annotated[
         bool,
         typer.Option(
-            "--safety/--no-safety", help="Prompt moderation (on by default; off prints a warning)."
+            "--safety/--no-safety",
+            help="Prompt moderation + invisible watermark (on by default; off prints a warning).",
         ),
     ] = True,
+    visible_mark: Annotated[
+        bool, typer.Option("--visible-mark", help="Add a small 'AI' tag in the corner.")
+    ] = False,
+    sign_prompt: Annotated[
+        bool,
+        typer.Option(
+            "--sign-prompt", help="Put the prompt's text in the C2PA manifest (default: its hash)."
+        ),
+    ] = False,
     force: ForceOpt = False,
 ) -> None:
     """Generate a video from a text prompt with the embedded default model."""
 
-    from kinema.io.video import check_output, write_video
+    from kinema.io.video import check_output
     from kinema.pipelines.text_to_video import Timings, check_request
 
     with _user_errors():
@@ -406,7 +496,10 @@ def generate(
                 video = pipe(prompt, video=video, mode="extend", num_frames=frames - first,
                              timings=timings, **args,
                              callback=lambda i, n: bar.update(task, completed=total + i))  # fmt: skip
-        write_video(video, output, overwrite=force)  # type: ignore[arg-type]
+        params = {"seed": seed, "steps": total, "guidance": guidance or pipe.config.guidance,
+                  "frames": frames, "size": f"{width}x{height}"}  # fmt: skip
+        _save(video, output, force, pipe, _Out(prompt, "generate", visible_mark, sign_prompt),
+              params)  # fmt: skip
     _report(output, video, seed, timings, load)  # type: ignore[arg-type]
 
 
@@ -419,7 +512,8 @@ def _load_pipeline(weights: Path | None, safety: bool = True) -> tuple:  # type:
     if not safety:
         err_console.print(
             "[bold yellow]warning:[/] safety checks are OFF (--no-safety): prompts are not "
-            "moderated. You remain bound by USAGE_POLICY.md."
+            "moderated and frames are not watermarked (files are still signed, saying so). "
+            "You remain bound by USAGE_POLICY.md."
         )
     t0 = time.perf_counter()
     with warnings.catch_warnings():
@@ -448,7 +542,17 @@ SeedOpt = Annotated[int | None, typer.Option(help="Random seed (default: a fresh
 SafetyOpt = Annotated[
     bool,
     typer.Option(
-        "--safety/--no-safety", help="Prompt moderation (on by default; off prints a warning)."
+        "--safety/--no-safety",
+        help="Prompt moderation + invisible watermark (on by default; off prints a warning).",
+    ),
+]
+VisibleOpt = Annotated[
+    bool, typer.Option("--visible-mark", help="Add a small 'AI' tag in the corner.")
+]
+SignPromptOpt = Annotated[
+    bool,
+    typer.Option(
+        "--sign-prompt", help="Put the prompt's text in the C2PA manifest (default: its hash)."
     ),
 ]
 WeightsOpt = Annotated[
@@ -465,9 +569,9 @@ def _edit(
     safety: bool,
     seed: int | None,
     steps: int | None,
+    out: _Out,
 ) -> None:
     """Load the pipeline, run one edit with a progress bar, write the video and report."""
-    from kinema.io.video import write_video
     from kinema.pipelines.text_to_video import Timings
 
     pipe, load = _load_pipeline(weights, safety)
@@ -481,8 +585,42 @@ def _edit(
             seed=seed,
             callback=lambda i, n: bar.update(task, completed=i, total=n),
         )
-    write_video(video, output, overwrite=force)
+    _save(video, output, force, pipe, out, {"seed": seed, "steps": steps or pipe.config.steps})
     _report(output, video, seed, timings, load)
+
+
+@dataclass(frozen=True)
+class _Out:
+    """What goes into a written file besides the frames: the credentials' story and marks."""
+
+    prompt: str
+    mode: str  # generate | animate | extend | fill | interpolate
+    visible_mark: bool = False
+    sign_prompt: bool = False
+
+
+def _save(video, output: Path, force: bool, pipe, out: _Out, params: dict) -> None:  # type: ignore[type-arg]
+    """Write a generated video with its content credentials (C2PA), and the visible mark if
+    asked; the invisible watermark is already in the frames (the pipeline put it there)."""
+    from kinema.io.video import Video
+    from kinema.safety.provenance import GenerationInfo, write_signed
+    from kinema.safety.watermark import visible_mark
+
+    if out.visible_mark:
+        video = Video(visible_mark(video.frames), video.fps)
+    info = GenerationInfo(
+        model_id=pipe.model_id,
+        prompt=out.prompt,
+        include_prompt=out.sign_prompt,
+        parameters={"mode": out.mode, **params},
+        watermarked=pipe.watermark_key is not None,
+    )
+    _, signed = write_signed(video, output, info, overwrite=force)
+    if not signed:
+        err_console.print(
+            f"note: {output.suffix} files cannot carry C2PA content credentials; "
+            "write .mp4, .gif or a PNG folder for signed output"
+        )
 
 
 @app.command("animate")
@@ -500,6 +638,8 @@ def animate(
     seed: SeedOpt = None,
     weights: WeightsOpt = None,
     safety: SafetyOpt = True,
+    visible_mark: VisibleOpt = False,
+    sign_prompt: SignPromptOpt = False,
     force: ForceOpt = False,
 ) -> None:
     """Animate a still image: it becomes frame 0 of a video that follows the prompt."""
@@ -514,7 +654,16 @@ def animate(
             err_console.print(f"note: {image} is {w}x{h}; resized/cropped to {width}x{height}")
         call = lambda pipe, **kw: pipe(prompt, image=still, num_frames=frames, height=height,  # noqa: E731
                                        width=width, num_inference_steps=steps, **kw)  # fmt: skip
-        _edit(call, output, force, weights, safety, seed, steps)
+        _edit(
+            call,
+            output,
+            force,
+            weights,
+            safety,
+            seed,
+            steps,
+            _Out(prompt, "animate", visible_mark, sign_prompt),
+        )
 
 
 @app.command("extend")
@@ -529,6 +678,8 @@ def extend(
     seed: SeedOpt = None,
     weights: WeightsOpt = None,
     safety: SafetyOpt = True,
+    visible_mark: VisibleOpt = False,
+    sign_prompt: SignPromptOpt = False,
     force: ForceOpt = False,
 ) -> None:
     """Continue a video: new frames after its end, the original kept exactly."""
@@ -544,7 +695,16 @@ def extend(
             return pipe(prompt, video=src, mode="extend", num_frames=new,
                         num_inference_steps=steps, **kw)  # fmt: skip
 
-        _edit(call, output, force, weights, safety, seed, steps)
+        _edit(
+            call,
+            output,
+            force,
+            weights,
+            safety,
+            seed,
+            steps,
+            _Out(prompt, "extend", visible_mark, sign_prompt),
+        )
 
 
 def _check_fps(fps: float, model_fps: float) -> None:
@@ -587,6 +747,8 @@ def fill(
     seed: SeedOpt = None,
     weights: WeightsOpt = None,
     safety: SafetyOpt = True,
+    visible_mark: VisibleOpt = False,
+    sign_prompt: SignPromptOpt = False,
     force: ForceOpt = False,
 ) -> None:
     """Regenerate missing or damaged frames; every other frame is kept exactly."""
@@ -598,7 +760,16 @@ def fill(
         missing = parse_frames(frames, src.num_frames)
         call = lambda pipe, **kw: pipe(prompt, video=src, missing=missing,  # noqa: E731
                                        num_inference_steps=steps, **kw)  # fmt: skip
-        _edit(call, output, force, weights, safety, seed, steps)
+        _edit(
+            call,
+            output,
+            force,
+            weights,
+            safety,
+            seed,
+            steps,
+            _Out(prompt, "fill", visible_mark, sign_prompt),
+        )
 
 
 @app.command("interpolate")
@@ -613,6 +784,8 @@ def interpolate(
     seed: SeedOpt = None,
     weights: WeightsOpt = None,
     safety: SafetyOpt = True,
+    visible_mark: VisibleOpt = False,
+    sign_prompt: SignPromptOpt = False,
     force: ForceOpt = False,
 ) -> None:
     """Raise the frame rate: new frames between each pair, originals kept exactly."""
@@ -623,7 +796,16 @@ def interpolate(
         src = read_video(video)
         call = lambda pipe, **kw: pipe.interpolate(src, factor=factor, prompt=prompt,  # noqa: E731
                                                    num_inference_steps=steps, **kw)  # fmt: skip
-        _edit(call, output, force, weights, safety, seed, steps)
+        _edit(
+            call,
+            output,
+            force,
+            weights,
+            safety,
+            seed,
+            steps,
+            _Out(prompt, "interpolate", visible_mark, sign_prompt),
+        )
 
 
 @vae_app.command("roundtrip")
@@ -676,6 +858,152 @@ def vae_roundtrip(
     console.print(
         f"latent {tuple(z.shape[1:])} for {t}x{h}x{w}; PSNR {float(psnr(y, x).mean()):.2f} dB -> {output}"
     )
+
+
+@app.command("keyframes")
+def keyframes_cmd(
+    video: Annotated[Path, typer.Argument(help="Any video file.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the PNGs.")] = Path(
+        "outputs/keyframes"
+    ),
+    max_frames: Annotated[int, typer.Option("--max", help="Most feature images to pick.")] = 8,
+    force: ForceOpt = False,
+) -> None:
+    """Feature images: the frames that show a video best, a contact sheet and a JSON index."""
+    from kinema.io.video import read_video
+    from kinema.understand.keyframes import write_keyframes
+    from kinema.understand.shots import detect_shots
+
+    with _user_errors():
+        if max_frames < 1:
+            raise InvalidInputError(f"--max must be at least 1, got {max_frames}")
+        if (output / "index.json").exists() and not force:
+            raise InvalidInputError(f"{output} already holds keyframes; pass --force to replace")
+        src = read_video(video)
+        shots = detect_shots(src.frames, src.fps)
+        index = write_keyframes(src.frames, src.fps, shots, output, max_frames, str(video))
+    times = ", ".join(f"{k['time']:.2f}s" for k in index["keyframes"])  # type: ignore[union-attr]
+    console.print(f"{len(shots)} shots; feature images at {times}")
+    console.print(f"wrote [bold]{output}[/] (frame_*.png, contact_sheet.png, index.json)")
+
+
+@app.command("describe")
+def describe_cmd(
+    video: Annotated[Path, typer.Argument(help="Any video file.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the JSON instead of text.")
+    ] = False,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Also write the JSON here.")
+    ] = None,
+    keyframes: Annotated[
+        Path | None, typer.Option(help="Also write the feature images into this folder.")
+    ] = None,
+    max_frames: Annotated[int, typer.Option("--max", help="Most feature images.")] = 8,
+    weights: WeightsOpt = None,
+) -> None:
+    """Summarise a video: shots, motion, camera, colours, recognised objects, a caption."""
+    from kinema.io.video import read_video
+    from kinema.understand.describe import describe, write_description
+    from kinema.understand.keyframes import write_keyframes
+    from kinema.understand.recognize import Recognizer
+
+    with _user_errors():
+        src = read_video(video)
+        try:
+            recognizer = Recognizer.from_pretrained(weights)
+        except InvalidInputError as e:
+            err_console.print(f"note: no recognizer ({e}); objects are not named")
+            recognizer = None
+        desc = describe(src.frames, src.fps, str(video), recognizer, max_frames)
+        if output is not None:
+            write_description(desc, output)
+        if keyframes is not None:
+            write_keyframes(src.frames, src.fps, [s.shot for s in desc.shots], keyframes,
+                            max_frames, str(video))  # fmt: skip
+    if as_json:
+        print(json.dumps(desc.to_json(), indent=1))
+    else:
+        console.print(desc.text(), highlight=False)
+
+
+@data_app.command("curate")
+def data_curate(
+    raw_dir: Annotated[Path, typer.Argument(help="Folder of raw videos (+ .txt/.json captions).")],
+    out: Annotated[Path, typer.Option(help="Dataset folder: clips/ + manifest.jsonl.")] = Path(
+        "data/curated"
+    ),
+    min_seconds: Annotated[float, typer.Option(help="Drop shots shorter than this.")] = 1.0,
+    min_motion: Annotated[
+        float, typer.Option(help="Drop shots slower than this (share of side per second).")
+    ] = 0.01,
+    min_brightness: Annotated[float, typer.Option(help="Drop shots darker (0-255).")] = 20.0,
+    force: ForceOpt = False,
+) -> None:
+    """Cut raw videos at shots, drop short/static/dark ones, write clips and a manifest."""
+    from kinema.data.curate import CurateConfig, curate
+
+    with _user_errors():
+        cfg = CurateConfig(min_seconds=min_seconds, min_motion=min_motion,
+                           min_brightness=min_brightness)  # fmt: skip
+        report = curate(raw_dir, out, cfg, overwrite=force)
+    reasons: dict[str, int] = {}
+    for d in report["dropped"]:
+        key = d["reason"].split(" (")[0]
+        reasons[key] = reasons.get(key, 0) + 1
+    console.print(f"{report['videos']} videos -> {report['kept']} clips kept; dropped: "
+                  + (", ".join(f"{n} {r}" for r, n in reasons.items()) or "none"))  # fmt: skip
+    if report["manifest"]:
+        console.print(f"manifest: [bold]{report['manifest']}[/] (train with data.source)")
+
+
+@app.command("verify")
+def verify_cmd(
+    file: Annotated[Path, typer.Argument(help="A video or image (.mp4, .png, .gif, ...).")],
+    anchors: Annotated[
+        Path | None,
+        typer.Option(help="PEM file of trusted CA certificates (default: your local Kinema CA)."),
+    ] = None,
+    key: Annotated[str | None, typer.Option(help="Watermark key (default: Kinema's).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check content credentials (C2PA) and the invisible watermark.
+
+    Exit code 0: credentials valid (or trusted); 1: invalid (changed after signing);
+    2: no credentials.
+    """
+    from kinema.safety.verify import verify
+    from kinema.safety.watermark import DEFAULT_KEY
+
+    with _user_errors():
+        if anchors is not None and not anchors.is_file():
+            raise InvalidInputError(f"--anchors {anchors}: no such file")
+        report = verify(file, anchors.read_bytes() if anchors else None, key or DEFAULT_KEY)
+    if as_json:
+        print(json.dumps(report.to_json(), indent=1))
+        raise typer.Exit(report.exit_code)
+    cred = report.credential
+    colour = {"trusted": "green", "valid": "green", "invalid": "red", "unsigned": "yellow"}
+    console.print(f"{file}: C2PA [bold {colour[cred.state]}]{cred.state}[/]"
+                  + (f" (signed by {cred.signer})" if cred.signer else ""))  # fmt: skip
+    if cred.state == "valid":
+        console.print("  signature and content hashes hold; the signer is not among the anchors")
+    for reason in cred.reasons:
+        console.print(f"  [red]-[/] {reason}")
+    if cred.manifest:
+        table = Table(show_header=False, box=None, padding=(0, 2))
+        for k, v in cred.claims().items():
+            table.add_row(f"  {k}", json.dumps(v) if isinstance(v, dict | list) else str(v))
+        console.print(table)
+    mark = report.watermark
+    if mark is None:
+        console.print("  watermark: frames too small to check")
+    else:
+        found = "[green]found[/]" if mark.detected else "not found"
+        console.print(
+            f"  watermark: {found} (score {mark.score:.1f}, threshold {mark.threshold:g})"
+        )
+    raise typer.Exit(report.exit_code)
 
 
 def main() -> None:  # pragma: no cover - console entry

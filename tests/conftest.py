@@ -1,11 +1,22 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 
 from kinema.io.video import Video
 from kinema.world.render import render
 from kinema.world.scene import sample_scene
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Signing keys made by tests go to a temporary config dir, never the user's."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("KINEMA_CONFIG_DIR", str(tmp_path_factory.mktemp("kinema-config")))
+    yield
+    mp.undo()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 from typer.testing import CliRunner
 
 from kinema.cli import app, parse_size
@@ -267,3 +268,76 @@ def test_generate_refuses_harmful_prompts_and_warns_when_unsafe(
         app, ["generate", "a blue star", "-o", str(out), "--no-safety", "--frames", "1", *w]
     )
     assert r.exit_code == 0 and "safety checks are OFF" in r.output
+
+
+def test_generated_files_are_watermarked_signed_and_verifiable(
+    tmp_path: Path, tiny_pipeline
+) -> None:
+    from kinema.io import write_video
+
+    w = ["--weights", str(tiny_pipeline.save_pretrained(tmp_path / "w")), "--steps", "1"]
+    out = tmp_path / "gen.mp4"
+    r = runner.invoke(app, ["generate", "a red circle", "-o", str(out), "--seed", "2", *w])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["verify", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.output)
+    assert report["c2pa"]["state"] == "trusted"  # the local CA made on first use is the anchor
+    claims = report["c2pa"]["claims"]
+    assert claims["actions"] == ["c2pa.created"] and claims["parameters"]["seed"] == 2
+    assert claims["model_id"].startswith("kinema/w@") and "prompt" not in claims
+    assert report["watermark"]["detected"]
+
+    data = bytearray(out.read_bytes())
+    data[data.find(b"mdat") + 100] ^= 0xFF
+    bad = tmp_path / "tampered.mp4"
+    bad.write_bytes(bytes(data))
+    r = runner.invoke(app, ["verify", str(bad)])
+    assert r.exit_code == 1 and "invalid" in r.output
+
+    plain = write_video(read_video(out), tmp_path / "plain.mp4")  # re-encoded: credentials gone
+    r = runner.invoke(app, ["verify", str(plain)])
+    assert r.exit_code == 2 and "unsigned" in r.output and "watermark: found" in r.output
+
+    r = runner.invoke(app, ["verify", str(tmp_path / "missing.mp4")])
+    assert r.exit_code == 2 and "does not exist" in r.output
+
+    tagged = tmp_path / "tagged.mp4"
+    r = runner.invoke(app, ["generate", "a red circle", "-o", str(tagged), "--seed", "2",
+                            "--visible-mark", "--sign-prompt", *w])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    a, b = read_video(out).frames, read_video(tagged).frames
+    assert np.abs(a[:, -8:, -12:].astype(int) - b[:, -8:, -12:]).mean() > 10  # the corner tag
+    assert np.abs(a[:, :32, :32].astype(int) - b[:, :32, :32]).mean() < 1  # nothing else
+    r = runner.invoke(app, ["verify", str(tagged), "--json"])
+    assert json.loads(r.output)["c2pa"]["claims"]["prompt"] == "a red circle"
+
+
+def test_keyframes_describe_and_curate(tmp_path: Path) -> None:
+    from kinema.io import Video, write_video
+    from kinema.world.edits import edited_video
+
+    frames, cuts = edited_video(np.random.default_rng(2), shots=(3, 3))
+    video = write_video(Video(frames, 8.0), tmp_path / "edit.mp4")
+    kf = tmp_path / "kf"
+    r = runner.invoke(app, ["keyframes", str(video), "-o", str(kf), "--max", "3"])
+    assert r.exit_code == 0, r.output
+    index = json.loads((kf / "index.json").read_text())
+    assert len(index["shots"]) == 3 and len(index["keyframes"]) == 3
+    assert (kf / "contact_sheet.png").is_file()
+    r = runner.invoke(app, ["keyframes", str(video), "-o", str(kf)])
+    assert r.exit_code == 2 and "--force" in r.output
+
+    r = runner.invoke(app, ["describe", str(video), "--json", "-o", str(tmp_path / "d.json")])
+    assert r.exit_code == 0, r.output
+    data = json.loads((tmp_path / "d.json").read_text())
+    assert [s["start"] for s in data["shots"][1:]] == [c for c, _ in cuts]
+    r = runner.invoke(app, ["describe", str(video)])
+    assert r.exit_code == 0 and "3 shots" in r.output and "caption:" in r.output
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    write_video(Video(frames, 8.0), raw / "a.mp4")
+    r = runner.invoke(app, ["data", "curate", str(raw), "--out", str(tmp_path / "cur")])
+    assert r.exit_code == 0, r.output
+    assert "1 videos -> " in r.output and (tmp_path / "cur" / "manifest.jsonl").is_file()

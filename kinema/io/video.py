@@ -340,7 +340,7 @@ def write_video(
             _write_png_folder(video, tmp)
         else:
             _write_container(video, tmp, fmt, quality)
-        _replace(tmp, path)
+        replace_into(tmp, path)
     finally:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -349,7 +349,8 @@ def write_video(
     return path
 
 
-def _replace(tmp: Path, path: Path) -> None:
+def replace_into(tmp: Path, path: Path) -> None:
+    """Move a finished file or folder onto ``path`` (an existing one is replaced whole)."""
     if tmp.is_dir() and path.exists():
         old = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.old")
         os.replace(path, old)

@@ -27,6 +27,7 @@ from kinema.models.dit import DiT, check_parts
 from kinema.models.text import TextEncoder
 from kinema.models.vae import CausalVAE, default_weights_dir
 from kinema.safety.moderation import Moderator
+from kinema.safety.watermark import DEFAULT_KEY, embed
 
 PIPELINE_NAME = "pipeline.json"
 MAX_FRAMES = 481  # a minute at 8 fps
@@ -43,6 +44,7 @@ class PipelineConfig:
     fps: float = 8.0  # Shapes World runs at 8 fps
     text_model: str = ""  # "" = the packaged all-MiniLM-L6-v2; or a local path
     bf16: bool = True  # bf16 autocast for the DiT and VAE on CPU (~2.5x faster)
+    watermark_key: str = DEFAULT_KEY  # key of the invisible watermark on every generated frame
     flow: FlowConfig = field(default_factory=FlowConfig)
 
     @classmethod
@@ -97,18 +99,23 @@ class Pipeline:
         text_encoder: TextEncoder,
         config: PipelineConfig | None = None,
         safety: bool = True,
+        model_id: str = "kinema/in-memory",
     ) -> None:
         check_parts(dit.cfg, vae.cfg.latent_channels, text_encoder.dim)
         self.dit = dit.eval()
         self.vae = vae.eval()
         self.text_encoder = text_encoder
         self.config = config or PipelineConfig()
-        # moderation before any compute; off only when asked, and never silently
+        # moderation before any compute, a watermark on every generated frame; off only when
+        # asked, and never silently
         self.moderator = Moderator(text_encoder=text_encoder) if safety else None
+        self.watermark_key = self.config.watermark_key if safety else None
+        self.model_id = model_id
         if not safety:
             warnings.warn(
                 "Kinema safety checks are OFF for this pipeline (safety=False): prompts are not "
-                "moderated. Outputs remain subject to USAGE_POLICY.md.",
+                "moderated and frames are not watermarked. Outputs remain subject to "
+                "USAGE_POLICY.md.",
                 stacklevel=2,
             )
 
@@ -130,7 +137,7 @@ class Pipeline:
         dit = DiT.from_pretrained(directory)
         vae = CausalVAE.from_pretrained(directory)
         text = TextEncoder(text_model or config.text_model or None)
-        return cls(dit, vae, text, config, safety=safety)
+        return cls(dit, vae, text, config, safety=safety, model_id=model_id(directory))
 
     def save_pretrained(self, directory: str | Path) -> Path:
         directory = Path(directory)
@@ -207,6 +214,12 @@ class Pipeline:
             x = self.vae.decode(latents, chunk_latents=chunk).float()  # [B, 3, T, H, W]
         y = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         return y.permute(0, 2, 3, 4, 1).numpy()
+
+    def mark(self, frames: np.ndarray) -> np.ndarray:
+        """The invisible watermark on generated uint8 frames [B, T, H, W, 3] (safety on)."""
+        if self.watermark_key is None or frames.shape[1] == 0:
+            return frames
+        return np.stack([embed(f, self.watermark_key) for f in frames])
 
     # ------------------------------------------------------------------ sampling core
     def latent_given(self, known: np.ndarray) -> torch.Tensor:
@@ -287,6 +300,7 @@ class Pipeline:
                               seed, sampler, given, clean, strength, callback, timings)  # fmt: skip
         t1 = time.perf_counter()
         frames = self.decode(latents)  # [B, T, H, W, 3]
+        frames[:, ~known] = self.mark(frames[:, ~known])  # only what the model made is marked
         frames[:, known] = canvas[:, known]  # given pixels back exactly
         if timings is not None:
             timings.decode += time.perf_counter() - t1
@@ -419,7 +433,7 @@ class Pipeline:
             latents = self.sample(prompts, negative, self.latent_shape(num_frames, H, W), steps,
                                   guidance, seed, sampler, callback=done, timings=timings)  # fmt: skip
             t1 = time.perf_counter()
-            out = self.decode(latents)  # [B, T, H, W, 3]
+            out = self.mark(self.decode(latents))  # [B, T, H, W, 3]
             timings.decode += time.perf_counter() - t1
         videos = [Video(f, rate) for f in out]
         return videos[0] if single else videos
@@ -486,6 +500,19 @@ class Pipeline:
         out = self(prompt, video=Video(canvas, video.fps * factor), missing=missing,
                    strength=strength, **kwargs)  # type: ignore[arg-type]  # fmt: skip
         return out  # type: ignore[return-value]
+
+
+def model_id(directory: Path) -> str:
+    """``kinema/<folder>@<first 12 hex of the DiT weights' SHA-256>``: names the exact model."""
+    import hashlib
+
+    from kinema.models.dit import WEIGHTS_NAME
+
+    h = hashlib.sha256()
+    with open(directory / WEIGHTS_NAME, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return f"kinema/{directory.name}@{h.hexdigest()[:12]}"
 
 
 def crossfade(canvas: np.ndarray, known: np.ndarray) -> np.ndarray:

@@ -102,3 +102,30 @@ def test_crossfade_is_linear_between_known_frames() -> None:
     known = np.array([False, True, False, False, False])
     canvas[0, 1] = 77
     assert crossfade(canvas, known)[0, :, 0, 0, 0].tolist() == [77] * 5
+
+
+def test_generated_frames_carry_the_watermark_given_frames_stay_exact(
+    tiny_pipeline: Pipeline,
+) -> None:
+    from kinema.safety.watermark import detect
+
+    video = tiny_pipeline("a red circle", num_frames=9, seed=1, num_inference_steps=1)
+    assert detect(video.frames, tiny_pipeline.watermark_key).detected
+    # 64x64: the random test model's output is noise-like, so the mark needs a few tiles
+    still = render(sample_scene(4, num_frames=1))[0]
+    out = tiny_pipeline("a red circle", image=still, num_frames=9, seed=1, num_inference_steps=1)
+    assert np.array_equal(out.frames[0], still)  # the given frame is not marked
+    assert detect(out.frames[1:], tiny_pipeline.watermark_key).detected
+
+
+def test_safety_off_means_no_mark_and_a_warning(tiny_pipeline: Pipeline) -> None:
+    import pytest
+
+    from kinema.safety.watermark import detect
+
+    with pytest.warns(UserWarning, match="not watermarked"):
+        bare = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
+                 tiny_pipeline.config, safety=False)  # fmt: skip
+    assert bare.watermark_key is None and bare.moderator is None
+    video = bare("a red circle", num_frames=9, seed=1, num_inference_steps=1)
+    assert not detect(video.frames).detected

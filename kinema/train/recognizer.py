@@ -1,0 +1,98 @@
+"""Training the Shapes World recognizer on freshly rendered clips (labels from the scene graph)."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from kinema.config import RecognizerRecipe
+from kinema.models.classifier import to_input
+from kinema.train.trainer import write_command_file
+from kinema.understand.recognize import PREFIX, SLOT, SlotRecognizer, split_heads, targets
+from kinema.world.render import render
+from kinema.world.scene import SceneGraph, sample_scene
+
+
+def clips(
+    seed: int | list[int], n: int, recipe: RecognizerRecipe
+) -> tuple[np.ndarray, list[SceneGraph]]:
+    d = recipe.data
+    rng = np.random.default_rng(seed)
+    graphs = [sample_scene(rng, height=d.size, width=d.size, num_frames=d.frames,
+                           max_objects=d.max_objects) for _ in range(n)]  # fmt: skip
+    return np.stack([render(g) for g in graphs]), graphs
+
+
+def recognizer_loss(
+    out: dict[str, torch.Tensor], y: dict[str, torch.Tensor]
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Background CE + presence BCE + shape/size/motion CE on the colours that are present."""
+    h = split_heads({k: v.float() for k, v in out.items()})
+    loss = F.cross_entropy(h["background"], y["background"])
+    loss = loss + F.binary_cross_entropy_with_logits(h["present"], y["present"])
+    logs = {}
+    for k in ("shape", "size", "motion"):
+        mask = y[k] >= 0  # (B, 6)
+        part = F.cross_entropy(h[k][mask], y[k][mask])
+        loss = loss + part
+        logs[f"acc_{k}"] = float((h[k][mask].argmax(-1) == y[k][mask]).float().mean())
+    return loss, logs
+
+
+class RecognizerTask:
+    def __init__(self, recipe: RecognizerRecipe) -> None:
+        self.recipe = recipe
+        self.cfg = recipe.train
+        self.val, self.val_graphs = clips(recipe.data.val_seed, recipe.data.val_clips, recipe)
+
+    def batch(self, step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        x, graphs = clips([self.cfg.seed, step, 5], self.cfg.batch_size, self.recipe)
+        return to_input(x), targets(graphs)
+
+    def loss(self, model: nn.Module, batch, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        x, y = batch
+        return recognizer_loss(model(x), y)
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, step: int, out: Path) -> dict[str, float]:
+        model.eval()
+        y = targets(self.val_graphs)
+        outs = [
+            split_heads(model(to_input(self.val[i : i + 64]))) for i in range(0, len(self.val), 64)
+        ]
+        h = {k: torch.cat([o[k] for o in outs]) for k in outs[0]}
+        present = (h["present"] > 0).float()
+        res = {"val_background": float((h["background"].argmax(-1) == y["background"]).float().mean()),
+               "val_count": float((present.sum(1) == y["present"].sum(1)).float().mean())}  # fmt: skip
+        exact = (present == y["present"]).all(1)
+        for k in ("shape", "size", "motion"):
+            mask = y[k] >= 0
+            right = (h[k].argmax(-1) == y[k]) | ~mask  # (B, 6)
+            res[f"val_{k}"] = float(right[mask].float().mean()) if mask.any() else 0.0
+            exact &= right.all(1)
+        res["val_exact"] = float(exact.float().mean())
+        return res
+
+
+def new_recognizer(recipe: RecognizerRecipe) -> SlotRecognizer:
+    torch.manual_seed(recipe.train.seed)
+    recipe.model = dataclasses.replace(recipe.model, in_channels=1, heads={"slot": SLOT})
+    return SlotRecognizer(recipe.model)
+
+
+def export(ema: SlotRecognizer, recipe_path: str | Path, run_dir: str | Path,
+           weights_dir: str | Path, command: str) -> Path:  # fmt: skip
+    """Write the EMA recognizer (fp16), recipe, log and command to ``weights_dir``."""
+    weights_dir = Path(weights_dir)
+    ema.save_pretrained(weights_dir, PREFIX)
+    shutil.copy(recipe_path, weights_dir / f"{PREFIX}_recipe.yaml")
+    log = Path(run_dir) / "log.jsonl"
+    shutil.copy(log, weights_dir / f"{PREFIX}_train_log.jsonl")
+    write_command_file(log, command, weights_dir / f"{PREFIX}_command.txt")
+    return weights_dir

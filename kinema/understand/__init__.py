@@ -1,0 +1,1 @@
+"""Video understanding: shots, feature images, motion and colours, the recognizer, summaries."""
