@@ -40,6 +40,7 @@ app.add_typer(vae_app, name="vae")
 app.add_typer(world_app, name="world")
 app.add_typer(eval_app, name="eval")
 
+RENDERER_ID = "kinema/shapes-world-v1"  # what signs rendered (not generated) clips
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # an error stays one greppable line
 
@@ -125,7 +126,8 @@ def world_render(
     force: ForceOpt = False,
 ) -> None:
     """Render the ground truth of a caption: what a perfect model would generate."""
-    from kinema.io.video import Video, check_output, write_video
+    from kinema.io.video import Video, check_output
+    from kinema.safety.provenance import ALGORITHMIC_MEDIA, GenerationInfo, write_signed
     from kinema.world.captions import canonical_caption, parse_prompt
     from kinema.world.render import render
     from kinema.world.scene import sample_scene
@@ -135,7 +137,9 @@ def world_render(
         h, w = parse_size(size)
         spec = parse_prompt(caption)
         graph = sample_scene(seed, spec=spec, height=h, width=w, num_frames=frames, fps=fps)
-        path = write_video(Video(render(graph), fps), output, overwrite=force)
+        info = GenerationInfo(RENDERER_ID, caption, parameters={"seed": seed, "frames": frames},
+                              watermarked=False, source_type=ALGORITHMIC_MEDIA)  # fmt: skip
+        path, _ = write_signed(Video(render(graph), fps), output, info, overwrite=force)
         if scene is not None:
             scene.write_text(json.dumps(graph.to_json()))
     console.print(f"rendered [bold]{canonical_caption(graph.spec)}[/] -> {path}")

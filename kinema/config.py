@@ -354,6 +354,8 @@ class RecognizerDataConfig:
     frames: int = 17  # clip length the recognizer reads
     size: int = 64  # H = W
     max_objects: int = 3  # clips hold 1..this many objects
+    codec_p: float = 0.5  # share of training clips re-encoded with H.264 at a random crf: real
+    crf: tuple[int, int] = (16, 28)  # files are 4:2:0 H.264, whose chroma blurs small objects
     val_clips: int = 512  # held-out clips (another seed) scored at each evaluation
     val_seed: int = 990_001  # the bench uses yet another seed
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 CREATED = "c2pa.created"
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicMedia"  # rendered
 GENERATION_LABEL = "org.kinema.generation"  # Kinema's own assertion: model id, prompt hash, seed
 GENERATOR = "kinema"
 _FORMATS = {".mp4": "video/mp4", ".png": "image/png", ".gif": "image/gif"}
@@ -193,6 +194,7 @@ class GenerationInfo:
     include_prompt: bool = False  # the prompt's text goes in only when asked; its hash always
     parameters: dict[str, Any] = field(default_factory=dict)  # seed, steps, size, mode...
     watermarked: bool = True
+    source_type: str = TRAINED_ALGORITHMIC_MEDIA  # IPTC digital source type of the content
 
     def assertion(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -222,7 +224,7 @@ def manifest(info: GenerationInfo, title: str, fmt: str) -> dict[str, Any]:
                     "actions": [
                         {
                             "action": CREATED,
-                            "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
+                            "digitalSourceType": info.source_type,
                             "softwareAgent": agent,
                         }
                     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from torch import nn
 
 from kinema.config import RecognizerRecipe
 from kinema.models.classifier import to_input
+from kinema.train.detector import reencode
 from kinema.train.trainer import write_command_file
 from kinema.understand.recognize import PREFIX, SLOT, SlotRecognizer, split_heads, targets
 from kinema.world.render import render
@@ -53,6 +55,14 @@ class RecognizerTask:
 
     def batch(self, step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         x, graphs = clips([self.cfg.seed, step, 5], self.cfg.batch_size, self.recipe)
+        d = self.recipe.data
+        rng = np.random.default_rng([self.cfg.seed, step, 6])
+        recode = rng.random(len(x)) < d.codec_p
+        crfs = rng.integers(d.crf[0], d.crf[1] + 1, len(x))
+        if recode.any():
+            with tempfile.TemporaryDirectory() as tmp:
+                for i in np.flatnonzero(recode):
+                    x[i] = reencode(x[i], int(crfs[i]), Path(tmp))
         return to_input(x), targets(graphs)
 
     def loss(self, model: nn.Module, batch, step: int) -> tuple[torch.Tensor, dict[str, float]]:

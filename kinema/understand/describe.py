@@ -40,7 +40,9 @@ class DescribeConfig:
     static_motion: float = 0.01  # mean flow below this (share of the frame side per second)
     # is "static"
     camera_min: float = 0.02  # median flow above this (share of side per second) is a camera move
-    camera_coherence: float = 0.45  # ... when more than this share of a 4x4 grid moves with the shift
+    camera_coherence: float = (
+        0.45  # ... when more than this share of a 4x4 grid moves with the shift
+    )
     colours: int = 3  # dominant colours reported per shot
     shots: ShotConfig = field(default_factory=ShotConfig)
 
