@@ -43,10 +43,13 @@ bench: install
 	$(BIN)/python bench/vae_eval.py
 	$(BIN)/python bench/t2v_eval.py
 	$(BIN)/python bench/watermark_eval.py
+	$(BIN)/python bench/detector_eval.py
+	$(BIN)/python bench/understand_eval.py
 	$(BIN)/python bench/t2v_speed.py
 	$(BIN)/python bench/edit_eval.py
 	$(BIN)/python bench/moderation_eval.py
 	$(BIN)/python bench/moderation_eval.py --set bench/data/moderation_heldout.yaml
+	$(BIN)/python bench/moderation_eval.py --set bench/data/moderation_heldout2.yaml
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

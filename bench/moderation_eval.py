@@ -155,7 +155,8 @@ def main() -> None:
     ]
     text = "\n".join(lines)
     print(text)
-    tag = ("_heldout" if "heldout" in args.set else "") + ("_rules" if args.rules_only else "")
+    stem = Path(args.set).stem.removeprefix("moderation_")
+    tag = ("" if stem == "base" else f"_{stem}") + ("_rules" if args.rules_only else "")
     out = Path(args.out + tag)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(text + "\n")

@@ -244,16 +244,36 @@ def _train_run(
     return recipe, " ".join(shlex.quote(p) for p in parts)
 
 
+ResumeOpt = Annotated[bool, typer.Option(help="Continue from OUT/checkpoint if it exists.")]
+TrainStepsOpt = Annotated[int | None, typer.Option(help="Override the recipe's step count.")]
+
+
+def _fit(kind: str, recipe, command: str, out: Path, resume: bool, model, task,
+         export: Path | None, ship) -> None:  # fmt: skip
+    """Run the shared training loop; with ``export``, ``ship(ema)`` writes the weights there."""
+    from kinema.train.trainer import run_info, train
+
+    if recipe.train.threads:
+        import torch
+
+        torch.set_num_threads(recipe.train.threads)
+    ema = train(model, task, recipe.train, out, resume, run_info(kind, recipe, command))
+    if export is not None:
+        ship(ema)
+        console.print(f"exported the {kind} to [bold]{export}[/]")
+    console.print(
+        f"run in [bold]{out}[/] (log.jsonl, checkpoint/, samples/ where the task writes them)"
+    )
+
+
 @train_app.command("vae")
 def train_vae(
     config: Annotated[Path, typer.Option(help="YAML recipe, e.g. configs/vae-shapes.yaml.")],
     out: Annotated[Path, typer.Option(help="Run folder: log.jsonl, checkpoint/, samples/.")] = Path(
         "runs/vae"
     ),
-    resume: Annotated[
-        bool, typer.Option(help="Continue from OUT/checkpoint if it exists.")
-    ] = False,
-    steps: Annotated[int | None, typer.Option(help="Override the recipe's step count.")] = None,
+    resume: ResumeOpt = False,
+    steps: TrainStepsOpt = None,
     export: Annotated[
         Path | None, typer.Option(help="Write calibrated fp16 weights + recipe + log here.")
     ] = None,
@@ -266,7 +286,6 @@ def train_vae(
 
     from kinema.config import load_vae_recipe
     from kinema.models.vae import CausalVAE
-    from kinema.train.trainer import run_info, train
     from kinema.train.vae import VAETask, new_vae
     from kinema.train.vae import export as export_vae
 
@@ -283,18 +302,8 @@ def train_vae(
                     f"{init}: its VAE has another shape than the recipe's model"
                 )
             model.load_state_dict(start.state_dict())
-        ema = train(
-            model,
-            VAETask(recipe),
-            recipe.train,
-            out,
-            resume,
-            run_info("vae", recipe, command),
-        )
-        if export is not None:
-            export_vae(ema, config, out, export, command)
-            console.print(f"exported the VAE to [bold]{export}[/]")
-    console.print(f"run in [bold]{out}[/] (log.jsonl, checkpoint/, samples/)")
+        _fit("VAE", recipe, command, out, resume, model, VAETask(recipe), export,
+             lambda ema: export_vae(ema, config, out, export, command))  # fmt: skip
 
 
 @train_app.command("dit")
@@ -303,10 +312,8 @@ def train_dit(
     out: Annotated[
         Path, typer.Option(help="Run folder: latent cache, log.jsonl, checkpoint/, samples/.")
     ] = Path("runs/dit"),
-    resume: Annotated[
-        bool, typer.Option(help="Continue from OUT/checkpoint if it exists.")
-    ] = False,
-    steps: Annotated[int | None, typer.Option(help="Override the recipe's step count.")] = None,
+    resume: ResumeOpt = False,
+    steps: TrainStepsOpt = None,
     export: Annotated[
         Path | None,
         typer.Option(
@@ -321,7 +328,6 @@ def train_dit(
     from kinema.models.vae import CausalVAE
     from kinema.train.dit import DiTTask, load_or_build_cache, new_dit
     from kinema.train.dit import export as export_dit
-    from kinema.train.trainer import run_info, train
 
     with _user_errors():
         recipe, command = _train_run("dit", config, out, resume, steps, export, load_dit_recipe)
@@ -333,18 +339,8 @@ def train_dit(
         text = TextEncoder(recipe.data.text_model or None)
         cache = load_or_build_cache(recipe, vae, text, out)
         model = new_dit(recipe, vae, text)
-        ema = train(
-            model,
-            DiTTask(recipe, vae, text, cache),
-            recipe.train,
-            out,
-            resume,
-            run_info("dit", recipe, command),
-        )
-        if export is not None:
-            export_dit(ema, vae, recipe, config, out, export, command)  # type: ignore[arg-type]
-            console.print(f"exported the DiT to [bold]{export}[/]")
-    console.print(f"run in [bold]{out}[/] (log.jsonl, checkpoint/, samples/)")
+        _fit("DiT", recipe, command, out, resume, model, DiTTask(recipe, vae, text, cache), export,
+             lambda ema: export_dit(ema, vae, recipe, config, out, export, command))  # fmt: skip
 
 
 @train_app.command("detector")
@@ -353,10 +349,8 @@ def train_detector(
     out: Annotated[
         Path, typer.Option(help="Run folder: clip cache, log.jsonl, checkpoint/.")
     ] = Path("runs/detector"),
-    resume: Annotated[
-        bool, typer.Option(help="Continue from OUT/checkpoint if it exists.")
-    ] = False,
-    steps: Annotated[int | None, typer.Option(help="Override the recipe's step count.")] = None,
+    resume: ResumeOpt = False,
+    steps: TrainStepsOpt = None,
     export: Annotated[
         Path | None,
         typer.Option(help="Write the detector + threshold + recipe + log here (kinema/weights)."),
@@ -366,27 +360,18 @@ def train_detector(
     from kinema.config import load_detector_recipe
     from kinema.train.detector import DetectorTask, load_or_build, new_detector
     from kinema.train.detector import export as export_detector
-    from kinema.train.trainer import run_info, train
 
     with _user_errors():
         recipe, command = _train_run(
             "detector", config, out, resume, steps, export, load_detector_recipe
         )
-        if recipe.train.threads:
-            import torch
-
-            torch.set_num_threads(recipe.train.threads)
         total = recipe.data.generated + recipe.data.real
         with _progress() as bar:
             task_id = bar.add_task("clips", total=total)
             data = load_or_build(recipe, out, on_clip=lambda n: bar.advance(task_id, n))
         task = DetectorTask(recipe, data)
-        ema = train(new_detector(recipe), task, recipe.train, out, resume,
-                    run_info("detector", recipe, command))  # fmt: skip
-        if export is not None:
-            export_detector(ema, task, config, out, export, command)  # type: ignore[arg-type]
-            console.print(f"exported the detector to [bold]{export}[/]")
-    console.print(f"run in [bold]{out}[/] (log.jsonl, checkpoint/)")
+        _fit("detector", recipe, command, out, resume, new_detector(recipe), task, export,
+             lambda ema: export_detector(ema, task, config, out, export, command))  # fmt: skip
 
 
 @train_app.command("recognizer")
@@ -395,10 +380,8 @@ def train_recognizer(
     out: Annotated[Path, typer.Option(help="Run folder: log.jsonl, checkpoint/.")] = Path(
         "runs/recognizer"
     ),
-    resume: Annotated[
-        bool, typer.Option(help="Continue from OUT/checkpoint if it exists.")
-    ] = False,
-    steps: Annotated[int | None, typer.Option(help="Override the recipe's step count.")] = None,
+    resume: ResumeOpt = False,
+    steps: TrainStepsOpt = None,
     export: Annotated[
         Path | None, typer.Option(help="Write the recognizer + recipe + log here (kinema/weights).")
     ] = None,
@@ -407,23 +390,14 @@ def train_recognizer(
     from kinema.config import load_recognizer_recipe
     from kinema.train.recognizer import RecognizerTask, new_recognizer
     from kinema.train.recognizer import export as export_recognizer
-    from kinema.train.trainer import run_info, train
 
     with _user_errors():
         recipe, command = _train_run(
             "recognizer", config, out, resume, steps, export, load_recognizer_recipe
         )
-        if recipe.train.threads:
-            import torch
-
-            torch.set_num_threads(recipe.train.threads)
         model = new_recognizer(recipe)
-        ema = train(model, RecognizerTask(recipe), recipe.train, out, resume,
-                    run_info("recognizer", recipe, command))  # fmt: skip
-        if export is not None:
-            export_recognizer(ema, config, out, export, command)  # type: ignore[arg-type]
-            console.print(f"exported the recognizer to [bold]{export}[/]")
-    console.print(f"run in [bold]{out}[/] (log.jsonl, checkpoint/)")
+        _fit("recognizer", recipe, command, out, resume, model, RecognizerTask(recipe), export,
+             lambda ema: export_recognizer(ema, config, out, export, command))  # fmt: skip
 
 
 @app.command("generate")

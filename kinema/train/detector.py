@@ -8,7 +8,6 @@ classes carry VAE texture. A share of both is re-encoded with H.264 at a random 
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -23,7 +22,7 @@ from kinema.errors import InvalidInputError
 from kinema.io.video import Video, read_video, write_video
 from kinema.models.classifier import VideoClassifier, to_input
 from kinema.safety.detector import PREFIX, THRESHOLD_NAME
-from kinema.train.trainer import write_command_file
+from kinema.train.trainer import ship_run_files
 from kinema.world.captions import caption
 from kinema.world.render import render
 from kinema.world.scene import sample_scene
@@ -172,8 +171,5 @@ def export(
     summary = {"threshold": prob_thr, "val_auc": r["auc"], "val_tpr_at_1fpr": r["tpr_at_1fpr"],
                "val_clips": len(task.val_idx)}  # fmt: skip
     (weights_dir / THRESHOLD_NAME).write_text(json.dumps(summary, indent=1))
-    shutil.copy(recipe_path, weights_dir / f"{PREFIX}_recipe.yaml")
-    log = Path(run_dir) / "log.jsonl"
-    shutil.copy(log, weights_dir / f"{PREFIX}_train_log.jsonl")
-    write_command_file(log, command, weights_dir / f"{PREFIX}_command.txt")
+    ship_run_files(PREFIX, recipe_path, run_dir, weights_dir, command)
     return weights_dir

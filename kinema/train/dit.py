@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,7 @@ from kinema.models.dit import DiT, check_parts
 from kinema.models.text import TextEncoder
 from kinema.models.vae import CausalVAE
 from kinema.pipelines.text_to_video import Pipeline, PipelineConfig
-from kinema.train.trainer import write_command_file
+from kinema.train.trainer import ship_run_files
 from kinema.train.vae import to_tensor
 from kinema.world.captions import caption, parse_prompt
 from kinema.world.render import render
@@ -305,8 +304,5 @@ def export(
         flow=recipe.flow,
     )
     (weights_dir / "pipeline.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
-    shutil.copy(recipe_path, weights_dir / "dit_recipe.yaml")
-    log = Path(run_dir) / "log.jsonl"
-    shutil.copy(log, weights_dir / "dit_train_log.jsonl")
-    write_command_file(log, command, weights_dir / "dit_command.txt")
+    ship_run_files("dit", recipe_path, run_dir, weights_dir, command)
     return weights_dir

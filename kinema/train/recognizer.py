@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from torch import nn
 from kinema.config import RecognizerRecipe
 from kinema.models.classifier import to_input
 from kinema.train.detector import reencode
-from kinema.train.trainer import write_command_file
+from kinema.train.trainer import ship_run_files
 from kinema.understand.recognize import PREFIX, SLOT, SlotRecognizer, split_heads, targets
 from kinema.world.render import render
 from kinema.world.scene import SceneGraph, sample_scene
@@ -101,8 +100,5 @@ def export(ema: SlotRecognizer, recipe_path: str | Path, run_dir: str | Path,
     """Write the EMA recognizer (fp16), recipe, log and command to ``weights_dir``."""
     weights_dir = Path(weights_dir)
     ema.save_pretrained(weights_dir, PREFIX)
-    shutil.copy(recipe_path, weights_dir / f"{PREFIX}_recipe.yaml")
-    log = Path(run_dir) / "log.jsonl"
-    shutil.copy(log, weights_dir / f"{PREFIX}_train_log.jsonl")
-    write_command_file(log, command, weights_dir / f"{PREFIX}_command.txt")
+    ship_run_files(PREFIX, recipe_path, run_dir, weights_dir, command)
     return weights_dir

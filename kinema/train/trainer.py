@@ -167,6 +167,20 @@ def write_command_file(log: str | Path, command: str, path: str | Path) -> None:
     Path(path).write_text("\n".join(lines) + "\n")
 
 
+def ship_run_files(
+    prefix: str, recipe_path: str | Path, run_dir: str | Path, weights_dir: str | Path, command: str
+) -> None:
+    """Next to shipped weights: ``<prefix>_recipe.yaml``, ``<prefix>_train_log.jsonl`` and
+    ``<prefix>_command.txt``, so anyone can see and repeat how they were made."""
+    import shutil
+
+    weights_dir = Path(weights_dir)
+    shutil.copy(recipe_path, weights_dir / f"{prefix}_recipe.yaml")
+    log = Path(run_dir) / LOG_NAME
+    shutil.copy(log, weights_dir / f"{prefix}_train_log.jsonl")
+    write_command_file(log, command, weights_dir / f"{prefix}_command.txt")
+
+
 def run_info(task: str, recipe: Any, command: str) -> dict[str, Any]:
     """What a run records about itself in its log's start event and checkpoints."""
     import dataclasses

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ from kinema.errors import InvalidInputError
 from kinema.eval.metrics import psnr
 from kinema.io.video import Video, write_video
 from kinema.models.vae import CausalVAE
-from kinema.train.trainer import write_command_file
+from kinema.train.trainer import ship_run_files
 from kinema.world.render import render
 from kinema.world.scene import sample_scene
 
@@ -167,10 +166,7 @@ def export(
     vae = calibrate(ema)  # type: ignore[arg-type]
     weights_dir = Path(weights_dir)
     vae.save_pretrained(weights_dir)
-    shutil.copy(recipe_path, weights_dir / "vae_recipe.yaml")
-    log = Path(run_dir) / "log.jsonl"
-    shutil.copy(log, weights_dir / "vae_train_log.jsonl")
-    write_command_file(log, command, weights_dir / "vae_command.txt")
+    ship_run_files("vae", recipe_path, run_dir, weights_dir, command)
     return weights_dir
 
 

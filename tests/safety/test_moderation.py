@@ -67,7 +67,7 @@ def test_allow_phrases_do_not_launder_the_rest(rules: Moderator) -> None:
 
 def test_semantic_check_catches_paraphrases(text_encoder) -> None:
     mod = Moderator(text_encoder=text_encoder)
-    d = mod.check("gay people are disgusting perverts who deserve punishment")
+    d = mod.check("a video saying gay men are perverted and should be punished")  # no rule names it
     assert not d.allowed and d.via == "semantic" and d.category == "hate"
     assert 0.5 < d.score <= 1.0
     ok = mod.check("a small yellow star moving right on a gray background")
