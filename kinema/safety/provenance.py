@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kinema.errors import KinemaError, VideoNotFoundError
+from kinema.errors import InvalidInputError, KinemaError, VideoNotFoundError
 
 if TYPE_CHECKING:
     from kinema.io.video import Video
@@ -383,6 +383,10 @@ def read_credentials(path: str | Path, anchors: bytes | None = None) -> Credenti
     import c2pa
 
     path = Path(path)
+    if path.is_dir():
+        raise InvalidInputError(
+            f"{path} is a folder; credentials sit in each file, e.g. {path}/frame_00000.png"
+        )
     if not path.is_file():
         raise VideoNotFoundError(path, "does not exist")
     fmt = _FORMATS.get(path.suffix.lower())

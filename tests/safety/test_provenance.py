@@ -11,7 +11,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from kinema.errors import OutputExistsError
+from kinema.errors import InvalidInputError, OutputExistsError
 from kinema.io.video import Video, read_video, write_video
 from kinema.safety.provenance import (
     CREATED,
@@ -144,6 +144,8 @@ def test_png_folders_gif_and_webm(tmp_path: Path, clip: Video, keys: Credentials
     pngs = sorted(folder.glob("*.png"))
     assert len(pngs) == clip.num_frames
     assert all(read_credentials(p, keys.anchor).state == "trusted" for p in pngs)
+    with pytest.raises(InvalidInputError, match="is a folder"):
+        read_credentials(folder)
     gif, signed = write_signed(clip, tmp_path / "a.gif", _info(), creds=keys)
     assert signed and read_credentials(gif).state == "valid"
     webm, signed = write_signed(clip, tmp_path / "a.webm", _info(), creds=keys)
