@@ -20,7 +20,7 @@ import numpy as np
 from kinema.data.manifest import MANIFEST_NAME, write_manifest
 from kinema.errors import InvalidInputError, KinemaError, OutputExistsError
 from kinema.io.video import Video, read_video, write_video
-from kinema.understand.describe import DescribeConfig, _flow_stats
+from kinema.understand.describe import DescribeConfig, brightness, flow_stats
 from kinema.understand.shots import detect_shots
 
 VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv", ".avi", ".gif", ".m4v")
@@ -90,13 +90,11 @@ def curate(
                 if seconds < config.min_seconds:
                     dropped.append({**where, "reason": f"too short ({seconds:.2f} s)"})
                     continue
-                luma = float(
-                    (part[:: max(1, len(part) // 8)] @ np.array([0.299, 0.587, 0.114])).mean()
-                )
+                luma = brightness(part)
                 if luma < config.min_brightness:
                     dropped.append({**where, "reason": f"too dark (brightness {luma:.0f})"})
                     continue
-                motion = _flow_stats(part, fps, config.describe)["motion"]
+                motion = flow_stats(part, fps, config.describe)["motion"]
                 if motion < config.min_motion:
                     dropped.append({**where, "reason": f"static (motion {motion:.4f})"})
                     continue

@@ -30,6 +30,14 @@ class ClassifierConfig:
     heads: dict[str, int] = field(default_factory=lambda: {"generated": 1})  # name -> logits
     dropout: float = 0.1  # before the heads; small data, small model
 
+    @classmethod
+    def from_dict(cls, raw: dict) -> ClassifierConfig:
+        """From ``<prefix>_config.json`` (JSON lists back to tuples)."""
+        raw = dict(raw)
+        for k in ("channels", "temporal_stride"):
+            raw[k] = tuple(raw[k])
+        return cls(**raw)
+
 
 class _Block(nn.Module):
     """Two 3x3x3 convs with GroupNorm + SiLU and a residual path (strided when shrinking)."""
@@ -92,9 +100,7 @@ class VideoClassifier(nn.Module):
     def from_pretrained(cls, directory: str | Path, prefix: str) -> VideoClassifier:
         raw, state = load_weights(directory, f"{prefix}.safetensors", f"{prefix}_config.json",
                                   f"kinema train {prefix}")  # fmt: skip
-        raw["channels"] = tuple(raw["channels"])
-        raw["temporal_stride"] = tuple(raw["temporal_stride"])
-        model = cls(ClassifierConfig(**raw))
+        model = cls(ClassifierConfig.from_dict(raw))
         model.load_state_dict({k: v.float() for k, v in state.items()})
         return model.eval()
 

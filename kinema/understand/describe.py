@@ -47,7 +47,7 @@ class DescribeConfig:
     shots: ShotConfig = field(default_factory=ShotConfig)
 
 
-def _flow_stats(frames: np.ndarray, fps: float, cfg: DescribeConfig) -> dict[str, Any]:
+def flow_stats(frames: np.ndarray, fps: float, cfg: DescribeConfig) -> dict[str, Any]:
     """Motion magnitude and camera motion of one shot from Farneback optical flow."""
     import cv2
 
@@ -91,6 +91,11 @@ def _flow_stats(frames: np.ndarray, fps: float, cfg: DescribeConfig) -> dict[str
         else:
             camera = "tilt up" if move[1] > 0 else "tilt down"
     return {"motion": motion, "camera": camera, "camera_speed": speed, "coherence": coherence}
+
+
+def brightness(frames: np.ndarray) -> float:
+    """Mean luma (0-255) of up to 8 evenly spaced frames."""
+    return float((frames[:: max(1, len(frames) // 8)] @ np.array([0.299, 0.587, 0.114])).mean())
 
 
 def dominant_colours(frames: np.ndarray, k: int = 3) -> list[dict[str, Any]]:
@@ -205,8 +210,8 @@ def describe(
     summaries = []
     for shot in shots:
         part = frames[shot.start : shot.end]
-        flow = _flow_stats(part, fps, config)
-        luma = float((part[:: max(1, len(part) // 8)] @ np.array([0.299, 0.587, 0.114])).mean())
+        flow = flow_stats(part, fps, config)
+        luma = brightness(part)
         rec = None
         if recognizer is not None:
             rec = recognizer(part).to_json()

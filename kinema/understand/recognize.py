@@ -90,9 +90,7 @@ class SlotRecognizer(nn.Module):
     def from_pretrained(cls, directory: str | Path, prefix: str = "recognizer") -> SlotRecognizer:
         raw, state = load_weights(directory, f"{prefix}.safetensors", f"{prefix}_config.json",
                                   f"kinema train {prefix}")  # fmt: skip
-        raw["channels"] = tuple(raw["channels"])
-        raw["temporal_stride"] = tuple(raw["temporal_stride"])
-        model = cls(ClassifierConfig(**raw))
+        model = cls(ClassifierConfig.from_dict(raw))
         model.load_state_dict(state)
         return model.eval()
 
