@@ -898,7 +898,7 @@ def describe_cmd(
             write_description(desc, output)
         if keyframes is not None:
             write_keyframes(src.frames, src.fps, [s.shot for s in desc.shots], keyframes,
-                            max_frames, str(video))  # fmt: skip
+                            max_frames, str(video), desc.keyframes)  # fmt: skip
     if as_json:
         print(json.dumps(desc.to_json(), indent=1))
     else:

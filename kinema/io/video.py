@@ -97,6 +97,11 @@ class Video:
 # ----------------------------------------------------------------------------- resizing
 
 
+def luma(frames: np.ndarray) -> np.ndarray:
+    """Rec. 601 luma (float32, 0-255) of uint8 RGB frames: (..., 3) -> (...)."""
+    return frames.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
 def resize_frames(frames: np.ndarray, size: tuple[int, int], crop: bool = True) -> np.ndarray:
     """Resize (T, H, W, 3) uint8 frames to ``size`` = (H, W) with PyAV's scaler.
 

@@ -11,12 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kinema.errors import InvalidInputError
+from kinema.io.video import resize_frames
 from kinema.models.layers import load_weights, save_weights
+
+M = TypeVar("M", bound=nn.Module)
 
 
 @dataclass
@@ -92,17 +98,45 @@ class VideoClassifier(nn.Module):
         return {k: head(f) for k, head in self.heads.items()}  # {name: (B, n)}
 
     def save_pretrained(self, directory: str | Path, prefix: str) -> Path:
-        """``<prefix>.safetensors`` + ``<prefix>_config.json`` in ``directory`` (fp16)."""
-        return save_weights(self, directory, f"{prefix}.safetensors", f"{prefix}_config.json",
-                            torch.float16)  # fmt: skip
+        return save_classifier(self, directory, prefix)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, prefix: str) -> VideoClassifier:
-        raw, state = load_weights(directory, f"{prefix}.safetensors", f"{prefix}_config.json",
-                                  f"kinema train {prefix}")  # fmt: skip
-        model = cls(ClassifierConfig.from_dict(raw))
-        model.load_state_dict({k: v.float() for k, v in state.items()})
-        return model.eval()
+        return load_classifier(cls, directory, prefix)
+
+
+def save_classifier(model: nn.Module, directory: str | Path, prefix: str) -> Path:
+    """``<prefix>.safetensors`` (fp16) + ``<prefix>_config.json`` (its ``cfg``) in ``directory``."""
+    return save_weights(model, directory, f"{prefix}.safetensors", f"{prefix}_config.json",
+                        torch.float16)  # fmt: skip
+
+
+def load_classifier(cls: type[M], directory: str | Path, prefix: str) -> M:
+    """A model built from a ``ClassifierConfig`` (``cls(cfg)``), as ``save_classifier`` left it."""
+    raw, state = load_weights(directory, f"{prefix}.safetensors", f"{prefix}_config.json",
+                              f"kinema train {prefix}")  # fmt: skip
+    model = cls(ClassifierConfig.from_dict(raw))  # type: ignore[call-arg]
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def fit_clip(frames: np.ndarray, length: int, size: int, who: str) -> np.ndarray:
+    """uint8 (T, H, W, 3) -> (max(T, length), size, size, 3): centre-cropped / resized, and
+    padded with its last frame up to ``length`` frames."""
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise InvalidInputError(f"{who} needs uint8 frames (T, H, W, 3), got {frames.shape}")
+    if frames.shape[1:3] != (size, size):
+        frames = resize_frames(frames, (size, size))
+    if len(frames) < length:
+        frames = np.concatenate([frames, np.repeat(frames[-1:], length - len(frames), axis=0)])
+    return frames
+
+
+@torch.no_grad()
+def run_batched(model: nn.Module, clips: np.ndarray, batch: int = 32) -> dict[str, torch.Tensor]:
+    """The model's heads on uint8 clips (N, T, H, W, 3), ``batch`` at a time: {head: (N, n)}."""
+    outs = [model(to_input(clips[i : i + batch])) for i in range(0, len(clips), batch)]
+    return {k: torch.cat([o[k] for o in outs]).float() for k in outs[0]}
 
 
 def to_input(frames: torch.Tensor | object) -> torch.Tensor:

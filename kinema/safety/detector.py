@@ -16,9 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kinema.errors import InvalidInputError
-from kinema.io.video import resize_frames
-from kinema.models.classifier import VideoClassifier, to_input
+from kinema.models.classifier import VideoClassifier, fit_clip, run_batched
 
 PREFIX = "detector"
 THRESHOLD_NAME = "detector_threshold.json"
@@ -40,14 +38,8 @@ class DetectorVerdict:
 def clips_for(frames: np.ndarray, max_windows: int = 4) -> np.ndarray:
     """uint8 (T, H, W, 3) -> (n, 17, 64, 64, 3): centre-cropped/resized, up to ``max_windows``
     evenly spaced 17-frame windows (short videos repeat their last frame)."""
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise InvalidInputError(f"detector needs uint8 frames (T, H, W, 3), got {frames.shape}")
-    if frames.shape[1:3] != (CLIP_SIZE, CLIP_SIZE):
-        frames = resize_frames(frames, (CLIP_SIZE, CLIP_SIZE))
+    frames = fit_clip(frames, CLIP_FRAMES, CLIP_SIZE, "the detector")
     t = len(frames)
-    if t < CLIP_FRAMES:
-        frames = np.concatenate([frames, np.repeat(frames[-1:], CLIP_FRAMES - t, axis=0)])
-        t = CLIP_FRAMES
     starts = np.unique(np.linspace(0, t - CLIP_FRAMES, min(max_windows, t - CLIP_FRAMES + 1)))
     return np.stack([frames[int(s) : int(s) + CLIP_FRAMES] for s in starts])
 
@@ -69,14 +61,9 @@ class GeneratedDetector:
         threshold = json.loads(thr.read_text())["threshold"] if thr.is_file() else 0.5
         return cls(model, threshold)
 
-    @torch.no_grad()
     def probabilities(self, clips: np.ndarray) -> np.ndarray:
         """P(generated) for uint8 clips (B, 17, 64, 64, 3)."""
-        out = []
-        for i in range(0, len(clips), 32):
-            logits = self.model(to_input(clips[i : i + 32]))["generated"][:, 0]  # (b,)
-            out.append(torch.sigmoid(logits).numpy())
-        return np.concatenate(out)
+        return torch.sigmoid(run_batched(self.model, clips)["generated"][:, 0]).numpy()
 
     def __call__(self, frames: np.ndarray) -> DetectorVerdict:
         p = float(self.probabilities(clips_for(frames)).mean())

@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kinema.errors import InvalidInputError
+from kinema.io.video import luma
 
 DEFAULT_KEY = "kinema-public-watermark-v1"  # the key every Kinema install marks with
 
@@ -160,8 +161,7 @@ def detect(
         )
     tile = pattern(key, config)  # (P, P)
     tile_f = np.conj(np.fft.fft2(tile))  # (P, P)
-    luma = frames.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)  # (T, H, W)
-    mean = luma.mean(axis=0)  # (H, W)
+    mean = luma(frames).mean(axis=0)  # (H, W)
     best = (-np.inf, 1.0, (0, 0))
     for s in config.scales:
         h, w = round(mean.shape[0] / s), round(mean.shape[1] / s)

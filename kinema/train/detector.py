@@ -20,7 +20,7 @@ from torch import nn
 from kinema.config import DetectorRecipe
 from kinema.errors import InvalidInputError
 from kinema.io.video import Video, read_video, write_video
-from kinema.models.classifier import VideoClassifier, to_input
+from kinema.models.classifier import VideoClassifier, run_batched, to_input
 from kinema.safety.detector import PREFIX, THRESHOLD_NAME
 from kinema.train.trainer import ship_run_files
 from kinema.world.captions import caption
@@ -137,12 +137,10 @@ class DetectorTask:
         acc = float(((logits > 0).float() == y).float().mean())
         return loss, {"acc": acc}
 
-    @torch.no_grad()
     def scores(self, model: nn.Module, idx: np.ndarray) -> np.ndarray:
+        """Logits of clips ``idx`` (the model is put in eval mode; the trainer restores it)."""
         model.eval()
-        out = [model(to_input(self.clips[idx[i : i + 64]]))["generated"][:, 0]
-               for i in range(0, len(idx), 64)]  # fmt: skip
-        return torch.cat(out).float().numpy()
+        return run_batched(model, self.clips[idx], batch=64)["generated"][:, 0].numpy()
 
     def evaluate(self, model: nn.Module, step: int, out: Path) -> dict[str, float]:
         r = roc(self.scores(model, self.val_idx), self.labels[self.val_idx])

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kinema.config import RecognizerRecipe
-from kinema.models.classifier import to_input
+from kinema.models.classifier import run_batched, to_input
 from kinema.train.detector import reencode
 from kinema.train.trainer import ship_run_files
 from kinema.understand.recognize import PREFIX, SLOT, SlotRecognizer, split_heads, targets
@@ -72,10 +72,7 @@ class RecognizerTask:
     def evaluate(self, model: nn.Module, step: int, out: Path) -> dict[str, float]:
         model.eval()
         y = targets(self.val_graphs)
-        outs = [
-            split_heads(model(to_input(self.val[i : i + 64]))) for i in range(0, len(self.val), 64)
-        ]
-        h = {k: torch.cat([o[k] for o in outs]) for k in outs[0]}
+        h = split_heads(run_batched(model, self.val, batch=64))
         present = (h["present"] > 0).float()
         res = {"val_background": float((h["background"].argmax(-1) == y["background"]).float().mean()),
                "val_count": float((present.sum(1) == y["present"].sum(1)).float().mean())}  # fmt: skip

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from kinema.io.video import luma
 from kinema.understand.keyframes import Keyframe, pick_keyframes
 from kinema.understand.shots import Shot, ShotConfig, detect_shots
 
@@ -95,7 +96,7 @@ def flow_stats(frames: np.ndarray, fps: float, cfg: DescribeConfig) -> dict[str,
 
 def brightness(frames: np.ndarray) -> float:
     """Mean luma (0-255) of up to 8 evenly spaced frames."""
-    return float((frames[:: max(1, len(frames) // 8)] @ np.array([0.299, 0.587, 0.114])).mean())
+    return float(luma(frames[:: max(1, len(frames) // 8)]).mean())
 
 
 def dominant_colours(frames: np.ndarray, k: int = 3) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kinema.io.video import luma
 from kinema.understand.shots import Shot
 
 
@@ -61,7 +62,7 @@ def frame_scores(
     """Per-frame sharpness (rank in [0, 1]), exposure and typicality in one shot's frames."""
     import cv2
 
-    gray = frames.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)  # (T, H, W)
+    gray = luma(frames)  # (T, H, W)
     lap = np.array([cv2.Laplacian(g, cv2.CV_32F).var() for g in gray])  # (T,)
     n = len(frames)
     sharp = (np.argsort(np.argsort(lap)) / max(n - 1, 1)) if n > 1 else np.ones(1)
@@ -158,13 +159,15 @@ def write_keyframes(
     out: str | Path,
     max_frames: int = 8,
     source: str = "",
+    keyframes: list[Keyframe] | None = None,
 ) -> dict[str, object]:
-    """Write ``frame_<n>.png`` per feature image, ``contact_sheet.png`` and ``index.json``."""
+    """Write ``frame_<n>.png`` per feature image, ``contact_sheet.png`` and ``index.json``;
+    ``keyframes`` already picked (e.g. by ``describe``) are written as they are."""
     import cv2
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    kfs = pick_keyframes(frames, fps, shots, max_frames)
+    kfs = keyframes if keyframes is not None else pick_keyframes(frames, fps, shots, max_frames)
     digits = max(5, len(str(len(frames))))
     entries = []
     for kf in kfs:

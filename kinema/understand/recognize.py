@@ -24,10 +24,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from kinema.errors import InvalidInputError
-from kinema.io.video import resize_frames
-from kinema.models.classifier import ClassifierConfig, VideoClassifier, to_input
-from kinema.models.layers import load_weights, save_weights
+from kinema.models.classifier import (
+    ClassifierConfig,
+    VideoClassifier,
+    fit_clip,
+    load_classifier,
+    run_batched,
+    save_classifier,
+)
 from kinema.world import spec as S
 from kinema.world.captions import canonical_caption
 from kinema.world.scene import ObjectSpec, SceneGraph, SceneSpec
@@ -83,16 +87,11 @@ class SlotRecognizer(nn.Module):
         }
 
     def save_pretrained(self, directory: str | Path, prefix: str = "recognizer") -> Path:
-        return save_weights(self, directory, f"{prefix}.safetensors", f"{prefix}_config.json",
-                            torch.float16)  # fmt: skip
+        return save_classifier(self, directory, prefix)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, prefix: str = "recognizer") -> SlotRecognizer:
-        raw, state = load_weights(directory, f"{prefix}.safetensors", f"{prefix}_config.json",
-                                  f"kinema train {prefix}")  # fmt: skip
-        model = cls(ClassifierConfig.from_dict(raw))
-        model.load_state_dict(state)
-        return model.eval()
+        return load_classifier(cls, directory, prefix)
 
 
 @dataclass(frozen=True)
@@ -193,13 +192,7 @@ def split_heads(out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 def prepare(frames: np.ndarray) -> np.ndarray:
     """Any uint8 clip (T, H, W, 3) -> (17, 64, 64, 3): resized and cut/padded to 17 frames."""
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise InvalidInputError(f"recognizer needs uint8 frames (T, H, W, 3), got {frames.shape}")
-    if frames.shape[1:3] != (CLIP_SIZE, CLIP_SIZE):
-        frames = resize_frames(frames, (CLIP_SIZE, CLIP_SIZE))
-    if len(frames) >= CLIP_FRAMES:
-        return frames[:CLIP_FRAMES]
-    return np.concatenate([frames, np.repeat(frames[-1:], CLIP_FRAMES - len(frames), axis=0)])
+    return fit_clip(frames, CLIP_FRAMES, CLIP_SIZE, "the recognizer")[:CLIP_FRAMES]
 
 
 class Recognizer:
@@ -216,18 +209,14 @@ class Recognizer:
         directory = Path(directory) if directory is not None else default_weights_dir()
         return cls(SlotRecognizer.from_pretrained(directory, PREFIX))
 
-    @torch.no_grad()
     def predict(self, clips: np.ndarray) -> list[Recognition]:
         """Recognise a batch of prepared clips (B, 17, 64, 64, 3)."""
-        out = []
-        for i in range(0, len(clips), 32):
-            heads = split_heads(self.model(to_input(clips[i : i + 32])))
-            probs = {k: (torch.sigmoid(v) if k == "present" else v.softmax(-1)).numpy()
-                     for k, v in heads.items()}  # fmt: skip
-            for j in range(len(heads["present"])):
-                fit = palette_fit(clips[i + j], self.config.palette_distance)
-                out.append(self._read({k: v[j] for k, v in probs.items()}, fit))
-        return out
+        heads = split_heads(run_batched(self.model, clips))
+        probs = {k: (torch.sigmoid(v) if k == "present" else v.softmax(-1)).numpy()
+                 for k, v in heads.items()}  # fmt: skip
+        return [self._read({k: v[j] for k, v in probs.items()},
+                           palette_fit(clip, self.config.palette_distance))
+                for j, clip in enumerate(clips)]  # fmt: skip
 
     def __call__(self, frames: np.ndarray) -> Recognition:
         return self.predict(prepare(frames)[None])[0]
