@@ -294,6 +294,10 @@ def train_vae(
         recipe, command = _train_run(
             "vae", config, out, resume, steps, export, load_vae_recipe, extra
         )
+        if recipe.freeze_encoder and init is None:
+            raise InvalidInputError(
+                "freeze_encoder: true trains the decoder of existing weights; give --init DIR"
+            )
         model = new_vae(recipe.model, recipe.train.seed)
         if init is not None:
             start = CausalVAE.from_pretrained(init)
@@ -302,8 +306,12 @@ def train_vae(
                     f"{init}: its VAE has another shape than the recipe's model"
                 )
             model.load_state_dict(start.state_dict())
+            if recipe.freeze_encoder:
+                model.cfg = start.cfg  # the latent space, scale/shift included, is kept as is
+                model.encoder.requires_grad_(False)
         _fit("VAE", recipe, command, out, resume, model, VAETask(recipe), export,
-             lambda ema: export_vae(ema, config, out, export, command))  # fmt: skip
+             lambda ema: export_vae(ema, config, out, export, command,
+                                    calibrate_latents=not recipe.freeze_encoder))  # fmt: skip
 
 
 @train_app.command("dit")
@@ -398,6 +406,49 @@ def train_recognizer(
         model = new_recognizer(recipe)
         _fit("recognizer", recipe, command, out, resume, model, RecognizerTask(recipe), export,
              lambda ema: export_recognizer(ema, config, out, export, command))  # fmt: skip
+
+
+@train_app.command("moderation")
+def train_moderation(
+    config: Annotated[Path, typer.Option(help="YAML recipe, e.g. configs/moderation.yaml.")],
+    out: Annotated[Path, typer.Option(help="Run folder: log.jsonl, the head.")] = Path(
+        "runs/moderation"
+    ),
+    export: Annotated[
+        Path | None, typer.Option(help="Write the head + recipe + log here (kinema/weights).")
+    ] = None,
+) -> None:
+    """Train the moderation head on labelled prompts (MiniLM vectors; a minute or two on CPU)."""
+    import json
+
+    from kinema.config import load_moderation_recipe
+    from kinema.models.text import TextEncoder
+    from kinema.train.moderation import train_head
+    from kinema.train.trainer import LOG_NAME, run_info, ship_run_files
+
+    with _user_errors():
+        recipe, command = _train_run("moderation", config, out, False, None, export,
+                                     load_moderation_recipe)  # fmt: skip
+        log = out / LOG_NAME
+        if log.exists():
+            raise InvalidInputError(f"{out} already holds a run; pick another --out")
+        out.mkdir(parents=True, exist_ok=True)
+        log.write_text(
+            json.dumps({"event": "start", **run_info("moderation", recipe, command)}) + "\n"
+        )
+        with console.status("embedding prompts and fitting the head"):
+            head = train_head(recipe, TextEncoder(), log)
+        head.save_pretrained(out)
+        s = head.cfg.stats
+        console.print(
+            f"threshold {s['threshold']:.3f}: out-of-fold recall {100 * s['recall']:.1f}%, "
+            f"false refusals {100 * s['false_refusals']:.1f}% "
+            f"({s['harmful']} harmful, {s['benign']} benign hand-written prompts)"
+        )
+        if export is not None:
+            head.save_pretrained(export)
+            ship_run_files("moderation", config, out, export, command)
+            console.print(f"exported the moderation head to [bold]{export}[/]")
 
 
 @app.command("generate")

@@ -6,6 +6,7 @@ Model configs (VAE, DiT, training, sampling) join this file with the issues that
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kinema.world import spec as S
@@ -142,6 +143,10 @@ class VAERecipe:
     train: TrainConfig = field(default_factory=TrainConfig)
     data: VAEDataConfig = field(default_factory=VAEDataConfig)
     loss: VAELossConfig = field(default_factory=VAELossConfig)
+    # Train the decoder only, from ``--init`` weights: the encoder (and so the latent space and
+    # its scale/shift) stays exactly as it was, so a diffusion model trained on those latents
+    # stays valid while reconstructions improve.
+    freeze_encoder: bool = False
 
 
 def build_config(cls: type, raw: dict) -> object:
@@ -372,3 +377,37 @@ class RecognizerRecipe:
 def load_recognizer_recipe(path: str) -> RecognizerRecipe:
     """A recognizer recipe (``configs/recognizer.yaml``); presets ``slot-s`` / ``clf-test``."""
     return load_recipe(path, RecognizerRecipe, _classifier_presets(), "slot-s", "classifier")  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------- moderation head
+@dataclass
+class ModerationRecipe:
+    """Everything `kinema train moderation --config` reads (configs/moderation.yaml)."""
+
+    # Labelled prompt files ({harmful: {category: [...]}, benign: [...]}); the policy's own
+    # examples and benign_examples are always added. Paths are relative to the working folder;
+    # "package:NAME" is a file in kinema/safety/data.
+    data: list[str] = field(default_factory=lambda: ["package:moderation_train.yaml"])
+    compose: str = "package:moderation_compose.yaml"  # slot templates; "" for none
+    policy: str = ""  # "" = the shipped kinema/safety/policy.yaml
+    evasions_per_prompt: int = 2  # evasive rewrites of each harmful prompt added to training
+    epochs: int = 300  # full-batch AdamW steps (a linear head: seconds)
+    lr: float = 1e-2
+    weight_decay: float = 1e-2
+    # The refusal threshold is the lowest one whose out-of-fold false-refusal rate on benign
+    # hand-written prompts (each data file predicted by a head trained without it) stays at or
+    # under this.
+    target_false_refusals: float = 0.02
+    seed: int = 0
+
+
+def load_moderation_recipe(path: str) -> ModerationRecipe:
+    """A moderation head recipe (``configs/moderation.yaml``)."""
+    import yaml
+
+    from kinema.errors import InvalidInputError
+
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidInputError(f"{p}: no such recipe file")
+    return build_config(ModerationRecipe, yaml.safe_load(p.read_text()) or {})  # type: ignore[return-value]

@@ -341,3 +341,43 @@ def test_keyframes_describe_and_curate(tmp_path: Path) -> None:
     r = runner.invoke(app, ["data", "curate", str(raw), "--out", str(tmp_path / "cur")])
     assert r.exit_code == 0, r.output
     assert "1 videos -> " in r.output and (tmp_path / "cur" / "manifest.jsonl").is_file()
+
+
+def test_train_vae_decoder_only_keeps_the_latent_space(tmp_path: Path) -> None:
+    import dataclasses
+
+    import torch
+    import yaml
+
+    from kinema.config import VAE_PRESETS
+    from kinema.models.vae import CausalVAE
+
+    torch.manual_seed(0)
+    start = CausalVAE(
+        dataclasses.replace(VAE_PRESETS["vae-tiny"], scale=(2.0,) * 4, shift=(0.5,) * 4)
+    )
+    start.save_pretrained(tmp_path / "start")  # fp16, as shipped weights are
+    start = CausalVAE.from_pretrained(tmp_path / "start")
+    tiny = {
+        "model": {"preset": "vae-tiny"},
+        "freeze_encoder": True,
+        "train": {"steps": 2, "batch_size": 1, "warmup": 1, "bf16": False, "eval_every": 2,
+                  "ckpt_every": 2},
+        "data": {"buckets": [[5, 32, 32, 1.0]], "val_clips": 1},
+    }  # fmt: skip
+    recipe = tmp_path / "dec.yaml"
+    recipe.write_text(yaml.safe_dump(tiny))
+    base = ["train", "vae", "--config", str(recipe)]
+    r = runner.invoke(app, [*base, "--out", str(tmp_path / "r0")])
+    assert r.exit_code == 2 and "--init" in r.output  # a random encoder is nothing to freeze
+    weights = tmp_path / "w"
+    r = runner.invoke(app, [*base, "--out", str(tmp_path / "r1"), "--init", str(tmp_path / "start"),
+                            "--export", str(weights)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    out = CausalVAE.from_pretrained(weights)
+    assert out.cfg.scale == start.cfg.scale and out.cfg.shift == start.cfg.shift  # not recalibrated
+    a, b = start.state_dict(), out.state_dict()
+    enc = [k for k in a if k.startswith("encoder.")]
+    dec = [k for k in a if k.startswith("decoder.")]
+    assert all(torch.equal(a[k], b[k]) for k in enc)  # bit for bit
+    assert any(not torch.allclose(a[k], b[k], atol=1e-4) for k in dec)

@@ -75,13 +75,15 @@ def _strip_marks(text: str) -> str:
 
 
 def _join_spaced(m: re.Match[str]) -> str:
-    """'k i l l' -> 'kill'; a leading article or pronoun stays a word: 'a p r e t e e n' ->
-    'a preteen'."""
+    """'k i l l' -> 'kill'; an article or pronoun at either end stays a word: 'a p r e t e e n'
+    -> 'a preteen', 'm o l e s t i n g a boy' -> 'molesting a boy'."""
     text = m.group(0)
-    head = ""
+    head = tail = ""
     if text[:2] in ("a ", "i "):
         head, text = text[:2], text[2:]
-    return head + re.sub(r"[ .\-_*]", "", text)
+    if text[-2:] in (" a", " i") and len(text) > 6:
+        text, tail = text[:-2], text[-2:]
+    return head + re.sub(r"[ .\-_*]", "", text) + tail
 
 
 def normalise(text: str) -> list[str]:
@@ -166,8 +168,8 @@ class Decision:
     category: str | None = None
     title: str | None = None
     reason: str = ""
-    via: str | None = None  # "rule" | "semantic"
-    score: float | None = None  # cosine similarity for semantic decisions
+    via: str | None = None  # "rule" | "model" (the learned head) | "semantic" (similarity)
+    score: float | None = None  # P(harmful) from the head, or the cosine similarity
     normalised: str = ""
     scores: dict[str, float] = field(default_factory=dict)  # best similarity per category
 
@@ -234,12 +236,33 @@ class Moderator:
         text_encoder: Any = None,
         semantic: bool = True,
         log: str | Path | None = None,
+        head: Any = True,
     ) -> None:
         self.policy = policy or Policy.load()
         self.semantic = semantic
         self._encoder = text_encoder
         self.log = Path(log) if log else None
         self._bank: tuple[Any, list[tuple[str, str]]] | None = None
+        # True: the shipped head when it was trained for this policy's categories and this
+        # text model; a ModerationHead: that one; None/False: nearest-example similarity only.
+        self._head = head if head is not False else None
+
+    def head(self) -> Any:
+        """The moderation head in use, or None (then the similarity check decides)."""
+        if self._head is True:
+            from kinema.safety.moderation_head import ModerationHead
+
+            try:
+                head = ModerationHead.from_pretrained()
+            except InvalidInputError:
+                head = None
+            names = tuple(c.name for c in self.policy.categories)
+            self._head = head if head is not None and head.cfg.categories == names else None
+        if self._head is not None and self._encoder is not None:
+            want, have = self._head.cfg.text_model, getattr(self._encoder, "name", "")
+            if want and have and want != have:  # a head reads only its own encoder's vectors
+                return None
+        return self._head
 
     def _embeddings(self) -> tuple[Any, list[tuple[str, str]]]:
         """Unit vectors of every example [N, D] and their (category or '', text)."""
@@ -284,6 +307,9 @@ class Moderator:
         vecs, labels = self._embeddings()
         q = self._encoder.pooled([variants[0]])[0]  # [D]
         sims = (vecs @ q).tolist()  # [N]
+        head = self.head()
+        if head is not None:
+            return self._head_decision(prompt, variants[0], head, q, sims, labels)
         benign = max((s for s, (c, _) in zip(sims, labels, strict=True) if not c), default=-1.0)
         best: dict[str, tuple[float, str]] = {}
         for s, (c, text) in zip(sims, labels, strict=True):
@@ -297,6 +323,23 @@ class Moderator:
                                 f"it reads like {text!r} (similarity {s:.2f})", "semantic",
                                 round(s, 4), variants[0], scores)  # fmt: skip
         return Decision(prompt, True, normalised=variants[0], scores=scores)
+
+    def _head_decision(self, prompt: str, normalised: str, head: Any, q: Any, sims: list[float],
+                       labels: list[tuple[str, str]]) -> Decision:  # fmt: skip
+        """Refuse when the head's P(harmful) reaches its threshold; name the nearest example of
+        the category it picked, so the refusal says what the prompt resembles."""
+        p, k = head.harm(q[None])
+        p, cat = float(p[0]), self.policy.categories[int(k[0])]
+        scores = {"p_harmful": round(p, 4)}
+        if p < head.cfg.threshold:
+            return Decision(prompt, True, normalised=normalised, score=round(p, 4), scores=scores)
+        near = max(((s, t) for s, (c, t) in zip(sims, labels, strict=True) if c == cat.name),
+                   default=(0.0, ""))  # fmt: skip
+        reason = f"the moderation model reads it as {cat.title.lower()} (p={p:.2f})"
+        if near[1]:
+            reason += f", nearest example {near[1]!r}"
+        return Decision(prompt, False, cat.name, cat.title, reason, "model", round(p, 4),
+                        normalised, scores)  # fmt: skip
 
     def enforce(self, prompt: str) -> str:
         """Return ``prompt`` untouched if allowed; raise PromptRefusedError otherwise."""

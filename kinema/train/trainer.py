@@ -77,7 +77,7 @@ def train(
         torch.set_num_threads(cfg.threads)
     ema = make_ema(model)
     decay, no_decay = [], []
-    for p in model.parameters():
+    for p in (p for p in model.parameters() if p.requires_grad):  # frozen parts stay out
         (decay if p.ndim >= 2 else no_decay).append(p)
     opt = torch.optim.AdamW(
         [

@@ -161,9 +161,11 @@ def export(
     run_dir: str | Path,
     weights_dir: str | Path,
     command: str,
+    calibrate_latents: bool = True,
 ) -> Path:
-    """Calibrate the EMA VAE and write it (fp16) into ``weights_dir`` with its recipe and log."""
-    vae = calibrate(ema)  # type: ignore[arg-type]
+    """Calibrate the EMA VAE and write it (fp16) into ``weights_dir`` with its recipe and log.
+    ``calibrate_latents=False`` keeps the scale/shift it has (a decoder-only fine-tune)."""
+    vae = calibrate(ema) if calibrate_latents else ema  # type: ignore[arg-type]
     weights_dir = Path(weights_dir)
     vae.save_pretrained(weights_dir)
     ship_run_files("vae", recipe_path, run_dir, weights_dir, command)

@@ -19,6 +19,7 @@ def test_normalise_undoes_evasions() -> None:
         "ＳＵＩＣＩＤＥ": "suicide",
         "kíll": "kill",
         "erotic shoot with a p r e t e e n": "erotic shoot with a preteen",
+        "a coach m o l e s t i n g a boy": "a coach molesting a boy",
     }
     for raw, want in cases.items():
         assert want in normalise(raw), (raw, normalise(raw))
@@ -66,7 +67,7 @@ def test_allow_phrases_do_not_launder_the_rest(rules: Moderator) -> None:
 
 
 def test_semantic_check_catches_paraphrases(text_encoder) -> None:
-    mod = Moderator(text_encoder=text_encoder)
+    mod = Moderator(text_encoder=text_encoder, head=False)  # similarity to the examples only
     d = mod.check("a video saying gay men are perverted and should be punished")  # no rule names it
     assert not d.allowed and d.via == "semantic" and d.category == "hate"
     assert 0.5 < d.score <= 1.0

@@ -1,0 +1,210 @@
+"""Training the moderation head (``kinema train moderation``): data, out-of-fold threshold,
+fit, export.
+
+The data are labelled prompt files ({harmful: {category: [...]}, benign: [...]}), the policy's
+own examples, slot-filled prompts (``compose``) and evasive rewrites of every harmful prompt.
+The refusal threshold comes from out-of-fold predictions: each hand-written file is predicted
+by a head trained without it, so the threshold is set on prompts the head has not seen.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from kinema.config import ModerationRecipe
+from kinema.errors import InvalidInputError
+from kinema.safety.evasions import KINDS, evade
+from kinema.safety.moderation import Moderator, Policy, normalise
+from kinema.safety.moderation_head import HeadConfig, ModerationHead
+
+COMPOSED = "composed"  # the source name of slot-filled prompts (never held out)
+
+
+@dataclass
+class Row:
+    text: str
+    label: int  # 0 = allowed, 1 + category index otherwise
+    source: str  # the file it came from (folds are by source)
+    evasion: str = ""  # which rewrite, "" for the prompt as written
+
+
+def read_text(spec: str) -> str:
+    """A data file's text: "package:NAME" is kinema/safety/data/NAME, anything else a path."""
+    if spec.startswith("package:"):
+        return resources.files("kinema.safety").joinpath("data", spec[8:]).read_text()
+    p = Path(spec)
+    if not p.is_file():
+        raise InvalidInputError(f"{p}: no such moderation data file")
+    return p.read_text()
+
+
+def labelled_rows(spec: str, categories: list[str]) -> list[Row]:
+    raw = yaml.safe_load(read_text(spec)) or {}
+    rows = []
+    for cat, prompts in (raw.get("harmful") or {}).items():
+        if cat not in categories:
+            raise InvalidInputError(f"{spec}: category {cat!r} is not in the policy {categories}")
+        rows += [Row(p, 1 + categories.index(cat), spec) for p in prompts]
+    rows += [Row(p, 0, spec) for p in raw.get("benign") or []]
+    if not rows:
+        raise InvalidInputError(f"{spec}: no prompts (expected 'harmful' and 'benign' keys)")
+    return rows
+
+
+def composed_rows(spec: str, categories: list[str], rng: np.random.Generator) -> list[Row]:
+    """Slot-filled prompts: each template ``count`` times with slot values drawn from ``rng``."""
+    raw = yaml.safe_load(read_text(spec))
+    slots: dict[str, list[str]] = raw["slots"]
+    rows = []
+    for label, templates in raw["templates"].items():
+        y = 0 if label == "benign" else 1 + categories.index(label)
+        for t in templates:
+            names = [n for n in slots if "{" + n + "}" in t["text"]]
+            seen = set()
+            for _ in range(int(t["count"])):
+                text = t["text"].format(**{n: slots[n][rng.integers(len(slots[n]))] for n in names})
+                if text not in seen:
+                    seen.add(text)
+                    rows.append(Row(text, y, COMPOSED))
+    return rows
+
+
+def with_evasions(rows: list[Row], per_prompt: int, rng: np.random.Generator) -> list[Row]:
+    """``rows`` plus ``per_prompt`` evasive rewrites of each harmful one (same source)."""
+    out = list(rows)
+    for r in rows:
+        if r.label and per_prompt:
+            for kind in rng.choice(KINDS, size=min(per_prompt, len(KINDS)), replace=False):
+                out.append(Row(evade(r.text, str(kind), rng), r.label, r.source, str(kind)))
+    return out
+
+
+def build_rows(recipe: ModerationRecipe, policy: Policy) -> list[Row]:
+    cats = [c.name for c in policy.categories]
+    rng = np.random.default_rng(recipe.seed)
+    rows = [Row(e, 1 + i, "policy") for i, c in enumerate(policy.categories) for e in c.examples]
+    rows += [Row(e, 0, "policy") for e in policy.benign]
+    for spec in recipe.data:
+        rows += labelled_rows(spec, cats)
+    if recipe.compose:
+        rows += composed_rows(recipe.compose, cats, rng)
+    return with_evasions(rows, recipe.evasions_per_prompt, rng)
+
+
+def embed(rows: list[Row], encoder, batch: int = 64) -> torch.Tensor:
+    """Unit sentence vectors [N, D] of each row's normalised text (what the moderator embeds)."""
+    texts = [normalise(r.text)[0] for r in rows]
+    return torch.cat([encoder.pooled(texts[i : i + batch]) for i in range(0, len(texts), batch)])
+
+
+def fit(
+    x: torch.Tensor, y: torch.Tensor, cfg: HeadConfig, recipe: ModerationRecipe
+) -> ModerationHead:
+    """Full-batch AdamW on class-balanced cross-entropy."""
+    torch.manual_seed(recipe.seed)
+    head = ModerationHead(cfg)
+    opt = torch.optim.AdamW(head.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    counts = torch.bincount(y, minlength=1 + len(cfg.categories)).float()
+    weight = counts.sum() / (len(counts) * counts.clamp_min(1.0))  # rare classes count as much
+    for _ in range(recipe.epochs):
+        loss = torch.nn.functional.cross_entropy(head(x), y, weight=weight)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return head.eval()
+
+
+def out_of_fold(
+    rows: list[Row], x: torch.Tensor, y: torch.Tensor, cfg: HeadConfig, recipe: ModerationRecipe
+) -> tuple[np.ndarray, np.ndarray]:
+    """P(harmful) for every hand-written row from a head trained without its source file, and
+    a mask of those rows (composed prompts are always trained on, never scored)."""
+    sources = np.array([r.source for r in rows])
+    scored = sources != COMPOSED
+    harm = np.full(len(rows), np.nan)
+    for src in sorted(set(sources[scored])):
+        test = sources == src
+        head = fit(x[~test], y[~test], cfg, recipe)
+        harm[test] = head.harm(x[test])[0].numpy()
+    return harm, scored
+
+
+def pick_threshold(
+    harm: np.ndarray, y: np.ndarray, target_fr: float, refused: np.ndarray | None = None
+) -> tuple[float, dict]:
+    """The lowest threshold at which the false-refusal rate on benign rows stays <= ``target_fr``
+    (``refused``: rows the rules refuse anyway, which spend that budget first), and the recall /
+    false refusals there. Never below 0.5 or above 0.999."""
+    refused = np.zeros(len(y), bool) if refused is None else refused
+    benign = y == 0
+    budget = int(np.floor(target_fr * benign.sum())) - int((refused & benign).sum())
+    free = np.sort(harm[benign & ~refused])  # benign rows only the head could refuse
+    if budget < 0 or len(free) == 0:
+        t = 0.999
+    else:
+        t = float(free[len(free) - budget - 1]) + 1e-6 if budget < len(free) else 0.0
+    t = min(max(t, 0.5), 0.999)
+    out = (harm >= t) | refused
+    stats = {
+        "threshold": round(t, 6),
+        "recall": round(float(out[y > 0].mean()), 4),
+        "false_refusals": round(float(out[benign].mean()), 4),
+        "harmful": int((y > 0).sum()),
+        "benign": int(benign.sum()),
+    }
+    return t, stats
+
+
+def train_head(recipe: ModerationRecipe, encoder, log: Path | None = None) -> ModerationHead:
+    """Build the data, pick the threshold out of fold, fit on everything; log to ``log``."""
+    policy = Policy.load(recipe.policy or None)
+    rows = build_rows(recipe, policy)
+    t0 = time.perf_counter()
+    x = embed(rows, encoder)
+    y = torch.tensor([r.label for r in rows])
+    cfg = HeadConfig(
+        categories=tuple(c.name for c in policy.categories),
+        dim=int(x.shape[1]),
+        text_model=str(getattr(encoder, "name", "")),
+    )
+    harm, scored = out_of_fold(rows, x, y, cfg, recipe)
+    yn = y.numpy()
+    rules = Moderator(policy, semantic=False)  # the head adds to the rules, so both count
+    ruled = np.array([not rules.check(r.text).allowed for r in rows])
+    threshold, stats = pick_threshold(
+        harm[scored], yn[scored], recipe.target_false_refusals, ruled[scored]
+    )
+    refused = (harm >= threshold) | ruled
+    plain = scored & np.array([not r.evasion for r in rows])
+    stats["recall_plain"] = round(float(refused[plain & (yn > 0)].mean()), 4)
+    stats["rules_alone"] = {
+        "recall": round(float(ruled[scored & (yn > 0)].mean()), 4),
+        "false_refusals": round(float(ruled[scored & (yn == 0)].mean()), 4),
+    }
+    per_source = {}
+    for src in sorted({r.source for r in rows} - {COMPOSED}):
+        m = np.array([r.source == src for r in rows])
+        per_source[src] = {
+            "recall": round(float(refused[m & (yn > 0)].mean()), 4),
+            "false_refusals": round(float(refused[m & (yn == 0)].mean()), 4)
+            if (m & (yn == 0)).any() else None,
+        }  # fmt: skip
+    stats["by_source"] = per_source
+    cfg.threshold, cfg.stats = threshold, stats
+    head = fit(x, y, cfg, recipe)
+    if log is not None:
+        counts = {str(k): int(v) for k, v in zip(*np.unique(yn, return_counts=True), strict=True)}
+        record = {"rows": len(rows), "by_label": counts, "embed_s": round(time.perf_counter() - t0, 1),
+                  "out_of_fold": stats}  # fmt: skip
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+    return head
