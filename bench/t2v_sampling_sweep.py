@@ -1,0 +1,64 @@
+"""Guidance and step count for the shipped sampler, picked on a tuning stream of prompts that
+neither training nor bench/t2v_eval.py draws (so the eval's numbers stay unbiased).
+
+    python bench/t2v_sampling_sweep.py [--prompts 80] [--guidance 2 4 6 8] [--steps 20 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from t2v_eval import EVAL_SEED, prompts, run
+
+from kinema.pipelines import Pipeline
+
+TUNE_SEED = EVAL_SEED + 7  # another stream: not the eval's scenes
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--weights", default=None)
+    ap.add_argument("--prompts", type=int, default=80, help="per object count")
+    ap.add_argument("--guidance", type=float, nargs="+", default=[2.0, 4.0, 6.0, 8.0])
+    ap.add_argument("--steps", type=int, nargs="+", default=[20])
+    ap.add_argument("--batch", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", default="bench/results/t2v_sampling_sweep")
+    args = ap.parse_args()
+    pipe = Pipeline.from_pretrained(args.weights)
+    rows = []
+    for steps in args.steps:
+        for g in args.guidance:
+            row = {"steps": steps, "guidance": g}
+            for objects in (1, 2):
+                items = prompts(args.prompts, objects, TUNE_SEED, "heldout")
+                ns = argparse.Namespace(batch=args.batch, steps=steps, guidance=g, seed=args.seed)
+                r = run(pipe, items, 17, 64, 64, ns)
+                row.update({f"{k}_{objects}": v for k, v in r.items()})
+            rows.append(row)
+            print(row, flush=True)
+    lines = [
+        f"# Sampler sweep on tuning prompts (`python bench/t2v_sampling_sweep.py --prompts {args.prompts}`)",
+        "",
+        "Held-out phrasing, 17x64x64, a prompt stream the eval never uses.",
+        "",
+        "| steps | guidance | 1 object: colour / shape / motion / all | 2 objects: colour / shape / motion / all |",
+        "|---|---|---|---|",
+    ]
+    for r in rows:
+        cells = [
+            " / ".join(f"{100 * r[f'{c}_{o}']:.1f}%" for c in ("color", "shape", "motion", "all"))
+            for o in (1, 2)
+        ]
+        lines.append(f"| {r['steps']} | {r['guidance']} | {cells[0]} | {cells[1]} |")
+    text = "\n".join(lines)
+    print(text)
+    out = Path(args.out)
+    out.with_suffix(".md").write_text(text + "\n")
+    out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
