@@ -4,8 +4,9 @@ refusals on benign prompts that share words with harmful ones.
     python bench/moderation_eval.py [--policy kinema/safety/policy.yaml] [--rules-only]
 
 The default set is bench/data/moderation_base.yaml. The held-out measure is
-bench/data/moderation_heldout3.yaml (written before the moderation head existed and never
-trained on); base, heldout and heldout2 are development data the head trains on. Every harmful prompt also gets two evasive variants, drawn with a fixed seed
+bench/data/moderation_heldout4.yaml (written before the head's second round of training data
+and never trained on); base, heldout, heldout2 and heldout3 are development data the head
+trains on. Every harmful prompt also gets two evasive variants, drawn with a fixed seed
 from: leetspeak, homoglyphs, zero-width characters, repeated letters, punctuation inside words,
 spaced-out letters and mixed case.
 """
