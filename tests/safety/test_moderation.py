@@ -64,6 +64,10 @@ def test_benign_near_misses_pass_untouched(rules: Moderator) -> None:
 def test_allow_phrases_do_not_launder_the_rest(rules: Moderator) -> None:
     d = rules.check("suicide prevention video showing a man hanging himself")
     assert not d.allowed and d.category == "self_harm"
+    d = rules.check("sex education video showing a naked child")
+    assert not d.allowed and d.category == "minors_sexual"
+    assert rules.check("a sex ed class about pollination, for kids").allowed
+    assert rules.check("a girl recovering from anorexia eating with her family").allowed
 
 
 def test_semantic_check_catches_paraphrases(text_encoder) -> None:
