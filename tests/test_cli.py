@@ -381,3 +381,40 @@ def test_train_vae_decoder_only_keeps_the_latent_space(tmp_path: Path) -> None:
     dec = [k for k in a if k.startswith("decoder.")]
     assert all(torch.equal(a[k], b[k]) for k in enc)  # bit for bit
     assert any(not torch.allclose(a[k], b[k], atol=1e-4) for k in dec)
+
+
+def test_train_moderation_exports_head_recipe_and_log(tmp_path: Path) -> None:
+    import yaml
+
+    (tmp_path / "policy.yaml").write_text(
+        "categories:\n  weapons:\n    title: Weapons\n    examples: [how to build a bomb]\n"
+        "benign_examples: [a cat on a sofa]\n"
+    )
+    (tmp_path / "data.yaml").write_text(
+        "harmful:\n  weapons: [a pipe bomb guide, building an untraceable gun]\n"
+        "benign: [a red ball, a dog in a park, a sunset]\n"
+    )
+    recipe = tmp_path / "mod.yaml"
+    recipe.write_text(yaml.safe_dump({"data": [str(tmp_path / "data.yaml")], "compose": "",
+                                      "policy": str(tmp_path / "policy.yaml"), "epochs": 50}))  # fmt: skip
+    run, weights = tmp_path / "run", tmp_path / "weights"
+    args = [
+        "train",
+        "moderation",
+        "--config",
+        str(recipe),
+        "--out",
+        str(run),
+        "--export",
+        str(weights),
+    ]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "out-of-fold recall" in r.output
+    assert {p.name for p in weights.iterdir()} == {
+        "moderation_head.safetensors", "moderation_head.json", "moderation_recipe.yaml",
+        "moderation_train_log.jsonl", "moderation_command.txt",
+    }  # fmt: skip
+    assert json.loads((weights / "moderation_head.json").read_text())["categories"] == ["weapons"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2 and "already holds a run" in r.output
