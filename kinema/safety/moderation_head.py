@@ -12,14 +12,13 @@ rate, and saved with the weights (``moderation_head.safetensors`` + ``moderation
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from kinema.errors import InvalidInputError
+from kinema.models.layers import load_weights, save_weights
 
 WEIGHTS_NAME = "moderation_head.safetensors"
 CONFIG_NAME = "moderation_head.json"
@@ -52,30 +51,18 @@ class ModerationHead(nn.Module):
         return 1.0 - p[:, 0], p[:, 1:].argmax(-1)
 
     def save_pretrained(self, directory: str | Path) -> Path:
-        from safetensors.torch import save_file
-
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.contiguous() for k, v in self.state_dict().items()},
-                  str(directory / WEIGHTS_NAME))  # fmt: skip
-        (directory / CONFIG_NAME).write_text(json.dumps(asdict(self.cfg), indent=1))
-        return directory
+        """Write ``moderation_head.safetensors`` and ``moderation_head.json`` into ``directory``."""
+        return save_weights(self, directory, WEIGHTS_NAME, CONFIG_NAME, torch.float32)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path | None = None) -> ModerationHead:
-        from safetensors.torch import load_file
-
+        """Load a saved head (default: the one shipped in ``kinema/weights``), in eval mode."""
         from kinema.models.vae import default_weights_dir
 
         directory = Path(directory) if directory is not None else default_weights_dir()
-        cfg_path, w_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
-        if not cfg_path.is_file() or not w_path.is_file():
-            raise InvalidInputError(
-                f"{directory}: no {CONFIG_NAME} + {WEIGHTS_NAME}; train one with "
-                "`kinema train moderation --config configs/moderation.yaml`"
-            )
-        raw = json.loads(cfg_path.read_text())
+        raw, state = load_weights(directory, WEIGHTS_NAME, CONFIG_NAME,
+                                  "kinema train moderation --config configs/moderation.yaml")  # fmt: skip
         raw["categories"] = tuple(raw["categories"])
         head = cls(HeadConfig(**raw))
-        head.load_state_dict(load_file(str(w_path)))
+        head.load_state_dict(state)
         return head.eval()
