@@ -20,7 +20,7 @@ from torch import nn
 
 from kinema.errors import InvalidInputError
 from kinema.io.video import resize_frames
-from kinema.models.layers import load_weights, save_weights
+from kinema.models.layers import load_module, save_weights
 
 M = TypeVar("M", bound=nn.Module)
 
@@ -35,14 +35,6 @@ class ClassifierConfig:
     temporal_stride: tuple[int, ...] = (1, 2, 2)  # per stage; 17 frames -> 5 at the end
     heads: dict[str, int] = field(default_factory=lambda: {"generated": 1})  # name -> logits
     dropout: float = 0.1  # before the heads; small data, small model
-
-    @classmethod
-    def from_dict(cls, raw: dict) -> ClassifierConfig:
-        """From ``<prefix>_config.json`` (JSON lists back to tuples)."""
-        raw = dict(raw)
-        for k in ("channels", "temporal_stride"):
-            raw[k] = tuple(raw[k])
-        return cls(**raw)
 
 
 class _Block(nn.Module):
@@ -113,11 +105,8 @@ def save_classifier(model: nn.Module, directory: str | Path, prefix: str) -> Pat
 
 def load_classifier(cls: type[M], directory: str | Path, prefix: str) -> M:
     """A model built from a ``ClassifierConfig`` (``cls(cfg)``), as ``save_classifier`` left it."""
-    raw, state = load_weights(directory, f"{prefix}.safetensors", f"{prefix}_config.json",
-                              f"kinema train {prefix}")  # fmt: skip
-    model = cls(ClassifierConfig.from_dict(raw))  # type: ignore[call-arg]
-    model.load_state_dict(state)
-    return model.eval()
+    return load_module(cls, ClassifierConfig, directory, f"{prefix}.safetensors",
+                       f"{prefix}_config.json", f"kinema train {prefix}")  # fmt: skip
 
 
 def fit_clip(frames: np.ndarray, length: int, size: int, who: str) -> np.ndarray:

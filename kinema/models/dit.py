@@ -23,7 +23,7 @@ from torch import nn
 
 from kinema.config import DiTConfig
 from kinema.errors import InvalidInputError
-from kinema.models.layers import load_weights, save_weights
+from kinema.models.layers import load_module, save_weights
 from kinema.models.rope import apply_rope, rope_3d, rope_split
 
 WEIGHTS_NAME = "dit.safetensors"
@@ -226,12 +226,8 @@ class DiT(nn.Module):
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> DiT:
         """Load a saved DiT in float32, eval mode."""
-        raw, state = load_weights(directory, WEIGHTS_NAME, CONFIG_NAME,
-                                  "kinema train dit --config configs/dit-shapes.yaml")  # fmt: skip
-        raw["patch"] = tuple(raw["patch"])
-        model = cls(DiTConfig(**raw))
-        model.load_state_dict(state)
-        return model.eval()
+        return load_module(cls, DiTConfig, directory, WEIGHTS_NAME, CONFIG_NAME,
+                           "kinema train dit --config configs/dit-shapes.yaml")  # fmt: skip
 
 
 def check_parts(cfg: DiTConfig, latent_channels: int, text_dim: int) -> None:

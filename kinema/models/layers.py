@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -19,6 +20,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from kinema.errors import InvalidInputError
+
+M = TypeVar("M", bound=nn.Module)
 
 
 class StreamCache(dict):
@@ -181,3 +184,17 @@ def load_weights(
         )
     state = {k: v.float() for k, v in load_file(str(w_path)).items()}
     return json.loads(cfg_path.read_text()), state
+
+
+def load_module(
+    cls: type[M], config_cls: type, directory: str | Path, weights: str, config: str,
+    how_to_train: str,
+) -> M:  # fmt: skip
+    """``cls(config)`` with the state ``save_weights`` left, float32, eval mode. The config is
+    rebuilt by ``build_config``, so list fields come back as the tuples the dataclass types."""
+    from kinema.config import build_config
+
+    raw, state = load_weights(directory, weights, config, how_to_train)
+    model = cls(build_config(config_cls, raw))  # type: ignore[call-arg]
+    model.load_state_dict(state)
+    return model.eval()

@@ -28,7 +28,7 @@ from kinema.models.layers import (
     CausalResBlock,
     CausalTimeUpsample,
     StreamCache,
-    load_weights,
+    load_module,
     make_norm,
     save_weights,
 )
@@ -213,13 +213,8 @@ class CausalVAE(nn.Module):
     def from_pretrained(cls, directory: str | Path | None = None) -> CausalVAE:
         """Load a saved VAE (default: the one shipped in ``kinema/weights``), in float32, eval mode."""
         directory = Path(directory) if directory is not None else default_weights_dir()
-        raw, state = load_weights(directory, WEIGHTS_NAME, CONFIG_NAME,
-                                  "kinema train vae --config configs/vae-shapes.yaml")  # fmt: skip
-        for key in ("channels", "blocks", "scale", "shift"):
-            raw[key] = tuple(raw.get(key, ()))
-        vae = cls(VAEConfig(**raw))
-        vae.load_state_dict(state)
-        return vae.eval()
+        return load_module(cls, VAEConfig, directory, WEIGHTS_NAME, CONFIG_NAME,
+                           "kinema train vae --config configs/vae-shapes.yaml")  # fmt: skip
 
 
 def default_weights_dir() -> Path:

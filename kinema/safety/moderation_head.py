@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from kinema.models.layers import load_weights, save_weights
+from kinema.models.layers import load_module, save_weights
 
 WEIGHTS_NAME = "moderation_head.safetensors"
 CONFIG_NAME = "moderation_head.json"
@@ -60,9 +60,5 @@ class ModerationHead(nn.Module):
         from kinema.models.vae import default_weights_dir
 
         directory = Path(directory) if directory is not None else default_weights_dir()
-        raw, state = load_weights(directory, WEIGHTS_NAME, CONFIG_NAME,
-                                  "kinema train moderation --config configs/moderation.yaml")  # fmt: skip
-        raw["categories"] = tuple(raw["categories"])
-        head = cls(HeadConfig(**raw))
-        head.load_state_dict(state)
-        return head.eval()
+        return load_module(cls, HeadConfig, directory, WEIGHTS_NAME, CONFIG_NAME,
+                           "kinema train moderation --config configs/moderation.yaml")  # fmt: skip
