@@ -175,10 +175,18 @@ class CausalVAE(nn.Module):
         scale, shift = self._norm(z)
         return (z - shift) * scale
 
-    def decode(self, latents: torch.Tensor, chunk_latents: int | None = None) -> torch.Tensor:
+    def decode(
+        self,
+        latents: torch.Tensor,
+        chunk_latents: int | None = None,
+        cache: StreamCache | None = None,
+    ) -> torch.Tensor:
         """Pixels (B, 3, 1 + 4k, H, W) in about [-1, 1] from normalised latents.
 
         ``chunk_latents`` decodes that many latent frames at a time (streaming, bounded memory).
+        ``cache`` continues a stream: latents decoded by earlier calls with the same cache are
+        this call's causal past, so a video decoded piece by piece (the first piece starting at
+        latent 0, each later one giving 4 frames per latent) equals the video decoded at once.
         """
         if latents.ndim != 5 or latents.shape[1] != self.cfg.latent_channels:
             raise InvalidInputError(
@@ -186,13 +194,11 @@ class CausalVAE(nn.Module):
             )
         scale, shift = self._norm(latents)
         z = latents / scale + shift
-        if chunk_latents is None or z.shape[2] <= chunk_latents:
+        if cache is None and (chunk_latents is None or z.shape[2] <= chunk_latents):
             return self.decoder(z)
-        cache = StreamCache()
-        parts = [
-            self.decoder(z[:, :, s : s + chunk_latents], cache)
-            for s in range(0, z.shape[2], chunk_latents)
-        ]
+        cache = StreamCache() if cache is None else cache
+        step = chunk_latents or z.shape[2]
+        parts = [self.decoder(z[:, :, s : s + step], cache) for s in range(0, z.shape[2], step)]
         return torch.cat(parts, dim=2)
 
     def forward(

@@ -24,6 +24,7 @@ from kinema.diffusion import euler, heun, sample_timesteps, shift_for_tokens
 from kinema.errors import InvalidInputError
 from kinema.io.video import Video, resize_frames
 from kinema.models.dit import DiT, check_parts
+from kinema.models.layers import StreamCache
 from kinema.models.text import TextEncoder
 from kinema.models.vae import CausalVAE, default_weights_dir
 from kinema.safety.moderation import Moderator
@@ -207,11 +208,12 @@ class Pipeline:
             return self.vae.encode(x, chunk_frames=chunk).float()
 
     @torch.no_grad()
-    def decode(self, latents: torch.Tensor) -> np.ndarray:
-        """uint8 frames [B, T, H, W, 3] from normalised latents [B, C, T', h, w]."""
+    def decode(self, latents: torch.Tensor, cache: StreamCache | None = None) -> np.ndarray:
+        """uint8 frames [B, T, H, W, 3] from normalised latents [B, C, T', h, w]; with
+        ``cache``, the continuation of the stream earlier calls decoded (see CausalVAE.decode)."""
         chunk = 8 if latents.shape[2] > 16 else None  # stream long videos: bounded memory
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.config.bf16):
-            x = self.vae.decode(latents, chunk_latents=chunk).float()  # [B, 3, T, H, W]
+            x = self.vae.decode(latents, chunk_latents=chunk, cache=cache).float()  # [B, 3, T, H, W]
         y = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         return y.permute(0, 2, 3, 4, 1).numpy()
 
@@ -268,6 +270,37 @@ class Pipeline:
             timings.sampling += time.perf_counter() - t0
         return out
 
+    def complete_latents(
+        self,
+        prompts: list[str],
+        negative: list[str],
+        canvas: np.ndarray,
+        known: np.ndarray,
+        steps: int,
+        guidance: float,
+        seed: int,
+        sampler: str = "euler",
+        strength: float = 1.0,
+        callback: Callable[[int], None] | None = None,
+        timings: Timings | None = None,
+    ) -> torch.Tensor:
+        """Latents [B, C, T', h, w] of ``canvas`` uint8 [B, T, H, W, 3] with its unknown frames
+        (known: bool [T]) generated and the latent frames whose pixels are all known held.
+
+        Unknown frames are first drafted by linear cross-fade between the nearest known frames
+        (or copies at the ends): the VAE is causal, so later latents see them, and with
+        ``strength`` < 1 the draft is where sampling starts.
+        """
+        t0 = time.perf_counter()
+        draft = crossfade(canvas, known)  # [B, T, H, W, 3]
+        clean = self.encode(draft) if known.any() else None  # [B, C, T', h, w]
+        given = self.latent_given(known) if known.any() else None  # [T']
+        if timings is not None:
+            timings.decode += time.perf_counter() - t0
+        _, T, H, W, _ = canvas.shape
+        return self.sample(prompts, negative, self.latent_shape(T, H, W), steps, guidance, seed,
+                           sampler, given, clean, strength, callback, timings)  # fmt: skip
+
     def complete(
         self,
         prompts: list[str],
@@ -283,21 +316,9 @@ class Pipeline:
         timings: Timings | None = None,
     ) -> np.ndarray:
         """Fill the unknown frames of ``canvas`` uint8 [B, T, H, W, 3] (known: bool [T]) and
-        return it [B, T, H, W, 3] with every known pixel frame exactly as given.
-
-        Unknown frames are first drafted by linear cross-fade between the nearest known frames
-        (or copies at the ends): the VAE is causal, so later latents see them, and with
-        ``strength`` < 1 the draft is where sampling starts.
-        """
-        t0 = time.perf_counter()
-        draft = crossfade(canvas, known)  # [B, T, H, W, 3]
-        clean = self.encode(draft) if known.any() else None  # [B, C, T', h, w]
-        given = self.latent_given(known) if known.any() else None  # [T']
-        if timings is not None:
-            timings.decode += time.perf_counter() - t0
-        _, T, H, W, _ = canvas.shape
-        latents = self.sample(prompts, negative, self.latent_shape(T, H, W), steps, guidance,
-                              seed, sampler, given, clean, strength, callback, timings)  # fmt: skip
+        return it [B, T, H, W, 3] with every known pixel frame exactly as given."""
+        latents = self.complete_latents(prompts, negative, canvas, known, steps, guidance, seed,
+                                        sampler, strength, callback, timings)  # fmt: skip
         t1 = time.perf_counter()
         frames = self.decode(latents)  # [B, T, H, W, 3]
         frames[:, ~known] = self.mark(frames[:, ~known])  # only what the model made is marked
@@ -455,13 +476,20 @@ class Pipeline:
         timings: Timings,
     ) -> np.ndarray:
         """Sliding windows: each generates up to WINDOW_NEW frames after the last CONTEXT_FRAMES
-        frames (the prompt held throughout), so the cost per generated second stays flat."""
+        frames (the prompt held throughout), so the cost per generated second stays flat.
+
+        The new latents of every window are decoded as one causal stream (one StreamCache for
+        the whole call, primed with the first window's context latents): each window's pixels
+        continue the decoder state the previous window left, so there is no decoder restart
+        at window seams, and each latent is decoded exactly once. The decoded tail is the next
+        window's context, so the model always conditions on the pixels it outputs."""
         B = len(prompts)
         ctx = min(len(src), self.CONTEXT_FRAMES)
         ctx = 1 + (ctx - 1) // 4 * 4  # 1 + 4k frames of context
         parts = [np.repeat(src[None], B, axis=0)]  # [B, T, H, W, 3]
-        tail = parts[0][:, -ctx:]
+        tail = parts[0][:, -ctx:]  # [B, ctx, H, W, 3]
         windows = -(-new // self.WINDOW_NEW)
+        stream = StreamCache()
         made = 0
         for w in range(windows):
             n = min(self.WINDOW_NEW, new - made)
@@ -469,10 +497,16 @@ class Pipeline:
             known = np.zeros(canvas.shape[1], dtype=bool)
             known[:ctx] = True
             done = callback and (lambda i, w=w: callback(w * steps + i + 1, windows * steps))
-            filled = self.complete(prompts, negative, canvas, known, steps, guidance,
-                                   seed + w, sampler, 1.0, done, timings)  # fmt: skip
-            parts.append(filled[:, ctx:])
-            tail = filled[:, -ctx:]
+            latents = self.complete_latents(prompts, negative, canvas, known, steps, guidance,
+                                            seed + w, sampler, 1.0, done, timings)  # fmt: skip
+            fresh = n // 4  # latent frames this window adds: [B, C, fresh, h, w] at the end
+            t0 = time.perf_counter()
+            if w == 0:
+                self.decode(latents[:, :, :-fresh], stream)  # prime: the context's causal state
+            frames = self.decode(latents[:, :, -fresh:], stream)  # [B, n, H, W, 3]
+            timings.decode += time.perf_counter() - t0
+            tail = np.concatenate([tail, frames], axis=1)[:, -ctx:]
+            parts.append(self.mark(frames))
             made += n
         return np.concatenate(parts, axis=1)
 

@@ -71,6 +71,29 @@ def test_extend_appends_and_keeps_the_original(tiny_pipeline: Pipeline, clip: Vi
         tiny_pipeline("x", video=clip)
 
 
+def test_extension_windows_decode_as_one_causal_stream(
+    tiny_pipeline: Pipeline, clip: Video, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new frames of every window continue the decoder state of the windows before: they
+    equal one decode of [first window's context latents, every window's new latents]."""
+    made: list[torch.Tensor] = []
+    real = tiny_pipeline.complete_latents
+
+    def record(*args: object, **kwargs: object) -> torch.Tensor:
+        out = real(*args, **kwargs)  # type: ignore[arg-type]
+        made.append(out)
+        return out
+
+    monkeypatch.setattr(tiny_pipeline, "complete_latents", record)
+    monkeypatch.setattr(tiny_pipeline, "watermark_key", None)
+    out = tiny_pipeline("x", video=clip, mode="extend", num_frames=12, seed=2)
+    assert [m.shape[2] for m in made] == [5, 4]  # 9 context frames + 8 new, then + 4 new
+    stream = torch.cat([made[0], made[1][:, :, -1:]], dim=2)  # latents of 9 + 8 + 4 frames
+    whole = tiny_pipeline.decode(stream)[0]  # [21, H, W, 3]
+    assert np.abs(out.frames[9:].astype(int) - whole[9:]).max() <= 1  # bf16 rounding at most
+    assert np.array_equal(out.frames[:9], clip.frames)
+
+
 def test_fill_regenerates_only_the_missing_frames(tiny_pipeline: Pipeline, clip: Video) -> None:
     out = tiny_pipeline("x", video=clip, missing=[3, 4, 5], seed=3)
     keep = [0, 1, 2, 6, 7, 8]
