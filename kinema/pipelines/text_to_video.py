@@ -213,7 +213,9 @@ class Pipeline:
         ``cache``, the continuation of the stream earlier calls decoded (see CausalVAE.decode)."""
         chunk = 8 if latents.shape[2] > 16 else None  # stream long videos: bounded memory
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.config.bf16):
-            x = self.vae.decode(latents, chunk_latents=chunk, cache=cache).float()  # [B, 3, T, H, W]
+            x = self.vae.decode(
+                latents, chunk_latents=chunk, cache=cache
+            ).float()  # [B, 3, T, H, W]
         y = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         return y.permute(0, 2, 3, 4, 1).numpy()
 

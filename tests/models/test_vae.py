@@ -68,7 +68,9 @@ def test_decode_continues_a_stream_across_calls(vae: CausalVAE) -> None:
     with torch.no_grad():
         y = vae.decode(z)
         cache = StreamCache()
-        pieces = [vae.decode(z[:, :, a:b], cache=cache) for a, b in ((0, 3), (3, 5), (5, 6), (6, 9))]
+        pieces = [
+            vae.decode(z[:, :, a:b], cache=cache) for a, b in ((0, 3), (3, 5), (5, 6), (6, 9))
+        ]
         assert [p.shape[2] for p in pieces] == [9, 8, 4, 12]  # first piece: 1 + 4 + 4 frames
         torch.testing.assert_close(torch.cat(pieces, dim=2), y, rtol=1e-4, atol=1e-5)
         # without the cache, a piece restarts: its first latent decodes as a lone first frame
