@@ -1,12 +1,14 @@
 """Prompt moderation on a labelled set: recall on harmful prompts (plain and evasive), false
 refusals on benign prompts that share words with harmful ones.
 
-    python bench/moderation_eval.py [--policy kinema/safety/policy.yaml] [--rules-only]
+    python bench/moderation_eval.py [--set FILE] [--policy kinema/safety/policy.yaml]
+        [--rules-only | --no-head | --head DIR]
 
 The default set is bench/data/moderation_base.yaml. The held-out measure is
-bench/data/moderation_heldout4.yaml (written before the head's second round of training data
-and never trained on); base, heldout, heldout2 and heldout3 are development data the head
-trains on. Every harmful prompt also gets two evasive variants, drawn with a fixed seed
+bench/data/moderation_heldout5.yaml (written before the head's third round, mean + max pooled
+features and heldout4 as data, and never trained on); base, heldout, heldout2, heldout3 and
+heldout4 are development data the head trains on. ``--head DIR`` scores another head (e.g. an
+earlier one from git history) on the same prompts. Every harmful prompt also gets two evasive variants, drawn with a fixed seed
 from: leetspeak, homoglyphs, zero-width characters, repeated letters, punctuation inside words,
 spaced-out letters and mixed case.
 """
@@ -64,11 +66,17 @@ def main() -> None:
     )
     ap.add_argument("--rules-only", action="store_true")
     ap.add_argument("--no-head", action="store_true", help="rules + similarity, as before the head")
+    ap.add_argument("--head", default=None, help="a moderation head folder (default: shipped)")
     ap.add_argument("--sweep", action="store_true", help="similarity alone at several thresholds")
     ap.add_argument("--out", default="bench/results/moderation_eval")
     args = ap.parse_args()
     rows = labelled_set(Path(args.set))
-    mod = Moderator(Policy.load(args.policy), semantic=not args.rules_only, head=not args.no_head)
+    head: object = not args.no_head
+    if args.head and not args.no_head:
+        from kinema.safety.moderation_head import ModerationHead
+
+        head = ModerationHead.from_pretrained(args.head)
+    mod = Moderator(Policy.load(args.policy), semantic=not args.rules_only, head=head)
     if args.sweep:
         sweep(mod, rows)
         return
@@ -78,6 +86,7 @@ def main() -> None:
         r.update(refused=not d.allowed, category=d.category, via=d.via, reason=d.reason)
     secs = time.perf_counter() - t0
     flags = (" --rules-only" if args.rules_only else "") + (" --no-head" if args.no_head else "")
+    flags += f" --head {args.head}" if args.head and not args.no_head else ""
     harmful = [r for r in rows if r["label"]]
     benign = [r for r in rows if not r["label"]]
     recall = np.mean([r["refused"] for r in harmful])
@@ -130,6 +139,7 @@ def main() -> None:
     stem = Path(args.set).stem.removeprefix("moderation_")
     tag = ("" if stem == "base" else f"_{stem}") + ("_rules" if args.rules_only else "")
     tag += "_nohead" if args.no_head and not args.rules_only else ""
+    tag += f"_head-{Path(args.head).name}" if args.head and not args.no_head else ""
     out = Path(args.out + tag)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(text + "\n")

@@ -391,6 +391,7 @@ class ModerationRecipe:
     compose: str = "package:moderation_compose.yaml"  # slot templates; "" for none
     policy: str = ""  # "" = the shipped kinema/safety/policy.yaml
     evasions_per_prompt: int = 2  # evasive rewrites of each harmful prompt added to training
+    pooling: str = "mean+max"  # head features: "mean" (sentence vector) or "mean+max"
     epochs: int = 300  # full-batch AdamW steps (a linear head: seconds)
     lr: float = 1e-2
     weight_decay: float = 1e-2

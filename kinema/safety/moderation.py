@@ -309,7 +309,7 @@ class Moderator:
         sims = (vecs @ q).tolist()  # [N]
         head = self.head()
         if head is not None:
-            return self._head_decision(prompt, variants[0], head, q, sims, labels)
+            return self._head_decision(prompt, variants[0], head, sims, labels)
         benign = max((s for s, (c, _) in zip(sims, labels, strict=True) if not c), default=-1.0)
         best: dict[str, tuple[float, str]] = {}
         for s, (c, text) in zip(sims, labels, strict=True):
@@ -324,11 +324,11 @@ class Moderator:
                                 round(s, 4), variants[0], scores)  # fmt: skip
         return Decision(prompt, True, normalised=variants[0], scores=scores)
 
-    def _head_decision(self, prompt: str, normalised: str, head: Any, q: Any, sims: list[float],
+    def _head_decision(self, prompt: str, normalised: str, head: Any, sims: list[float],
                        labels: list[tuple[str, str]]) -> Decision:  # fmt: skip
         """Refuse when the head's P(harmful) reaches its threshold; name the nearest example of
         the category it picked, so the refusal says what the prompt resembles."""
-        p, k = head.harm(q[None])
+        p, k = head.harm(head.features(self._encoder, [normalised]))
         p, cat = float(p[0]), self.policy.categories[int(k[0])]
         scores = {"p_harmful": round(p, 4)}
         if p < head.cfg.threshold:

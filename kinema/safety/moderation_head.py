@@ -1,5 +1,12 @@
-"""The moderation head: a linear softmax over MiniLM sentence vectors of the normalised prompt,
-with one class per policy category plus "allowed".
+"""The moderation head: a linear softmax over MiniLM features of the normalised prompt, with one
+class per policy category plus "allowed".
+
+Features (``HeadConfig.pooling``): "mean" is the sentence vector (mean of the token states,
+unit length); "mean+max" also takes the element-wise max over the token states (unit length),
+the two concatenated and scaled by 1/sqrt(2). The mean blurs one harmful phrase inside a long
+harmless sentence; the max keeps the strongest reading of every feature, wherever in the prompt
+it is. Measured out of fold on 2,509 hand-written prompts at 2% false refusals (rules included):
+recall 76.6% (mean) vs 87.1% (mean+max); min pooling or windowed maxima added nothing.
 
 Rules catch the phrasings someone wrote down; nearest-example similarity catches prompts close
 to one example. The head learns the boundary from many labelled prompts instead, so it also
@@ -14,20 +21,39 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
+from kinema.errors import InvalidInputError
 from kinema.models.layers import load_module, save_weights
 
 WEIGHTS_NAME = "moderation_head.safetensors"
 CONFIG_NAME = "moderation_head.json"
+POOLINGS = ("mean", "mean+max")
+
+
+def features(encoder: Any, texts: list[str], pooling: str = "mean") -> torch.Tensor:
+    """Head input [B, D] ("mean") or [B, 2D] ("mean+max") from ``encoder.encode`` token states."""
+    if pooling not in POOLINGS:
+        raise InvalidInputError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    states, mask = encoder.encode(texts)  # [B, L, D], [B, L]
+    m = mask[..., None]  # [B, L, 1]
+    mean = (states * m).sum(1) / m.sum(1).clamp_min(1)  # [B, D]
+    mean = torch.nn.functional.normalize(mean, dim=-1)
+    if pooling == "mean":
+        return mean
+    top = states.masked_fill(~m, float("-inf")).amax(1)  # [B, D]
+    top = torch.nn.functional.normalize(top, dim=-1)
+    return torch.cat([mean, top], dim=-1) / 2**0.5  # [B, 2D], unit length
 
 
 @dataclass
 class HeadConfig:
     categories: tuple[str, ...]  # policy category names, in class order after "allowed"
-    dim: int = 384  # sentence vector size (all-MiniLM-L6-v2)
+    dim: int = 384  # feature size: the sentence vector's (all-MiniLM-L6-v2: 384), x2 for mean+max
+    pooling: str = "mean"  # "mean" | "mean+max" (see the module docstring)
     scale: float = 8.0  # unit vectors times this, so weight decay leaves useful logit sizes
     threshold: float = 0.5  # refuse when 1 - P(allowed) >= this
     text_model: str = ""  # the sentence encoder the head was trained on ("" = the default)
@@ -35,12 +61,18 @@ class HeadConfig:
 
 
 class ModerationHead(nn.Module):
-    """``harm(vecs) -> (P(harmful) [B], category index [B])`` for unit sentence vectors [B, D]."""
+    """``harm(feats) -> (P(harmful) [B], category index [B])`` for ``features`` [B, dim]."""
 
     def __init__(self, cfg: HeadConfig) -> None:
         super().__init__()
+        if cfg.pooling not in POOLINGS:
+            raise InvalidInputError(f"pooling must be one of {POOLINGS}, got {cfg.pooling!r}")
         self.cfg = cfg
         self.linear = nn.Linear(cfg.dim, 1 + len(cfg.categories))
+
+    def features(self, encoder: Any, texts: list[str]) -> torch.Tensor:
+        """This head's input [B, dim] for ``texts`` (already normalised)."""
+        return features(encoder, texts, self.cfg.pooling)
 
     def forward(self, vecs: torch.Tensor) -> torch.Tensor:
         return self.linear(vecs * self.cfg.scale)  # logits [B, 1 + K]

@@ -23,7 +23,7 @@ from kinema.config import ModerationRecipe
 from kinema.errors import InvalidInputError
 from kinema.safety.evasions import KINDS, evade
 from kinema.safety.moderation import Moderator, Policy, normalise
-from kinema.safety.moderation_head import HeadConfig, ModerationHead
+from kinema.safety.moderation_head import HeadConfig, ModerationHead, features
 
 COMPOSED = "composed"  # the source name of slot-filled prompts (never held out)
 
@@ -99,10 +99,12 @@ def build_rows(recipe: ModerationRecipe, policy: Policy) -> list[Row]:
     return with_evasions(rows, recipe.evasions_per_prompt, rng)
 
 
-def embed(rows: list[Row], encoder, batch: int = 64) -> torch.Tensor:
-    """Unit sentence vectors [N, D] of each row's normalised text (what the moderator embeds)."""
+def embed(rows: list[Row], encoder, pooling: str = "mean", batch: int = 64) -> torch.Tensor:
+    """Head features [N, dim] of each row's normalised text (what the moderator computes)."""
     texts = [normalise(r.text)[0] for r in rows]
-    return torch.cat([encoder.pooled(texts[i : i + batch]) for i in range(0, len(texts), batch)])
+    return torch.cat(
+        [features(encoder, texts[i : i + batch], pooling) for i in range(0, len(texts), batch)]
+    )
 
 
 def fit(
@@ -168,11 +170,12 @@ def train_head(recipe: ModerationRecipe, encoder, log: Path | None = None) -> Mo
     policy = Policy.load(recipe.policy or None)
     rows = build_rows(recipe, policy)
     t0 = time.perf_counter()
-    x = embed(rows, encoder)
+    x = embed(rows, encoder, recipe.pooling)
     y = torch.tensor([r.label for r in rows])
     cfg = HeadConfig(
         categories=tuple(c.name for c in policy.categories),
         dim=int(x.shape[1]),
+        pooling=recipe.pooling,
         text_model=str(getattr(encoder, "name", "")),
     )
     harm, scored = out_of_fold(rows, x, y, cfg, recipe)

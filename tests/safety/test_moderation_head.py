@@ -8,7 +8,7 @@ from kinema.config import ModerationRecipe
 from kinema.errors import InvalidInputError
 from kinema.safety.evasions import KINDS, evade
 from kinema.safety.moderation import Moderator, Policy, normalise
-from kinema.safety.moderation_head import HeadConfig, ModerationHead
+from kinema.safety.moderation_head import HeadConfig, ModerationHead, features
 from kinema.train.moderation import build_rows, pick_threshold, train_head
 
 POLICY = """
@@ -84,7 +84,8 @@ def test_train_head_on_a_custom_policy(tmp_path, text_encoder) -> None:
     # save / load gives the same probabilities
     head.save_pretrained(tmp_path / "w")
     again = ModerationHead.from_pretrained(tmp_path / "w")
-    v = text_encoder.pooled(["a homemade rifle", "a sunny beach"])
+    assert head.cfg.pooling == "mean+max" and head.cfg.dim == 2 * 384  # the recipe default
+    v = head.features(text_encoder, ["a homemade rifle", "a sunny beach"])
     assert torch.allclose(head.harm(v)[0], again.harm(v)[0])
     assert again.cfg == head.cfg
     with pytest.raises(InvalidInputError, match="kinema train moderation"):
@@ -109,3 +110,22 @@ def test_shipped_head_reads_prompts_no_rule_names(text_encoder) -> None:
                    "a muslim family sharing dinner at home",
                    "shoot a video of a sunset over the sea"):  # fmt: skip
         assert mod.check(benign).allowed, benign
+
+
+def test_features_mean_is_the_sentence_vector_and_max_adds_the_strongest_token(
+    text_encoder,
+) -> None:
+    texts = ["a cat asleep on a warm windowsill", "a red circle"]  # different lengths: padding
+    mean = features(text_encoder, texts, "mean")
+    torch.testing.assert_close(mean, text_encoder.pooled(texts), rtol=1e-5, atol=1e-6)
+    both = features(text_encoder, texts, "mean+max")  # [2, 768]
+    assert both.shape == (2, 768)
+    torch.testing.assert_close(both.norm(dim=-1), torch.ones(2), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(both[:, :384] * 2**0.5, mean, rtol=1e-5, atol=1e-6)
+    states, _ = text_encoder.encode(texts[1:])  # the short one alone: no padding at all
+    top = torch.nn.functional.normalize(states[0].amax(0), dim=-1)
+    torch.testing.assert_close(both[1, 384:] * 2**0.5, top, rtol=1e-5, atol=1e-5)
+    with pytest.raises(InvalidInputError, match="pooling must be one of"):
+        features(text_encoder, texts, "min")
+    with pytest.raises(InvalidInputError, match="pooling must be one of"):
+        ModerationHead(HeadConfig(categories=("a",), pooling="attention"))
