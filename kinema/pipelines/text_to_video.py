@@ -303,30 +303,16 @@ class Pipeline:
         return self.sample(prompts, negative, self.latent_shape(T, H, W), steps, guidance, seed,
                            sampler, given, clean, strength, callback, timings)  # fmt: skip
 
-    def complete(
-        self,
-        prompts: list[str],
-        negative: list[str],
-        canvas: np.ndarray,
-        known: np.ndarray,
-        steps: int,
-        guidance: float,
-        seed: int,
-        sampler: str = "euler",
-        strength: float = 1.0,
-        callback: Callable[[int], None] | None = None,
-        timings: Timings | None = None,
+    def finish(
+        self, latents: torch.Tensor, canvas: np.ndarray, known: np.ndarray, timings: Timings
     ) -> np.ndarray:
-        """Fill the unknown frames of ``canvas`` uint8 [B, T, H, W, 3] (known: bool [T]) and
-        return it [B, T, H, W, 3] with every known pixel frame exactly as given."""
-        latents = self.complete_latents(prompts, negative, canvas, known, steps, guidance, seed,
-                                        sampler, strength, callback, timings)  # fmt: skip
+        """Decode ``complete_latents``' output to uint8 [B, T, H, W, 3], watermark what the model
+        made, and put every known pixel frame of ``canvas`` back exactly as given."""
         t1 = time.perf_counter()
         frames = self.decode(latents)  # [B, T, H, W, 3]
         frames[:, ~known] = self.mark(frames[:, ~known])  # only what the model made is marked
         frames[:, known] = canvas[:, known]  # given pixels back exactly
-        if timings is not None:
-            timings.decode += time.perf_counter() - t1
+        timings.decode += time.perf_counter() - t1
         return frames
 
     def __call__(
@@ -425,8 +411,9 @@ class Pipeline:
                 known[list(missing)] = False
                 canvas = np.repeat(src[None], B, axis=0)  # [B, T, H, W, 3]
                 done = callback and (lambda i: callback(i + 1, steps))
-                out = self.complete(prompts, negative, canvas, known, steps, guidance, seed,
-                                    sampler, strength, done, timings)  # fmt: skip
+                latents = self.complete_latents(prompts, negative, canvas, known, steps,
+                                                guidance, seed, sampler, strength, done, timings)  # fmt: skip
+                out = self.finish(latents, canvas, known, timings)
             else:
                 raise InvalidInputError(
                     "with video=, say what to do: mode='extend' or missing=[frame indices]"
@@ -445,8 +432,9 @@ class Pipeline:
             known = np.zeros(num_frames, dtype=bool)
             known[0] = True
             done = callback and (lambda i: callback(i + 1, steps))
-            out = self.complete(prompts, negative, canvas, known, steps, guidance, seed,
-                                sampler, 1.0, done, timings)  # fmt: skip
+            latents = self.complete_latents(prompts, negative, canvas, known, steps, guidance,
+                                            seed, sampler, 1.0, done, timings)  # fmt: skip
+            out = self.finish(latents, canvas, known, timings)
         else:
             if mode is not None or missing is not None:
                 raise InvalidInputError("mode= and missing= need video=")
