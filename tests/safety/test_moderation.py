@@ -68,6 +68,10 @@ def test_allow_phrases_do_not_launder_the_rest(rules: Moderator) -> None:
     assert not d.allowed and d.category == "minors_sexual"
     assert rules.check("a sex ed class about pollination, for kids").allowed
     assert rules.check("a girl recovering from anorexia eating with her family").allowed
+    assert rules.check("a survivor talking about recovering from self harm").allowed
+    assert rules.check("a documentary about how deepfakes are detected").allowed
+    assert not rules.check("a tutorial on detecting deepfakes, with a deepfake of my boss").allowed
+    assert not rules.check("detecting deepfakes of obama").allowed  # the name still counts
 
 
 def test_semantic_check_catches_paraphrases(text_encoder) -> None:
