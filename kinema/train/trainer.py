@@ -96,6 +96,9 @@ def train(
     log = (out / LOG_NAME).open("a")
     if start == 0:
         log.write(json.dumps({"event": "start", **(run_info or {})}) + "\n")
+    elif start < cfg.steps:  # a continuation: say with which command (e.g. a longer --steps)
+        command = (run_info or {}).get("command", "")
+        log.write(json.dumps({"event": "resume", "step": start, "command": command}) + "\n")
     bar = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -151,19 +154,28 @@ def train(
 
 
 def write_command_file(log: str | Path, command: str, path: str | Path) -> None:
-    """Record how shipped weights were made: the run's training command (from the start event
-    of ``log``) and, when it differs, the command that exported them."""
-    started = [
+    """Record how shipped weights were made: the run's training command (the start event of
+    ``log``), every command that continued it (resume events, e.g. with a longer ``--steps``)
+    and, when it differs from the last of those, the command that exported them."""
+    events = [
         json.loads(line)
         for line in Path(log).read_text().splitlines()
-        if '"event": "start"' in line
+        if line.startswith('{"event": ')
     ]
-    trained_by = started[0].get("command", "") if started else ""
-    lines = (
-        [f"# trained with\n{trained_by}", f"# exported with\n{command}"]
-        if trained_by and trained_by != command
-        else [command]
-    )
+    lines, last = [], ""
+    for e in events:
+        cmd = e.get("command", "")
+        if e["event"] == "start" and cmd and not lines:
+            lines.append(f"# trained with\n{cmd}")
+        elif e["event"] == "resume" and cmd and cmd != last:
+            lines.append(f"# resumed at step {e['step']} with\n{cmd}")
+        else:
+            continue
+        last = cmd
+    if not lines:
+        lines = [command]
+    elif command != last:
+        lines.append(f"# exported with\n{command}")
     Path(path).write_text("\n".join(lines) + "\n")
 
 

@@ -10,7 +10,7 @@ import yaml
 from kinema.config import TrainConfig, VAELossConfig, VAERecipe, build_config, load_vae_recipe
 from kinema.errors import InvalidInputError
 from kinema.eval.metrics import psnr
-from kinema.train.trainer import lr_at, train
+from kinema.train.trainer import lr_at, train, write_command_file
 from kinema.train.vae import VAETask, new_vae, vae_loss
 
 
@@ -72,6 +72,43 @@ def test_resume_gives_the_same_next_loss(tmp_path: Path) -> None:
     }
     assert json.loads((ckpt / "config.json").read_text())["train"]["steps"] == 3
     assert any((tmp_path / "a" / "samples").glob("step_*.mp4"))
+
+
+def test_command_file_lists_start_resumes_and_export(tmp_path: Path) -> None:
+    short, longer = tiny_recipe(2), tiny_recipe(3)
+    run = tmp_path / "run"
+    train(new_vae(short.model, 0), VAETask(short), short.train, run,
+          run_info={"command": "kinema train vae --config c.yaml"}, progress=False)  # fmt: skip
+    train(new_vae(longer.model, 0), VAETask(longer), longer.train, run, resume=True,
+          run_info={"command": "kinema train vae --config c.yaml --resume --steps 3"},
+          progress=False)  # fmt: skip
+    # exporting from the finished run trains nothing and writes no resume event
+    train(new_vae(longer.model, 0), VAETask(longer), longer.train, run, resume=True,
+          run_info={"command": "x --export w"}, progress=False)  # fmt: skip
+    events = [
+        r for r in map(json.loads, (run / "log.jsonl").read_text().splitlines()) if "event" in r
+    ]
+    assert [(e["event"], e.get("step")) for e in events] == [("start", None), ("resume", 2)]
+    out = tmp_path / "cmd.txt"
+    write_command_file(
+        run / "log.jsonl", "kinema train vae --config c.yaml --resume --export w", out
+    )
+    assert out.read_text().splitlines() == [
+        "# trained with",
+        "kinema train vae --config c.yaml",
+        "# resumed at step 2 with",
+        "kinema train vae --config c.yaml --resume --steps 3",
+        "# exported with",
+        "kinema train vae --config c.yaml --resume --export w",
+    ]
+    # the command that resumed is also the one that exported: no separate export line
+    write_command_file(
+        run / "log.jsonl", "kinema train vae --config c.yaml --resume --steps 3", out
+    )
+    assert out.read_text().splitlines()[-2:] == [
+        "# resumed at step 2 with",
+        "kinema train vae --config c.yaml --resume --steps 3",
+    ]
 
 
 def test_training_improves_held_out_psnr(tmp_path: Path) -> None:
