@@ -38,13 +38,11 @@ def features(encoder: Any, texts: list[str], pooling: str = "mean") -> torch.Ten
     """Head input [B, D] ("mean") or [B, 2D] ("mean+max") from ``encoder.encode`` token states."""
     if pooling not in POOLINGS:
         raise InvalidInputError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-    states, mask = encoder.encode(texts)  # [B, L, D], [B, L]
-    m = mask[..., None]  # [B, L, 1]
-    mean = (states * m).sum(1) / m.sum(1).clamp_min(1)  # [B, D]
-    mean = torch.nn.functional.normalize(mean, dim=-1)
+    mean = encoder.pooled(texts)  # [B, D], the sentence vector
     if pooling == "mean":
         return mean
-    top = states.masked_fill(~m, float("-inf")).amax(1)  # [B, D]
+    states, mask = encoder.encode(texts)  # [B, L, D], [B, L]; cached by the encoder
+    top = states.masked_fill(~mask[..., None], float("-inf")).amax(1)  # [B, D]
     top = torch.nn.functional.normalize(top, dim=-1)
     return torch.cat([mean, top], dim=-1) / 2**0.5  # [B, 2D], unit length
 
