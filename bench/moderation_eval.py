@@ -5,10 +5,10 @@ refusals on benign prompts that share words with harmful ones.
         [--rules-only | --no-head | --head DIR]
 
 The default set is bench/data/moderation_base.yaml. The held-out measure is
-bench/data/moderation_heldout5.yaml (written before the head's third round, mean + max pooled
-features and heldout4 as data, and never trained on); base, heldout, heldout2, heldout3 and
-heldout4 are development data the head trains on. ``--head DIR`` scores another head (e.g. an
-earlier one from git history) on the same prompts. Every harmful prompt also gets two evasive variants, drawn with a fixed seed
+bench/data/moderation_heldout6.yaml (written before the head's fourth round, which added
+heldout5 to its data, and never trained on); base and heldout .. heldout5 are development data
+the head trains on. ``--head DIR`` scores another head (e.g. an earlier one from git history)
+on the same prompts. Every harmful prompt also gets two evasive variants, drawn with a fixed seed
 from: leetspeak, homoglyphs, zero-width characters, repeated letters, punctuation inside words,
 spaced-out letters and mixed case.
 """

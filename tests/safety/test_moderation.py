@@ -72,6 +72,9 @@ def test_allow_phrases_do_not_launder_the_rest(rules: Moderator) -> None:
     assert rules.check("a documentary about how deepfakes are detected").allowed
     assert not rules.check("a tutorial on detecting deepfakes, with a deepfake of my boss").allowed
     assert not rules.check("detecting deepfakes of obama").allowed  # the name still counts
+    assert rules.check("a war film battle scene with explosions, no gore").allowed
+    assert not rules.check("a man being beheaded, no gore").allowed  # the act still counts
+    assert not rules.check("a gory fight, no blood").allowed
 
 
 def test_semantic_check_catches_paraphrases(text_encoder) -> None:
