@@ -1,6 +1,7 @@
 """Every mode of one model: image-to-video, extension, fill / interpolation, minute-long video.
 
     python bench/edit_eval.py [--weights kinema/weights] [--cases 200] [--long 60]
+        [--long-prompts 5]
 
 Held-out Shapes World scenes (a seed stream training never drew), prompts in held-out
 paraphrase templates. Reported:
@@ -13,8 +14,10 @@ paraphrase templates. Reported:
 - fill: frames 5-8 removed from 17; interpolate: every other frame removed from 17 (the 9
   given at 2x); PSNR of the regenerated frames vs ground truth, against a linear cross-fade
   and nearest-frame copy;
-- long video: ``--long`` seconds from one prompt: identity per frame, motion per 2 s window,
-  PSNR drop across window seams, and wall time for 4, 16 and ``--long`` seconds.
+- long video: ``--long`` seconds from each of ``--long-prompts`` prompts (held-out scenes,
+  one- and two-object): identity per object per frame, motion per object per 2 s window and
+  the PSNR drop across window seams, pooled over the videos and listed per prompt; wall time
+  for 4, 16 and ``--long`` seconds from the first prompt.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ def main() -> None:
     ap.add_argument("--weights", default=None)
     ap.add_argument("--cases", type=int, default=200)
     ap.add_argument("--long", type=int, default=60)
+    ap.add_argument("--long-prompts", type=int, default=5)
     ap.add_argument("--batch", type=int, default=10)
     ap.add_argument("--out", default="bench/results/edit_eval")
     args = ap.parse_args()
@@ -176,6 +180,7 @@ def main() -> None:
     # ---------------------------------------------------------------- long video
     long_rows = []
     prompt, g = items[0]
+    videos = []
     for seconds in (4, 16, args.long):
         frames = 1 + seconds * 8
         t1 = time.perf_counter()
@@ -187,28 +192,49 @@ def main() -> None:
             {"seconds": seconds, "frames": frames, "wall": wall, "per_second": wall / seconds}
         )
         print(long_rows[-1], flush=True)
-    f = v.frames
-    ident = objects_per_frame(f, g.spec)
-    motion_ok = []
-    for s in range(0, len(f) - 16, 16):
-        parsed = parse_clip(f[s : s + 17])
-        motion_ok += [
-            (parsed.get(o.color) is not None and parsed.get(o.color).motion == o.motion)
-            for o in g.spec.objects
-        ]
-    # seams: window k adds frames 17 + 8k .. 24 + 8k; compare the step into a window's first
-    # frame with the steps elsewhere
-    steps = np.array([frame_psnr(f[t - 1 : t], f[t : t + 1]) for t in range(1, len(f))])
-    seam = np.zeros(len(steps), dtype=bool)
-    seam[[t - 1 for t in range(17, len(f), 8)]] = True
+    videos.append((prompt, g, v.frames))
+    frames = 1 + args.long * 8
+    for prompt, g in items[1 : max(1, args.long_prompts)]:
+        v = pipe(prompt, num_frames=17, seed=1)
+        v = pipe(prompt, video=v, mode="extend", num_frames=frames - 17, seed=1)
+        videos.append((prompt, g, v.frames))
+    per_prompt, ident, motion_ok, seam_steps, other_steps = [], [], [], [], []
+    for prompt, g, f in videos:
+        idf = objects_per_frame(f, g.spec)
+        mo = []
+        for s in range(0, len(f) - 16, 16):
+            parsed = parse_clip(f[s : s + 17])
+            mo += [
+                (parsed.get(o.color) is not None and parsed.get(o.color).motion == o.motion)
+                for o in g.spec.objects
+            ]
+        # seams: window k adds frames 17 + 8k .. 24 + 8k; compare the step into a window's
+        # first frame with the steps elsewhere
+        steps = np.array([frame_psnr(f[t - 1 : t], f[t : t + 1]) for t in range(1, len(f))])
+        seam = np.zeros(len(steps), dtype=bool)
+        seam[[t - 1 for t in range(17, len(f), 8)]] = True
+        ident.append(idf)
+        motion_ok += mo
+        seam_steps += list(steps[seam])
+        other_steps += list(steps[~seam])
+        per_prompt.append(
+            {
+                "prompt": prompt,
+                "objects": len(g.spec.objects),
+                "identity_frames": idf,
+                "motion_windows": float(np.mean(mo)),
+                "seam_drop_db": float(steps[~seam].mean() - steps[seam].mean()),
+            }
+        )
+        print(per_prompt[-1], flush=True)
     res["long"] = {
         "timings": long_rows,
-        "identity_frames": ident,
+        "identity_frames": float(np.mean(ident)),
         "motion_windows": float(np.mean(motion_ok)),
-        "frame_to_frame_psnr_at_seams": float(steps[seam].mean()),
-        "frame_to_frame_psnr_elsewhere": float(steps[~seam].mean()),
+        "frame_to_frame_psnr_at_seams": float(np.mean(seam_steps)),
+        "frame_to_frame_psnr_elsewhere": float(np.mean(other_steps)),
         "ratio_per_second_long_vs_4s": long_rows[-1]["per_second"] / long_rows[0]["per_second"],
-        "prompt": prompt,
+        "per_prompt": per_prompt,
     }
     print("long", res["long"], flush=True)
     out = Path(args.out)
@@ -221,7 +247,7 @@ def main() -> None:
 def markdown(res: dict, args: argparse.Namespace) -> str:
     i, e, fi, lo = res["i2v"], res["extend"], res["fill_interpolate"], res["long"]
     lines = [
-        f"# Every mode of one model (`python bench/edit_eval.py --cases {args.cases} --long {args.long}`)",
+        f"# Every mode of one model (`python bench/edit_eval.py --cases {args.cases} --long {args.long} --long-prompts {args.long_prompts}`)",
         "",
         "| measure | value |",
         "|---|---|",
@@ -239,10 +265,15 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
             f"{r['model']:.2f} / {r['crossfade']:.2f} / {r['nearest']:.2f} dB |"
         )
     lines += [
-        f"| long ({args.long} s): colour + shape right per object per frame | {100 * lo['identity_frames']:.1f}% |",
+        f"| long ({args.long} s, {len(lo['per_prompt'])} prompts): colour + shape right per object per frame | {100 * lo['identity_frames']:.1f}% |",
         f"| long: motion class right per 2 s window | {100 * lo['motion_windows']:.1f}% |",
         f"| long: frame-to-frame PSNR at window seams vs elsewhere | {lo['frame_to_frame_psnr_at_seams']:.2f} vs {lo['frame_to_frame_psnr_elsewhere']:.2f} dB |",
     ]
+    for r in lo["per_prompt"]:
+        lines.append(
+            f"| long, `{r['prompt']}` ({r['objects']} obj.): identity / motion / seam drop | "
+            f"{100 * r['identity_frames']:.1f}% / {100 * r['motion_windows']:.1f}% / {r['seam_drop_db']:.2f} dB |"
+        )
     for r in lo["timings"]:
         lines.append(
             f"| wall time for {r['seconds']} s ({r['frames']} frames) | {r['wall']:.1f} s ({r['per_second']:.2f} s per second) |"
