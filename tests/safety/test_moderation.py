@@ -68,6 +68,8 @@ def test_allow_phrases_do_not_launder_the_rest(rules: Moderator) -> None:
     assert not d.allowed and d.category == "minors_sexual"
     assert rules.check("a sex ed class about pollination, for kids").allowed
     assert rules.check("a girl recovering from anorexia eating with her family").allowed
+    assert rules.check("a girl's recovery story from anorexia, eating breakfast").allowed
+    assert not rules.check("thinspo clip of a girl starving herself").allowed
     assert rules.check("a survivor talking about recovering from self harm").allowed
     assert rules.check("a documentary about how deepfakes are detected").allowed
     assert not rules.check("a tutorial on detecting deepfakes, with a deepfake of my boss").allowed
