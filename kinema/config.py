@@ -391,6 +391,10 @@ class ModerationRecipe:
     compose: str = "package:moderation_compose.yaml"  # slot templates; "" for none
     policy: str = ""  # "" = the shipped kinema/safety/policy.yaml
     evasions_per_prompt: int = 2  # evasive rewrites of each harmful prompt added to training
+    # Each hand-written prompt (benign and harmful) is also added under this many random framings
+    # ("make me a video of {}", "pov: {}", "{}, cinematic, 4k", ...) from ``framings``.
+    framings_per_prompt: int = 0
+    framings: str = "package:moderation_framings.yaml"
     pooling: str = "mean+max"  # head features: "mean" (sentence vector) or "mean+max"
     epochs: int = 300  # full-batch AdamW steps (a linear head: seconds)
     lr: float = 1e-2

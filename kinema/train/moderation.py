@@ -34,6 +34,7 @@ class Row:
     label: int  # 0 = allowed, 1 + category index otherwise
     source: str  # the file it came from (folds are by source)
     evasion: str = ""  # which rewrite, "" for the prompt as written
+    framed: bool = False  # a training-only framing of a hand-written prompt (never scored)
 
 
 def read_text(spec: str) -> str:
@@ -77,13 +78,31 @@ def composed_rows(spec: str, categories: list[str], rng: np.random.Generator) ->
     return rows
 
 
+def with_framings(
+    rows: list[Row], framings: list[str], per_prompt: int, rng: np.random.Generator
+) -> list[Row]:
+    """``rows`` plus ``per_prompt`` framed copies of each (same label and source), e.g.
+    "make me a video of {prompt}": the framing must not decide the label."""
+    out = list(rows)
+    if not per_prompt:
+        return out
+    if not framings or any("{}" not in f for f in framings):
+        raise InvalidInputError('every framing must hold "{}", where the prompt goes')
+    for r in rows:
+        for i in rng.choice(len(framings), size=min(per_prompt, len(framings)), replace=False):
+            out.append(Row(framings[int(i)].replace("{}", r.text), r.label, r.source, framed=True))
+    return out
+
+
 def with_evasions(rows: list[Row], per_prompt: int, rng: np.random.Generator) -> list[Row]:
     """``rows`` plus ``per_prompt`` evasive rewrites of each harmful one (same source)."""
     out = list(rows)
     for r in rows:
         if r.label and per_prompt:
             for kind in rng.choice(KINDS, size=min(per_prompt, len(KINDS)), replace=False):
-                out.append(Row(evade(r.text, str(kind), rng), r.label, r.source, str(kind)))
+                out.append(
+                    Row(evade(r.text, str(kind), rng), r.label, r.source, str(kind), r.framed)
+                )
     return out
 
 
@@ -94,6 +113,9 @@ def build_rows(recipe: ModerationRecipe, policy: Policy) -> list[Row]:
     rows += [Row(e, 0, "policy") for e in policy.benign]
     for spec in recipe.data:
         rows += labelled_rows(spec, cats)
+    if recipe.framings_per_prompt:
+        framings = (yaml.safe_load(read_text(recipe.framings)) or {}).get("framings") or []
+        rows = with_framings(rows, list(framings), recipe.framings_per_prompt, rng)
     if recipe.compose:
         rows += composed_rows(recipe.compose, cats, rng)
     return with_evasions(rows, recipe.evasions_per_prompt, rng)
@@ -128,9 +150,10 @@ def out_of_fold(
     rows: list[Row], x: torch.Tensor, y: torch.Tensor, cfg: HeadConfig, recipe: ModerationRecipe
 ) -> tuple[np.ndarray, np.ndarray]:
     """P(harmful) for every hand-written row from a head trained without its source file, and
-    a mask of those rows (composed prompts are always trained on, never scored)."""
+    a mask of those rows (composed prompts are always trained on, never scored; framed copies
+    are held out with their source but not scored, so the stats read the prompts as written)."""
     sources = np.array([r.source for r in rows])
-    scored = sources != COMPOSED
+    scored = (sources != COMPOSED) & ~np.array([r.framed for r in rows])
     harm = np.full(len(rows), np.nan)
     for src in sorted(set(sources[scored])):
         test = sources == src
@@ -194,13 +217,19 @@ def train_head(recipe: ModerationRecipe, encoder, log: Path | None = None) -> Mo
     }
     per_source = {}
     for src in sorted({r.source for r in rows} - {COMPOSED}):
-        m = np.array([r.source == src for r in rows])
+        m = scored & np.array([r.source == src for r in rows])
         per_source[src] = {
             "recall": round(float(refused[m & (yn > 0)].mean()), 4),
             "false_refusals": round(float(refused[m & (yn == 0)].mean()), 4)
             if (m & (yn == 0)).any() else None,
         }  # fmt: skip
     stats["by_source"] = per_source
+    framed = np.array([r.framed for r in rows])
+    if framed.any():  # the framed copies, out of fold too: does the framing move the decision?
+        stats["framed"] = {
+            "recall": round(float(refused[framed & (yn > 0)].mean()), 4),
+            "false_refusals": round(float(refused[framed & (yn == 0)].mean()), 4),
+        }
     cfg.threshold, cfg.stats = threshold, stats
     head = fit(x, y, cfg, recipe)
     if log is not None:

@@ -3,13 +3,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from kinema.config import ModerationRecipe
 from kinema.errors import InvalidInputError
 from kinema.safety.evasions import KINDS, evade
 from kinema.safety.moderation import Moderator, Policy, normalise
 from kinema.safety.moderation_head import HeadConfig, ModerationHead, features
-from kinema.train.moderation import build_rows, pick_threshold, train_head
+from kinema.train.moderation import (
+    Row,
+    build_rows,
+    pick_threshold,
+    read_text,
+    train_head,
+    with_framings,
+)
 
 POLICY = """
 categories:
@@ -129,3 +137,19 @@ def test_features_mean_is_the_sentence_vector_and_max_adds_the_strongest_token(
         features(text_encoder, texts, "min")
     with pytest.raises(InvalidInputError, match="pooling must be one of"):
         ModerationHead(HeadConfig(categories=("a",), pooling="attention"))
+
+
+def test_framings_copy_every_prompt_with_its_label_and_are_never_scored() -> None:
+    rows = [Row("a bomb", 1, "a.yaml"), Row("a beach", 0, "a.yaml")]
+    rng = np.random.default_rng(0)
+    out = with_framings(rows, ["make me a video of {}", "{}, 4k", "pov: {}"], 2, rng)
+    assert out[:2] == rows and len(out) == 6
+    for r in out[2:]:
+        assert r.framed and r.source == "a.yaml" and not r.evasion
+        assert r.label == (1 if "bomb" in r.text else 0) and r.text not in ("a bomb", "a beach")
+    assert len({r.text for r in out[2:4]}) == 2  # two different framings per prompt
+    assert with_framings(rows, [], 0, rng) == rows
+    with pytest.raises(InvalidInputError, match="where the prompt goes"):
+        with_framings(rows, ["a video"], 1, rng)
+    shipped = yaml.safe_load(read_text(ModerationRecipe().framings))["framings"]
+    assert len(shipped) >= 10 and all("{}" in f for f in shipped)
