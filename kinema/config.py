@@ -395,6 +395,8 @@ class ModerationRecipe:
     # ("make me a video of {}", "pov: {}", "{}, cinematic, 4k", ...) from ``framings``.
     framings_per_prompt: int = 0
     framings: str = "package:moderation_framings.yaml"
+    # ... and this many casual-spelling copies ("a lil girl feedin her goldfish"; see casualise)
+    casual_per_prompt: int = 0
     pooling: str = "mean+max"  # head features: "mean" (sentence vector) or "mean+max"
     epochs: int = 300  # full-batch AdamW steps (a linear head: seconds)
     lr: float = 1e-2

@@ -34,7 +34,7 @@ class Row:
     label: int  # 0 = allowed, 1 + category index otherwise
     source: str  # the file it came from (folds are by source)
     evasion: str = ""  # which rewrite, "" for the prompt as written
-    framed: bool = False  # a training-only framing of a hand-written prompt (never scored)
+    rewrite: str = ""  # "framing" / "casual": a training-only copy of a hand-written prompt
 
 
 def read_text(spec: str) -> str:
@@ -90,7 +90,54 @@ def with_framings(
         raise InvalidInputError('every framing must hold "{}", where the prompt goes')
     for r in rows:
         for i in rng.choice(len(framings), size=min(per_prompt, len(framings)), replace=False):
-            out.append(Row(framings[int(i)].replace("{}", r.text), r.label, r.source, framed=True))
+            text = framings[int(i)].replace("{}", r.text)
+            out.append(Row(text, r.label, r.source, rewrite="framing"))
+    return out
+
+
+# casual spelling: whole-word swaps, then per-word -ing -> -in and typos; what people type
+CASUAL_WORDS = {
+    "you": "u", "your": "ur", "you're": "ur", "are": "r", "and": "n", "with": "w",
+    "people": "ppl", "because": "cuz", "little": "lil", "video": "vid", "please": "pls",
+    "through": "thru", "about": "bout", "them": "em", "really": "rly", "before": "b4",
+    "probably": "prob", "something": "smth", "going to": "gonna", "want to": "wanna",
+    "girl": "gurl", "boys": "boiz", "okay": "ok", "for": "4", "to": "2", "the": "da",
+}  # fmt: skip
+CASUAL_TAGS = ("lol", "pls", "rn", "fr", "asap", "!!", "lmao", "thx")
+
+
+def casualise(text: str, rng: np.random.Generator) -> str:
+    """``text`` as someone might type it on a phone: lower case, no commas or full stops, some
+    words shortened ("you" -> "u", "people" -> "ppl"), "-ing" dropped to "-in", a typo here and
+    there (a letter dropped, doubled or swapped), sometimes a tag ("lol") at the end. Unlike an
+    evasion, nothing undoes this before the head reads it, so the head has to learn it."""
+    t = text.lower().replace(",", "").replace(".", "")
+    for long, short in (("going to", "gonna"), ("want to", "wanna")):
+        if rng.random() < 0.7:
+            t = t.replace(long, short)
+    words = []
+    for w in t.split():
+        if w in CASUAL_WORDS and rng.random() < (0.15 if w in ("to", "for", "the") else 0.6):
+            w = CASUAL_WORDS[w]
+        elif w.endswith("ing") and len(w) > 5 and rng.random() < 0.6:
+            w = w[:-1]
+        if len(w) >= 5 and w.isalpha() and rng.random() < 0.08:
+            i = int(rng.integers(1, len(w) - 1))
+            kind = rng.integers(3)
+            w = (w[:i] + w[i + 1 :]) if kind == 0 else (w[:i] + w[i] + w[i:]) if kind == 1 \
+                else (w[: i - 1] + w[i] + w[i - 1] + w[i + 1 :])  # fmt: skip
+        words.append(w)
+    if rng.random() < 0.3:
+        words.append(CASUAL_TAGS[int(rng.integers(len(CASUAL_TAGS)))])
+    return " ".join(words)
+
+
+def with_casual(rows: list[Row], per_prompt: int, rng: np.random.Generator) -> list[Row]:
+    """``rows`` plus ``per_prompt`` casual-spelling copies of each (same label and source)."""
+    out = list(rows)
+    for r in rows:
+        for _ in range(per_prompt):
+            out.append(Row(casualise(r.text, rng), r.label, r.source, rewrite="casual"))
     return out
 
 
@@ -101,7 +148,7 @@ def with_evasions(rows: list[Row], per_prompt: int, rng: np.random.Generator) ->
         if r.label and per_prompt:
             for kind in rng.choice(KINDS, size=min(per_prompt, len(KINDS)), replace=False):
                 out.append(
-                    Row(evade(r.text, str(kind), rng), r.label, r.source, str(kind), r.framed)
+                    Row(evade(r.text, str(kind), rng), r.label, r.source, str(kind), r.rewrite)
                 )
     return out
 
@@ -113,12 +160,15 @@ def build_rows(recipe: ModerationRecipe, policy: Policy) -> list[Row]:
     rows += [Row(e, 0, "policy") for e in policy.benign]
     for spec in recipe.data:
         rows += labelled_rows(spec, cats)
+    written = rows
     if recipe.framings_per_prompt:
         framings = (yaml.safe_load(read_text(recipe.framings)) or {}).get("framings") or []
         rows = with_framings(rows, list(framings), recipe.framings_per_prompt, rng)
     if recipe.compose:
         rows += composed_rows(recipe.compose, cats, rng)
-    return with_evasions(rows, recipe.evasions_per_prompt, rng)
+    rows = with_evasions(rows, recipe.evasions_per_prompt, rng)
+    casual = with_casual(written, recipe.casual_per_prompt, rng)[len(written) :]
+    return rows + casual
 
 
 def embed(rows: list[Row], encoder, pooling: str = "mean", batch: int = 64) -> torch.Tensor:
@@ -150,10 +200,10 @@ def out_of_fold(
     rows: list[Row], x: torch.Tensor, y: torch.Tensor, cfg: HeadConfig, recipe: ModerationRecipe
 ) -> tuple[np.ndarray, np.ndarray]:
     """P(harmful) for every hand-written row from a head trained without its source file, and
-    a mask of those rows (composed prompts are always trained on, never scored; framed copies
+    a mask of those rows (composed prompts are always trained on, never scored; rewritten copies
     are held out with their source but not scored, so the stats read the prompts as written)."""
     sources = np.array([r.source for r in rows])
-    scored = (sources != COMPOSED) & ~np.array([r.framed for r in rows])
+    scored = (sources != COMPOSED) & ~np.array([bool(r.rewrite) for r in rows])
     harm = np.full(len(rows), np.nan)
     for src in sorted(set(sources[scored])):
         test = sources == src
@@ -224,12 +274,13 @@ def train_head(recipe: ModerationRecipe, encoder, log: Path | None = None) -> Mo
             if (m & (yn == 0)).any() else None,
         }  # fmt: skip
     stats["by_source"] = per_source
-    framed = np.array([r.framed for r in rows])
-    if framed.any():  # the framed copies, out of fold too: does the framing move the decision?
-        stats["framed"] = {
-            "recall": round(float(refused[framed & (yn > 0)].mean()), 4),
-            "false_refusals": round(float(refused[framed & (yn == 0)].mean()), 4),
-        }
+    for kind in ("framing", "casual"):  # rewritten copies, out of fold too: do they move it?
+        m = np.array([r.rewrite == kind for r in rows])
+        if m.any():
+            stats[kind] = {
+                "recall": round(float(refused[m & (yn > 0)].mean()), 4),
+                "false_refusals": round(float(refused[m & (yn == 0)].mean()), 4),
+            }
     cfg.threshold, cfg.stats = threshold, stats
     head = fit(x, y, cfg, recipe)
     if log is not None:

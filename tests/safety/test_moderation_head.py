@@ -13,9 +13,11 @@ from kinema.safety.moderation_head import HeadConfig, ModerationHead, features
 from kinema.train.moderation import (
     Row,
     build_rows,
+    casualise,
     pick_threshold,
     read_text,
     train_head,
+    with_casual,
     with_framings,
 )
 
@@ -145,7 +147,7 @@ def test_framings_copy_every_prompt_with_its_label_and_are_never_scored() -> Non
     out = with_framings(rows, ["make me a video of {}", "{}, 4k", "pov: {}"], 2, rng)
     assert out[:2] == rows and len(out) == 6
     for r in out[2:]:
-        assert r.framed and r.source == "a.yaml" and not r.evasion
+        assert r.rewrite == "framing" and r.source == "a.yaml" and not r.evasion
         assert r.label == (1 if "bomb" in r.text else 0) and r.text not in ("a bomb", "a beach")
     assert len({r.text for r in out[2:4]}) == 2  # two different framings per prompt
     assert with_framings(rows, [], 0, rng) == rows
@@ -153,3 +155,18 @@ def test_framings_copy_every_prompt_with_its_label_and_are_never_scored() -> Non
         with_framings(rows, ["a video"], 1, rng)
     shipped = yaml.safe_load(read_text(ModerationRecipe().framings))["framings"]
     assert len(shipped) >= 10 and all("{}" in f for f in shipped)
+
+
+def test_casual_copies_keep_the_label_and_read_like_typing() -> None:
+    rng = np.random.default_rng(3)
+    text = "A little girl, with you and people, going to the park. Playing and laughing"
+    outs = [casualise(text, rng) for _ in range(50)]
+    assert all(o == o.lower() and "," not in o and "." not in o for o in outs)
+    assert any("lil" in o.split() for o in outs) and any("ppl" in o.split() for o in outs)
+    assert any("playin" in o.split() for o in outs) and any("gonna" in o for o in outs)
+    assert len(set(outs)) > 10  # random, not one fixed rewrite
+    rows = [Row("a bomb", 1, "a.yaml"), Row("a beach", 0, "a.yaml")]
+    out = with_casual(rows, 2, rng)
+    assert out[:2] == rows and len(out) == 6
+    assert [r.label for r in out[2:]] == [1, 1, 0, 0]
+    assert all(r.rewrite == "casual" and r.source == "a.yaml" for r in out[2:])
