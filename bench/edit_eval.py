@@ -96,11 +96,7 @@ def main() -> None:
     res: dict[str, object] = {}
     if args.long_only:
         res["long"] = long_video(pipe, items, args)
-        out = Path(args.out + "_long")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.with_suffix(".json").write_text(json.dumps(res, indent=1, default=float))
-        out.with_suffix(".md").write_text(markdown(res, args) + "\n")
-        print(markdown(res, args))
+        write(res, args, Path(args.out + "_long"))
         return
 
     # ---------------------------------------------------------------- image to video
@@ -189,7 +185,11 @@ def main() -> None:
 
     res["long"] = long_video(pipe, items, args)
     print("long", res["long"], flush=True)
-    out = Path(args.out)
+    write(res, args, Path(args.out))
+
+
+def write(res: dict, args: argparse.Namespace, out: Path) -> None:
+    """``out``.json and ``out``.md, and the table on stdout."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(res, indent=1, default=float))
     out.with_suffix(".md").write_text(markdown(res, args) + "\n")
