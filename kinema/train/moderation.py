@@ -100,9 +100,10 @@ CASUAL_WORDS = {
     "you": "u", "your": "ur", "you're": "ur", "are": "r", "and": "n", "with": "w",
     "people": "ppl", "because": "cuz", "little": "lil", "video": "vid", "please": "pls",
     "through": "thru", "about": "bout", "them": "em", "really": "rly", "before": "b4",
-    "probably": "prob", "something": "smth", "going to": "gonna", "want to": "wanna",
-    "girl": "gurl", "boys": "boiz", "okay": "ok", "for": "4", "to": "2", "the": "da",
+    "probably": "prob", "something": "smth", "girl": "gurl", "boys": "boiz", "okay": "ok",
+    "for": "4", "to": "2", "the": "da",
 }  # fmt: skip
+CASUAL_PHRASES = (("going to", "gonna"), ("want to", "wanna"))  # swapped before the words
 CASUAL_TAGS = ("lol", "pls", "rn", "fr", "asap", "!!", "lmao", "thx")
 
 
@@ -112,7 +113,7 @@ def casualise(text: str, rng: np.random.Generator) -> str:
     there (a letter dropped, doubled or swapped), sometimes a tag ("lol") at the end. Unlike an
     evasion, nothing undoes this before the head reads it, so the head has to learn it."""
     t = text.lower().replace(",", "").replace(".", "")
-    for long, short in (("going to", "gonna"), ("want to", "wanna")):
+    for long, short in CASUAL_PHRASES:
         if rng.random() < 0.7:
             t = t.replace(long, short)
     words = []
