@@ -49,6 +49,7 @@ def run(pipe: Pipeline, items: list, frames: int, h: int, w: int, args: argparse
             num_inference_steps=args.steps,
             guidance_scale=args.guidance,
             seed=args.seed + s,
+            sampler=getattr(args, "sampler", None),
         )
         scores += [score_clip(v.frames, spec) for v, (_, spec) in zip(videos, chunk, strict=True)]
     summary = summarize(scores)
