@@ -1,7 +1,7 @@
 """Every mode of one model: image-to-video, extension, fill / interpolation, minute-long video.
 
     python bench/edit_eval.py [--weights kinema/weights] [--cases 200] [--long 60]
-        [--long-prompts 5] [--repeats 3]
+        [--long-prompts 10] [--repeats 3]
 
 Held-out Shapes World scenes (a seed stream training never drew), prompts in held-out
 paraphrase templates. Reported:
@@ -24,6 +24,7 @@ paraphrase templates. Reported:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -86,13 +87,22 @@ def main() -> None:
     ap.add_argument("--weights", default=None)
     ap.add_argument("--cases", type=int, default=200)
     ap.add_argument("--long", type=int, default=60)
-    ap.add_argument("--long-prompts", type=int, default=5)
+    ap.add_argument("--long-prompts", type=int, default=10)
     ap.add_argument("--long-only", action="store_true", help="only the minute-long section")
     ap.add_argument("--repeats", type=int, default=3, help="timings: median of this many runs")
+    ap.add_argument("--extend-context", type=int, default=None, help="override pipeline.json")
+    ap.add_argument("--extend-window", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--batch", type=int, default=10)
     ap.add_argument("--out", default="bench/results/edit_eval")
     args = ap.parse_args()
     pipe = Pipeline.from_pretrained(args.weights)
+    if args.extend_context is not None or args.extend_window is not None:
+        cfg = pipe.config
+        pipe.config = dataclasses.replace(  # validated again by PipelineConfig.__post_init__
+            cfg,
+            extend_context=args.extend_context or cfg.extend_context,
+            extend_window=args.extend_window or cfg.extend_window,
+        )
     items = cases(max(args.cases, args.long_prompts))
     B = args.batch
     res: dict[str, object] = {}
@@ -246,11 +256,11 @@ def long_video(pipe: Pipeline, items: list, args: argparse.Namespace) -> dict:
                 ok = {o.motion} if s == 0 else {o.motion, REFLECTED.get(o.motion, o.motion)}
                 t = parsed.get(o.color)
                 mo.append(t is not None and t.motion in ok)
-        # seams: window k adds frames 17 + 8k .. 24 + 8k; compare the step into a window's
-        # first frame with the steps elsewhere
+        # seams: window k adds frames 17 + wk .. 16 + w(k + 1) (w = extend_window); compare the
+        # step into a window's first frame with the steps elsewhere
         steps = np.array([frame_psnr(f[t - 1 : t], f[t : t + 1]) for t in range(1, len(f))])
         seam = np.zeros(len(steps), dtype=bool)
-        seam[[t - 1 for t in range(17, len(f), 8)]] = True
+        seam[[t - 1 for t in range(17, len(f), pipe.config.extend_window)]] = True
         ident.append(idf)
         motion_ok += mo
         seam_steps += list(steps[seam])
@@ -266,6 +276,8 @@ def long_video(pipe: Pipeline, items: list, args: argparse.Namespace) -> dict:
         )
         print(per_prompt[-1], flush=True)
     return {
+        "extend_context": pipe.config.extend_context,
+        "extend_window": pipe.config.extend_window,
         "timings": long_rows,
         "identity_frames": float(np.mean(ident)),
         "motion_windows": float(np.mean(motion_ok)),
@@ -298,6 +310,9 @@ def short_rows(res: dict) -> list[str]:
 def markdown(res: dict, args: argparse.Namespace) -> str:
     lo = res["long"]
     flag = " --long-only" if "i2v" not in res else ""
+    for name in ("extend_context", "extend_window"):
+        if getattr(args, name) is not None:
+            flag += f" --{name.replace('_', '-')} {getattr(args, name)}"
     lines = [
         f"# Every mode of one model (`python bench/edit_eval.py --cases {args.cases} --long {args.long} --long-prompts {args.long_prompts} --repeats {args.repeats}{flag}`)",
         "",
@@ -307,6 +322,7 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
     if "i2v" in res:
         lines += short_rows(res)
     lines += [
+        f"| long: each window {lo['extend_context']} context frames + {lo['extend_window']} new ones | |",
         f"| long ({args.long} s, {len(lo['per_prompt'])} prompts): colour + shape right per object per frame | {100 * lo['identity_frames']:.1f}% |",
         f"| long: motion class right per 2 s window | {100 * lo['motion_windows']:.1f}% |",
         f"| long: frame-to-frame PSNR at window seams vs elsewhere | {lo['frame_to_frame_psnr_at_seams']:.2f} vs {lo['frame_to_frame_psnr_elsewhere']:.2f} dB |",

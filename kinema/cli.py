@@ -516,7 +516,7 @@ def generate(
                     seed=seed, fps=fps, sampler=sampler)  # fmt: skip
         timings = Timings()
         total = steps or pipe.config.steps
-        windows = -(-(frames - first) // pipe.WINDOW_NEW)
+        windows = -(-(frames - first) // pipe.config.extend_window)
         with _progress() as bar:
             task = bar.add_task("sampling", total=total * (1 + windows))
             video = pipe(prompt, num_frames=first, height=height, width=width, timings=timings,

@@ -57,13 +57,13 @@ def test_extend_appends_and_keeps_the_original(tiny_pipeline: Pipeline, clip: Vi
         "x",
         video=clip,
         mode="extend",
-        num_frames=12,
+        num_frames=16,
         seed=2,
         callback=lambda i, n: seen.append((i, n)),
     )
-    assert out.frames.shape == (21, 32, 32, 3) and out.fps == clip.fps
+    assert out.frames.shape == (25, 32, 32, 3) and out.fps == clip.fps
     assert np.array_equal(out.frames[:9], clip.frames)
-    assert seen[-1] == (6, 6)  # two windows (8 + 4 new frames) of 3 steps
+    assert seen[-1] == (6, 6)  # two windows (12 + 4 new frames) of 3 steps
     for n in (0, 6):
         with pytest.raises(InvalidInputError, match="multiple of 4"):
             tiny_pipeline("x", video=clip, mode="extend", num_frames=n)
@@ -86,12 +86,40 @@ def test_extension_windows_decode_as_one_causal_stream(
 
     monkeypatch.setattr(tiny_pipeline, "complete_latents", record)
     monkeypatch.setattr(tiny_pipeline, "watermark_key", None)
-    out = tiny_pipeline("x", video=clip, mode="extend", num_frames=12, seed=2)
-    assert [m.shape[2] for m in made] == [5, 4]  # 9 context frames + 8 new, then + 4 new
-    stream = torch.cat([made[0], made[1][:, :, -1:]], dim=2)  # latents of 9 + 8 + 4 frames
-    whole = tiny_pipeline.decode(stream)[0]  # [21, H, W, 3]
-    assert np.abs(out.frames[9:].astype(int) - whole[9:]).max() <= 1  # bf16 rounding at most
+    out = tiny_pipeline("x", video=clip, mode="extend", num_frames=16, seed=2)
+    assert tiny_pipeline.config.extend_context == 5
+    assert [m.shape[2] for m in made] == [5, 3]  # 5 context frames + 12 new, then 5 + 4 new
+    stream = torch.cat([made[0], made[1][:, :, -1:]], dim=2)  # latents of 5 + 12 + 4 frames
+    whole = tiny_pipeline.decode(stream)[0]  # [21, H, W, 3]: clip frames 4.. 8, then new ones
+    assert np.abs(out.frames[9:].astype(int) - whole[5:]).max() <= 1  # bf16 rounding at most
     assert np.array_equal(out.frames[:9], clip.frames)
+
+
+def test_extension_window_sizes_come_from_the_config(
+    tiny_pipeline: Pipeline, clip: Video, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """extend_context / extend_window in pipeline.json set how much each window sees and adds."""
+    import dataclasses
+
+    made: list[int] = []
+    real = tiny_pipeline.complete_latents
+
+    def record(*args: object, **kwargs: object) -> torch.Tensor:
+        out = real(*args, **kwargs)  # type: ignore[arg-type]
+        made.append(out.shape[2])
+        return out
+
+    monkeypatch.setattr(tiny_pipeline, "complete_latents", record)
+    cfg = dataclasses.replace(tiny_pipeline.config, extend_context=9, extend_window=8)
+    monkeypatch.setattr(tiny_pipeline, "config", cfg)
+    out = tiny_pipeline("x", video=clip, mode="extend", num_frames=12, seed=2)
+    assert out.frames.shape == (21, 32, 32, 3)
+    assert np.array_equal(out.frames[:9], clip.frames)
+    assert made == [5, 4]  # 9 context frames + 8 new (3 + 2 latents), then 9 + 4 (3 + 1)
+    for bad in ({"extend_context": 4}, {"extend_context": 0}, {"extend_window": 6},
+                {"extend_window": 0}):  # fmt: skip
+        with pytest.raises(InvalidInputError, match="extend_"):
+            dataclasses.replace(cfg, **bad)
 
 
 def test_fill_regenerates_only_the_missing_frames(tiny_pipeline: Pipeline, clip: Video) -> None:
