@@ -358,7 +358,8 @@ class Pipeline:
         - ``image=`` (uint8 [H, W, 3] or a Video's first frame): animate it; it is frame 0,
           resized / centre-cropped to ``height`` x ``width`` (default: its own size);
         - ``video=, mode="extend"``: add ``num_frames`` (a multiple of 4) after the video, in
-          windows of 2 latent frames with the last 9 frames as context;
+          sliding windows of ``config.extend_window`` new frames, each conditioned on the
+          last ``config.extend_context`` frames (shipped: 12 and 5);
         - ``video=, missing=[...]``: regenerate those frame indices (video length 1 + 4k).
 
         Given frames come back exactly. ``strength`` < 1 starts from a cross-fade draft noised
