@@ -96,13 +96,11 @@ def main() -> None:
     ap.add_argument("--out", default="bench/results/edit_eval")
     args = ap.parse_args()
     pipe = Pipeline.from_pretrained(args.weights)
-    if args.extend_context is not None or args.extend_window is not None:
-        cfg = pipe.config
-        pipe.config = dataclasses.replace(  # validated again by PipelineConfig.__post_init__
-            cfg,
-            extend_context=args.extend_context or cfg.extend_context,
-            extend_window=args.extend_window or cfg.extend_window,
-        )
+    windows = {k: getattr(args, k) for k in ("extend_context", "extend_window")}
+    # validated again by PipelineConfig.__post_init__
+    pipe.config = dataclasses.replace(
+        pipe.config, **{k: v for k, v in windows.items() if v is not None}
+    )
     items = cases(max(args.cases, args.long_prompts))
     B = args.batch
     res: dict[str, object] = {}
@@ -334,8 +332,8 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
         )
     for r in lo["timings"]:
         lines.append(
-            f"| wall time for {r['seconds']} s ({r['frames']} frames), median of {len(r.get('walls', [r['wall']]))} "
-            f"(min-max {min(r.get('walls', [r['wall']])):.1f}-{max(r.get('walls', [r['wall']])):.1f} s) | "
+            f"| wall time for {r['seconds']} s ({r['frames']} frames), median of {len(r['walls'])} "
+            f"(min-max {min(r['walls']):.1f}-{max(r['walls']):.1f} s) | "
             f"{r['wall']:.1f} s ({r['per_second']:.2f} s per second) |"
         )
     lines.append(
