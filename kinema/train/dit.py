@@ -303,6 +303,8 @@ def export(
         text_model=recipe.data.text_model,
         flow=recipe.flow,
     )
-    (weights_dir / "pipeline.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
+    (weights_dir / "pipeline.json").write_text(
+        json.dumps(dataclasses.asdict(config), indent=1) + "\n"
+    )
     ship_run_files("dit", recipe_path, run_dir, weights_dir, command)
     return weights_dir
