@@ -71,6 +71,12 @@ class PipelineConfig:
         flow = FlowConfig(**raw.pop("flow", {}))
         return cls(**raw, flow=flow)
 
+    def save(self, directory: str | Path) -> Path:
+        """Write ``pipeline.json`` into ``directory``; ``from_dict`` reads it back."""
+        path = Path(directory) / PIPELINE_NAME
+        path.write_text(json.dumps(asdict(self), indent=1) + "\n")
+        return path
+
 
 @dataclass
 class Timings:
@@ -161,7 +167,7 @@ class Pipeline:
         directory = Path(directory)
         self.dit.save_pretrained(directory)
         self.vae.save_pretrained(directory)
-        (directory / PIPELINE_NAME).write_text(json.dumps(asdict(self.config), indent=1))
+        self.config.save(directory)
         return directory
 
     # ------------------------------------------------------------------ sampling

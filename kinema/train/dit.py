@@ -303,8 +303,6 @@ def export(
         text_model=recipe.data.text_model,
         flow=recipe.flow,
     )
-    (weights_dir / "pipeline.json").write_text(
-        json.dumps(dataclasses.asdict(config), indent=1) + "\n"
-    )
+    config.save(weights_dir)
     ship_run_files("dit", recipe_path, run_dir, weights_dir, command)
     return weights_dir
