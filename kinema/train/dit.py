@@ -34,7 +34,7 @@ from kinema.io.video import Video, write_video
 from kinema.models.dit import DiT, check_parts
 from kinema.models.text import TextEncoder
 from kinema.models.vae import CausalVAE
-from kinema.pipelines.text_to_video import Pipeline, PipelineConfig
+from kinema.pipelines.text_to_video import PIPELINE_NAME, Pipeline, PipelineConfig
 from kinema.train.trainer import ship_run_files
 from kinema.train.vae import to_tensor
 from kinema.world.captions import caption, parse_prompt
@@ -292,12 +292,25 @@ def export(
     weights_dir: str | Path,
     command: str,
 ) -> Path:
-    """Write the EMA DiT (fp16), its pipeline defaults, recipe, log and command to ``weights_dir``."""
+    """Write the EMA DiT (fp16), its pipeline defaults, recipe, log and command to ``weights_dir``.
+
+    The recipe owns the fields that must match training (steps and guidance of its eval, the
+    text encoder, the flow schedule); the rest of an existing ``pipeline.json`` in
+    ``weights_dir`` (sampler, fps, bf16, watermark key, extension windows, tuned by benchmarks
+    after training) is kept, so re-exporting a longer run does not reset them to defaults.
+    """
     weights_dir = Path(weights_dir)
     ema.save_pretrained(weights_dir)
     if not (weights_dir / "vae.safetensors").is_file():
         vae.save_pretrained(weights_dir)
-    config = PipelineConfig(
+    existing = weights_dir / PIPELINE_NAME
+    base = (
+        PipelineConfig.from_dict(json.loads(existing.read_text()))
+        if existing.is_file()
+        else PipelineConfig()
+    )
+    config = dataclasses.replace(
+        base,
         steps=recipe.eval.steps,
         guidance=recipe.eval.guidance,
         text_model=recipe.data.text_model,

@@ -177,3 +177,49 @@ def test_given_frames_are_clean_and_carry_no_loss(cache: dict, vae, text_encoder
     with torch.no_grad():
         base = float(task.loss(model, b, 0)[0])
         assert float(task.loss(model, b2, 0)[0]) == pytest.approx(base, rel=1e-6)
+
+
+def test_export_keeps_tuned_sampling_settings(tmp_path: Path, vae: CausalVAE, text_encoder) -> None:
+    """Re-exporting a longer run takes steps, guidance, text model and flow from the recipe but
+    keeps the sampler, watermark key and extension windows already in ``pipeline.json``."""
+    from kinema.pipelines.text_to_video import PipelineConfig
+    from kinema.train.dit import export
+
+    recipe = tiny_recipe(1)
+    run, weights = tmp_path / "run", tmp_path / "weights"
+    run.mkdir()
+    weights.mkdir()
+    (run / "log.jsonl").write_text('{"event": "start", "step": 0, "command": "kinema train dit"}\n')
+    recipe_path = tmp_path / "recipe.yaml"
+    recipe_path.write_text("train: {steps: 1}\n")
+    PipelineConfig(
+        steps=99, sampler="heun", watermark_key="k2", extend_context=9, extend_window=8
+    ).save(weights)
+
+    export(
+        new_dit(recipe, vae, text_encoder),
+        vae,
+        recipe,
+        recipe_path,
+        run,
+        weights,
+        "kinema train dit",
+    )
+    saved = json.loads((weights / "pipeline.json").read_text())
+    assert saved["steps"] == recipe.eval.steps == 2
+    assert (saved["sampler"], saved["watermark_key"]) == ("heun", "k2")
+    assert (saved["extend_context"], saved["extend_window"]) == (9, 8)
+    assert saved["flow"]["text_drop"] == 0.5  # from the recipe
+
+    (weights / "pipeline.json").unlink()  # a first export writes the defaults
+    export(
+        new_dit(recipe, vae, text_encoder),
+        vae,
+        recipe,
+        recipe_path,
+        run,
+        weights,
+        "kinema train dit",
+    )
+    saved = json.loads((weights / "pipeline.json").read_text())
+    assert (saved["sampler"], saved["extend_window"]) == ("euler", 12)
