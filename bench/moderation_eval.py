@@ -5,9 +5,8 @@ refusals on benign prompts that share words with harmful ones.
         [--rules-only | --no-head | --head DIR]
 
 The default set is bench/data/moderation_base.yaml. The held-out measure is
-bench/data/moderation_heldout13.yaml and moderation_heldout14.yaml (each written before the
-round it scored; the shipped round-11 head is trained on neither); base and heldout ..
-heldout12 are development data the head trains on. ``--head DIR`` scores another head (e.g. an earlier one
+bench/data/moderation_heldout15.yaml (written before round 13, the shipped head, which is not
+trained on it); base and heldout .. heldout14 are development data the head trains on. ``--head DIR`` scores another head (e.g. an earlier one
 from git history) on the same prompts. Every harmful prompt also gets two evasive variants,
 drawn with a fixed seed from: leetspeak, homoglyphs, zero-width characters, repeated letters, punctuation inside words,
 spaced-out letters and mixed case.
