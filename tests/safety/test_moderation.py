@@ -77,6 +77,12 @@ def test_allow_phrases_do_not_launder_the_rest(rules: Moderator) -> None:
     assert rules.check("a war film battle scene with explosions, no gore").allowed
     assert not rules.check("a man being beheaded, no gore").allowed  # the act still counts
     assert not rules.check("a gory fight, no blood").allowed
+    # the key: value form of the same negation, as tools send shot specs
+    assert rules.check("subject: knight; action: sword duel in a courtyard; gore: none").allowed
+    assert not rules.check("subject: prisoner; action: beheaded; gore: none").allowed
+    assert not rules.check("subject: man skinned alive; gore: maximum").allowed
+    assert rules.check("a video with the suicide hotline number for teens").allowed
+    assert not rules.check("a suicide hotline video showing how to cut your wrists").allowed
 
 
 def test_semantic_check_catches_paraphrases(text_encoder) -> None:
