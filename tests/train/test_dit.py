@@ -196,30 +196,18 @@ def test_export_keeps_tuned_sampling_settings(tmp_path: Path, vae: CausalVAE, te
         steps=99, sampler="heun", watermark_key="k2", extend_context=9, extend_window=8
     ).save(weights)
 
-    export(
-        new_dit(recipe, vae, text_encoder),
-        vae,
-        recipe,
-        recipe_path,
-        run,
-        weights,
-        "kinema train dit",
-    )
-    saved = json.loads((weights / "pipeline.json").read_text())
+    model = new_dit(recipe, vae, text_encoder)
+
+    def exported() -> dict:
+        export(model, vae, recipe, recipe_path, run, weights, "kinema train dit")
+        return json.loads((weights / "pipeline.json").read_text())
+
+    saved = exported()
     assert saved["steps"] == recipe.eval.steps == 2
     assert (saved["sampler"], saved["watermark_key"]) == ("heun", "k2")
     assert (saved["extend_context"], saved["extend_window"]) == (9, 8)
     assert saved["flow"]["text_drop"] == 0.5  # from the recipe
 
     (weights / "pipeline.json").unlink()  # a first export writes the defaults
-    export(
-        new_dit(recipe, vae, text_encoder),
-        vae,
-        recipe,
-        recipe_path,
-        run,
-        weights,
-        "kinema train dit",
-    )
-    saved = json.loads((weights / "pipeline.json").read_text())
+    saved = exported()
     assert (saved["sampler"], saved["extend_window"]) == ("euler", 12)
