@@ -71,6 +71,12 @@ class PipelineConfig:
         flow = FlowConfig(**raw.pop("flow", {}))
         return cls(**raw, flow=flow)
 
+    @classmethod
+    def load(cls, directory: str | Path) -> PipelineConfig:
+        """``pipeline.json`` of ``directory``, or the defaults where it has none."""
+        path = Path(directory) / PIPELINE_NAME
+        return cls.from_dict(json.loads(path.read_text())) if path.is_file() else cls()
+
     def save(self, directory: str | Path) -> Path:
         """Write ``pipeline.json`` into ``directory``; ``from_dict`` reads it back."""
         path = Path(directory) / PIPELINE_NAME
@@ -152,12 +158,7 @@ class Pipeline:
         safety: bool = True,
     ) -> Pipeline:
         directory = Path(directory) if directory is not None else default_weights_dir()
-        cfg_path = directory / PIPELINE_NAME
-        config = (
-            PipelineConfig.from_dict(json.loads(cfg_path.read_text()))
-            if cfg_path.is_file()
-            else PipelineConfig()
-        )
+        config = PipelineConfig.load(directory)
         dit = DiT.from_pretrained(directory)
         vae = CausalVAE.from_pretrained(directory)
         text = TextEncoder(text_model or config.text_model or None)

@@ -34,7 +34,7 @@ from kinema.io.video import Video, write_video
 from kinema.models.dit import DiT, check_parts
 from kinema.models.text import TextEncoder
 from kinema.models.vae import CausalVAE
-from kinema.pipelines.text_to_video import PIPELINE_NAME, Pipeline, PipelineConfig
+from kinema.pipelines.text_to_video import Pipeline, PipelineConfig
 from kinema.train.trainer import ship_run_files
 from kinema.train.vae import to_tensor
 from kinema.world.captions import caption, parse_prompt
@@ -303,14 +303,8 @@ def export(
     ema.save_pretrained(weights_dir)
     if not (weights_dir / "vae.safetensors").is_file():
         vae.save_pretrained(weights_dir)
-    existing = weights_dir / PIPELINE_NAME
-    base = (
-        PipelineConfig.from_dict(json.loads(existing.read_text()))
-        if existing.is_file()
-        else PipelineConfig()
-    )
     config = dataclasses.replace(
-        base,
+        PipelineConfig.load(weights_dir),
         steps=recipe.eval.steps,
         guidance=recipe.eval.guidance,
         text_model=recipe.data.text_model,
