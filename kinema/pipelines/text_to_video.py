@@ -22,6 +22,7 @@ import torch
 from kinema.config import FlowConfig
 from kinema.diffusion import euler, heun, sample_timesteps, shift_for_tokens
 from kinema.errors import InvalidInputError
+from kinema.hardware import native_bf16
 from kinema.io.video import Video, resize_frames
 from kinema.models.dit import DiT, check_parts
 from kinema.models.layers import StreamCache
@@ -44,7 +45,10 @@ class PipelineConfig:
     sampler: str = "euler"  # euler | heun
     fps: float = 8.0  # Shapes World runs at 8 fps
     text_model: str = ""  # "" = the packaged all-MiniLM-L6-v2; or a local path
-    bf16: bool = True  # bf16 autocast for the DiT and VAE on CPU (~2.5x faster)
+    # bf16 autocast for the DiT and VAE on CPUs with native bf16 (AVX512-BF16 / AMX: ~2.5x
+    # faster); on other CPUs torch emulates bf16, slower than fp32, so it runs in fp32 there
+    # (kinema.hardware.native_bf16)
+    bf16: bool = True
     watermark_key: str = DEFAULT_KEY  # key of the invisible watermark on every generated frame
     # extension / long video: each sliding window conditions on the last `extend_context` pixel
     # frames (1 + 4k) and adds up to `extend_window` new ones (a multiple of 4); the two
@@ -201,7 +205,6 @@ class Pipeline:
         text, mask = self.text_encoder.encode(both)  # [2B or B, L, E], [2B or B, L]
         if timings is not None:
             timings.text += time.perf_counter() - t0
-        bf16 = self.config.bf16
         keep = None if given is None else given[None, None, :, None, None]  # [1, 1, T, 1, 1]
 
         @torch.no_grad()
@@ -211,10 +214,10 @@ class Pipeline:
                 x = torch.where(keep, clean, x)  # [B, C, T, h, w]
                 tt = t[:, None].expand(-1, x.shape[2]).masked_fill(given[None], 0.0)  # [B, T]
             if guidance == 1.0:
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                with self.autocast():
                     out = self.dit(x, tt, text, mask).float()  # [B, C, T, h, w]
             else:
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                with self.autocast():
                     both_v = self.dit(torch.cat([x, x]), torch.cat([tt, tt]), text, mask).float()
                 vc, vu = both_v.chunk(2)  # [B, C, T, h, w] each
                 out = vu + guidance * (vc - vu)
@@ -222,13 +225,20 @@ class Pipeline:
 
         return v
 
+    def autocast(self) -> torch.autocast:
+        """bf16 autocast for the DiT and the VAE where ``config.bf16`` asks for it and the CPU
+        computes bf16 natively; fp32 otherwise (faster on CPUs that would emulate bf16)."""
+        return torch.autocast(
+            "cpu", dtype=torch.bfloat16, enabled=self.config.bf16 and native_bf16()
+        )
+
     @torch.no_grad()
     def encode(self, frames: np.ndarray) -> torch.Tensor:
         """Normalised latents [B, C, T', h, w] of uint8 frames [B, T, H, W, 3] (T = 1 + 4k)."""
         x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 4, 1, 2, 3).float()
         x = x / 127.5 - 1.0  # [B, 3, T, H, W]
         chunk = 32 if x.shape[2] > 33 else None
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.config.bf16):
+        with self.autocast():
             return self.vae.encode(x, chunk_frames=chunk).float()
 
     @torch.no_grad()
@@ -236,7 +246,7 @@ class Pipeline:
         """uint8 frames [B, T, H, W, 3] from normalised latents [B, C, T', h, w]; with
         ``cache``, the continuation of the stream earlier calls decoded (see CausalVAE.decode)."""
         chunk = 8 if latents.shape[2] > 16 else None  # stream long videos: bounded memory
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.config.bf16):
+        with self.autocast():
             x = self.vae.decode(
                 latents, chunk_latents=chunk, cache=cache
             ).float()  # [B, 3, T, H, W]

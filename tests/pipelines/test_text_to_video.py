@@ -119,3 +119,36 @@ def test_prompts_are_moderated_before_any_compute(tiny_pipeline: Pipeline) -> No
                           dataclasses.replace(tiny_pipeline.config), safety=False)  # fmt: skip
     assert unsafe.moderator is None
     assert unsafe("a man hanging himself", num_frames=1, seed=0).frames.shape == (1, 64, 64, 3)
+
+
+def test_bf16_autocast_only_where_the_cpu_computes_bf16(
+    tiny_pipeline: Pipeline, monkeypatch
+) -> None:
+    """bf16 is used where the CPU has it natively; where torch would emulate it (slower than
+    fp32) the pipeline runs in fp32; config.bf16 = False always means fp32."""
+    import dataclasses
+
+    import torch
+
+    from kinema.hardware import native_bf16
+
+    for env, config_bf16, expected in [
+        ("1", True, True),
+        ("0", True, False),
+        ("1", False, False),
+    ]:
+        monkeypatch.setenv("KINEMA_BF16", env)
+        assert native_bf16() is (env == "1")
+        p = Pipeline(
+            tiny_pipeline.dit,
+            tiny_pipeline.vae,
+            tiny_pipeline.text_encoder,
+            dataclasses.replace(tiny_pipeline.config, bf16=config_bf16),
+        )
+        with p.autocast():
+            assert torch.is_autocast_enabled("cpu") is expected
+            assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == (
+                torch.bfloat16 if expected else torch.float32
+            )
+        out = p("a red circle", num_frames=5, height=32, width=32, num_inference_steps=2, seed=0)
+        assert out.frames.shape == (5, 32, 32, 3)
