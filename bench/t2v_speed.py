@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from pathlib import Path
 
 import torch
 
+from kinema.hardware import cpu_has_native_bf16, native_bf16
 from kinema.pipelines import Pipeline
 from kinema.pipelines.text_to_video import Timings
 
@@ -57,7 +59,10 @@ def main() -> None:
         rows.append(row)
     lines = [
         f"# Generation speed (`python bench/t2v_speed.py`, {args.threads} threads, {steps} "
-        f"{pipe.config.sampler} steps, guidance {pipe.config.guidance}, bf16={pipe.config.bf16})",
+        f"{pipe.config.sampler} steps, guidance {pipe.config.guidance}, "
+        f"{'bf16' if pipe.config.bf16 and native_bf16() else 'fp32'}: bf16={pipe.config.bf16}, "
+        f"native bf16 on this CPU: {cpu_has_native_bf16()}"
+        f"{', KINEMA_BF16=' + os.environ['KINEMA_BF16'] if 'KINEMA_BF16' in os.environ else ''})",
         "",
         f"Loading the pipeline (MiniLM + VAE + DiT): {load:.1f} s, once per process.",
         "",

@@ -18,11 +18,12 @@ def native_bf16() -> bool:
     env = os.environ.get("KINEMA_BF16", "").strip()
     if env in ("0", "1"):
         return env == "1"
-    return _cpu_bf16()
+    return cpu_has_native_bf16()
 
 
 @functools.cache
-def _cpu_bf16() -> bool:
+def cpu_has_native_bf16() -> bool:
+    """The CPU check alone (AVX512-BF16 or AMX tiles), without the environment override."""
     cpu = torch.cpu
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
