@@ -91,7 +91,8 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.99)  # Adam momenta; 0.99 reacts faster than 0.999
     grad_clip: float = 1.0  # max global grad norm; guards against rare spikes
     ema_decay: float = 0.999  # EMA of weights (the shipped weights); higher = smoother, slower
-    bf16: bool = True  # bf16 autocast: ~4x faster convs on AMX CPUs, tiny precision cost
+    bf16: bool = True  # bf16 autocast: ~4x faster convs on AMX CPUs, tiny precision cost; used only
+    # where the CPU computes bf16 natively (kinema.hardware.native_bf16), fp32 elsewhere
     seed: int = 0  # data, noise and init all derive from (seed, step): runs and resumes repeat
     threads: int = 0  # torch CPU threads; 0 = all cores
     log_every: int = 20  # steps between jsonl log lines

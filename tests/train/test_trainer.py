@@ -158,3 +158,24 @@ def test_recipes_parse_and_reject_typos(tmp_path: Path) -> None:
     bad.write_text(yaml.safe_dump({"model": "vae-huge"}))
     with pytest.raises(InvalidInputError, match="unknown VAE preset"):
         load_vae_recipe(str(bad))
+
+
+@pytest.mark.parametrize(
+    ("env", "bf16", "expected"), [("1", True, True), ("0", True, False), ("1", False, False)]
+)
+def test_bf16_autocast_only_where_the_cpu_computes_bf16(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: str, bf16: bool, expected: bool
+) -> None:
+    """The recipe's bf16 is used where the CPU has native bf16 (KINEMA_BF16 stands in for the
+    CPU check here); where torch would emulate it, slower than fp32, training runs in fp32."""
+    monkeypatch.setenv("KINEMA_BF16", env)
+    seen: list[bool] = []
+
+    class Recording(VAETask):
+        def loss(self, model, batch, step):  # type: ignore[no-untyped-def]
+            seen.append(torch.is_autocast_enabled("cpu"))
+            return super().loss(model, batch, step)
+
+    recipe = tiny_recipe(2, bf16=bf16)
+    train(new_vae(recipe.model, 0), Recording(recipe), recipe.train, tmp_path, progress=False)
+    assert seen == [expected, expected]
