@@ -27,3 +27,9 @@ def cpu_has_native_bf16() -> bool:
     cpu = torch.cpu
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
+
+
+def bf16_autocast(enabled: bool = True) -> torch.autocast:
+    """CPU bf16 autocast where ``enabled`` asks for it and ``native_bf16()`` holds; an inactive
+    context (fp32) otherwise. The one place the pipeline and the trainers get autocast from."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled and native_bf16())

@@ -22,7 +22,7 @@ import torch
 from kinema.config import FlowConfig
 from kinema.diffusion import euler, heun, sample_timesteps, shift_for_tokens
 from kinema.errors import InvalidInputError
-from kinema.hardware import native_bf16
+from kinema.hardware import bf16_autocast
 from kinema.io.video import Video, resize_frames
 from kinema.models.dit import DiT, check_parts
 from kinema.models.layers import StreamCache
@@ -228,9 +228,7 @@ class Pipeline:
     def autocast(self) -> torch.autocast:
         """bf16 autocast for the DiT and the VAE where ``config.bf16`` asks for it and the CPU
         computes bf16 natively; fp32 otherwise (faster on CPUs that would emulate bf16)."""
-        return torch.autocast(
-            "cpu", dtype=torch.bfloat16, enabled=self.config.bf16 and native_bf16()
-        )
+        return bf16_autocast(self.config.bf16)
 
     @torch.no_grad()
     def encode(self, frames: np.ndarray) -> torch.Tensor:

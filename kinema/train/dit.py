@@ -30,7 +30,7 @@ from kinema.config import DiTRecipe
 from kinema.diffusion import flow_loss, logit_normal, shift_for_tokens, shift_t
 from kinema.errors import InvalidInputError
 from kinema.eval.fidelity import score_clip, summarize
-from kinema.hardware import native_bf16
+from kinema.hardware import bf16_autocast
 from kinema.io.video import Video, write_video
 from kinema.models.dit import DiT, check_parts
 from kinema.models.text import TextEncoder
@@ -96,7 +96,7 @@ def build_cache(
                         [read_video(r.path, end=frames, size=(h, w)).frames for r in rows]
                     )
                     captions.extend([[r.caption] * k for r in rows])
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=native_bf16()):
+                with bf16_autocast():
                     z = vae.encode(to_tensor(clips)).float()  # [n, C, T', h, w]
                 lat.append(z.half())
                 bar.advance(task, n)

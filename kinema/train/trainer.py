@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import nn
 
 from kinema.config import TrainConfig
-from kinema.hardware import native_bf16
+from kinema.hardware import bf16_autocast
 from kinema.train.checkpoint import load_checkpoint, save_checkpoint
 
 CHECKPOINT_DIR = "checkpoint"
@@ -110,8 +110,6 @@ def train(
     )
     model.train()
     t_last, n_since = time.perf_counter(), 0
-    # bf16 where the CPU computes it natively; emulated bf16 is slower than fp32 (kinema.hardware)
-    bf16 = cfg.bf16 and native_bf16()
     with bar:
         bar_task = bar.add_task("training", total=cfg.steps, completed=start, status="")
         for step in range(start, cfg.steps):
@@ -119,7 +117,7 @@ def train(
             for group in opt.param_groups:
                 group["lr"] = lr
             batch = task.batch(step)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            with bf16_autocast(cfg.bf16):  # fp32 where the CPU would emulate bf16
                 loss, metrics = task.loss(model, batch, step)
             opt.zero_grad(set_to_none=True)
             loss.backward()
