@@ -20,14 +20,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from kinema.config import load_yaml
 from kinema.safety.evasions import KINDS, evade
 from kinema.safety.moderation import Moderator, Policy
 
 
 def labelled_set(path: Path) -> list[dict]:
-    raw = yaml.safe_load(path.read_text())
+    raw = load_yaml(path.read_text(), str(path))
     rng = np.random.default_rng(2026)
     rows = []
     for cat, prompts in raw["harmful"].items():

@@ -182,17 +182,49 @@ def build_config(cls: type, raw: dict) -> object:
     return cls(**{k: convert(hints[k], v) for k, v in raw.items()})
 
 
+def load_yaml(text: str, source: str = "<yaml>") -> Any:
+    """Parse YAML like ``yaml.safe_load`` but refuse a key given twice in one mapping.
+
+    PyYAML keeps the last of two equal keys without a word, so a recipe or data file edited by
+    hand can lose a whole list (a second ``data:`` line) and still load. Kinema's files are
+    read through here, and such a file raises ``InvalidInputError`` naming the key and line.
+    """
+    import yaml
+
+    from kinema.errors import InvalidInputError
+
+    class StrictLoader(yaml.SafeLoader):
+        pass
+
+    def construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise InvalidInputError(
+                    f"{source}: key {key!r} appears twice in one mapping (lines "
+                    f"{seen[key] + 1} and {key_node.start_mark.line + 1}); YAML would keep "
+                    "only the last"
+                )
+            seen[key] = key_node.start_mark.line
+        return loader.construct_mapping(node)  # type: ignore[no-untyped-call]
+
+    StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    try:
+        return yaml.load(text, Loader=StrictLoader)
+    except yaml.YAMLError as e:
+        raise InvalidInputError(f"{source}: not valid YAML: {e}") from e
+
+
 def load_recipe(path: str, recipe_cls: type, presets: dict, default: str, kind: str) -> object:
     """Read a YAML recipe into ``recipe_cls``. ``model`` may name a preset and override fields:
     ``model: {preset: vae-s, latent_channels: 16}``; unknown keys and presets raise."""
     import dataclasses
 
-    import yaml
-
     from kinema.errors import InvalidInputError
 
     with open(path) as f:
-        raw = yaml.safe_load(f) or {}
+        raw = load_yaml(f.read(), str(path)) or {}
     model = raw.pop("model", {})
     if isinstance(model, str):
         model = {"preset": model}
@@ -411,11 +443,10 @@ class ModerationRecipe:
 
 def load_moderation_recipe(path: str) -> ModerationRecipe:
     """A moderation head recipe (``configs/moderation.yaml``)."""
-    import yaml
 
     from kinema.errors import InvalidInputError
 
     p = Path(path)
     if not p.is_file():
         raise InvalidInputError(f"{p}: no such recipe file")
-    return build_config(ModerationRecipe, yaml.safe_load(p.read_text()) or {})  # type: ignore[return-value]
+    return build_config(ModerationRecipe, load_yaml(p.read_text(), str(p)) or {})  # type: ignore[return-value]

@@ -24,8 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from kinema.config import load_yaml
 from kinema.errors import InvalidInputError, KinemaError
 
 
@@ -189,12 +188,14 @@ class Policy:
         """The shipped ``kinema/safety/policy.yaml``, or your own file in the same format."""
         if path is None:
             text = resources.files("kinema.safety").joinpath("policy.yaml").read_text()
+            source = "kinema/safety/policy.yaml"
         else:
             p = Path(path)
             if not p.is_file():
                 raise InvalidInputError(f"{p}: no such policy file")
             text = p.read_text()
-        raw = yaml.safe_load(text) or {}
+            source = str(p)
+        raw = load_yaml(text, source) or {}
         if not isinstance(raw.get("categories"), dict) or not raw["categories"]:
             raise InvalidInputError("a policy needs a non-empty 'categories' mapping")
         threshold = float(raw.get("threshold", 0.72))

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
-from kinema.config import ModerationRecipe
+from kinema.config import ModerationRecipe, load_yaml
 from kinema.errors import InvalidInputError
 from kinema.safety.evasions import KINDS, evade
 from kinema.safety.moderation import Moderator, Policy, normalise
@@ -48,7 +47,7 @@ def read_text(spec: str) -> str:
 
 
 def labelled_rows(spec: str, categories: list[str]) -> list[Row]:
-    raw = yaml.safe_load(read_text(spec)) or {}
+    raw = load_yaml(read_text(spec), spec) or {}
     rows = []
     for cat, prompts in (raw.get("harmful") or {}).items():
         if cat not in categories:
@@ -62,7 +61,7 @@ def labelled_rows(spec: str, categories: list[str]) -> list[Row]:
 
 def composed_rows(spec: str, categories: list[str], rng: np.random.Generator) -> list[Row]:
     """Slot-filled prompts: each template ``count`` times with slot values drawn from ``rng``."""
-    raw = yaml.safe_load(read_text(spec))
+    raw = load_yaml(read_text(spec), spec)
     slots: dict[str, list[str]] = raw["slots"]
     rows = []
     for label, templates in raw["templates"].items():
@@ -163,7 +162,9 @@ def build_rows(recipe: ModerationRecipe, policy: Policy) -> list[Row]:
         rows += labelled_rows(spec, cats)
     written = rows
     if recipe.framings_per_prompt:
-        framings = (yaml.safe_load(read_text(recipe.framings)) or {}).get("framings") or []
+        framings = (load_yaml(read_text(recipe.framings), recipe.framings) or {}).get(
+            "framings"
+        ) or []
         rows = with_framings(rows, list(framings), recipe.framings_per_prompt, rng)
     if recipe.compose:
         rows += composed_rows(recipe.compose, cats, rng)

@@ -112,6 +112,9 @@ def test_custom_policy_files(tmp_path: Path) -> None:
     )
     mod = Moderator(Policy.load(p), semantic=False)
     assert mod.check("the ENDING of the film").category == "spoilers"
+    p.write_text("categories:\n  a: {title: A}\n  a: {title: B}\n")
+    with pytest.raises(InvalidInputError, match="'a' appears twice"):
+        Policy.load(p)
     p.write_text("categories: {}\n")
     with pytest.raises(InvalidInputError, match="non-empty 'categories'"):
         Policy.load(p)

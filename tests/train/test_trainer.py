@@ -158,6 +158,25 @@ def test_recipes_parse_and_reject_typos(tmp_path: Path) -> None:
     bad.write_text(yaml.safe_dump({"model": "vae-huge"}))
     with pytest.raises(InvalidInputError, match="unknown VAE preset"):
         load_vae_recipe(str(bad))
+    # a key given twice would silently keep only the last; it is refused with both lines
+    bad.write_text("train:\n  steps: 3\nmodel: vae-s\ntrain:\n  steps: 5\n")
+    with pytest.raises(InvalidInputError, match=r"'train' appears twice .*lines 1 and 4"):
+        load_vae_recipe(str(bad))
+    bad.write_text("train: [unclosed\n")
+    with pytest.raises(InvalidInputError, match="not valid YAML"):
+        load_vae_recipe(str(bad))
+
+
+def test_shipped_yaml_files_have_no_duplicate_keys() -> None:
+    from kinema.config import load_yaml
+
+    files = sorted(
+        [*Path("configs").glob("*.yaml"), *Path("bench/data").glob("*.yaml")]
+        + list(Path("kinema").rglob("*.yaml"))
+    )
+    assert len(files) >= 30
+    for f in files:
+        assert load_yaml(f.read_text(), str(f)) is not None, f
 
 
 @pytest.mark.parametrize(
