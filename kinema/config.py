@@ -430,6 +430,10 @@ class ModerationRecipe:
     framings: str = "package:moderation_framings.yaml"
     # ... and this many casual-spelling copies ("a lil girl feedin her goldfish"; see casualise)
     casual_per_prompt: int = 0
+    # ... and this many copies set next to a benign prompt of the same file, before or after
+    # it ("a red kite over the beach. <prompt>"): harm in a harmless context stays harmful,
+    # what the moderator's windows over long prompts rely on (see Moderator.windows)
+    context_per_prompt: int = 0
     pooling: str = "mean+max"  # head features: "mean" (sentence vector) or "mean+max"
     epochs: int = 300  # full-batch AdamW steps (a linear head: seconds)
     lr: float = 1e-2

@@ -24,6 +24,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from kinema.config import load_yaml
 from kinema.errors import InvalidInputError, KinemaError
 
@@ -229,6 +231,8 @@ class Moderator:
 
     ``semantic=False`` keeps only the rules (no text model needed); ``text_encoder`` may be
     shared with the pipeline (it is the same MiniLM). ``log`` appends every decision as JSON.
+    ``window_tokens``: a longer prompt is read in overlapping windows of this many tokens and
+    refused when any window is (see ``windows``).
     """
 
     def __init__(
@@ -238,6 +242,7 @@ class Moderator:
         semantic: bool = True,
         log: str | Path | None = None,
         head: Any = True,
+        window_tokens: int = 24,
     ) -> None:
         self.policy = policy or Policy.load()
         self.semantic = semantic
@@ -247,6 +252,9 @@ class Moderator:
         # True: the shipped head when it was trained for this policy's categories and this
         # text model; a ModerationHead: that one; None/False: nearest-example similarity only.
         self._head = head if head is not False else None
+        if window_tokens < 8:
+            raise InvalidInputError(f"window_tokens must be >= 8, got {window_tokens}")
+        self.window_tokens = window_tokens
 
     def head(self) -> Any:
         """The moderation head in use, or None (then the similarity check decides)."""
@@ -306,11 +314,11 @@ class Moderator:
         if not self.semantic or not variants[0]:
             return Decision(prompt, True, normalised=variants[0])
         vecs, labels = self._embeddings()
-        q = self._encoder.pooled([variants[0]])[0]  # [D]
-        sims = (vecs @ q).tolist()  # [N]
+        parts = self.windows(variants[0])
+        sims = (vecs @ self._encoder.pooled(parts).T).amax(1).tolist()  # [N], best window
         head = self.head()
         if head is not None:
-            return self._head_decision(prompt, variants[0], head, sims, labels)
+            return self._head_decision(prompt, variants[0], parts, head, sims, labels)
         benign = max((s for s, (c, _) in zip(sims, labels, strict=True) if not c), default=-1.0)
         best: dict[str, tuple[float, str]] = {}
         for s, (c, text) in zip(sims, labels, strict=True):
@@ -325,12 +333,46 @@ class Moderator:
                                 round(s, 4), variants[0], scores)  # fmt: skip
         return Decision(prompt, True, normalised=variants[0], scores=scores)
 
-    def _head_decision(self, prompt: str, normalised: str, head: Any, sims: list[float],
-                       labels: list[tuple[str, str]]) -> Decision:  # fmt: skip
-        """Refuse when the head's P(harmful) reaches its threshold; name the nearest example of
-        the category it picked, so the refusal says what the prompt resembles."""
-        p, k = head.harm(head.features(self._encoder, [normalised]))
-        p, cat = float(p[0]), self.policy.categories[int(k[0])]
+    def windows(self, text: str) -> list[str]:
+        """``text`` as the head reads it: whole when it has at most ``window_tokens`` tokens,
+        else overlapping runs of whole words of at most that many tokens, each starting about
+        half a window after the one before and the last one ending at the last word.
+
+        The text model truncates past its own window (48 tokens for the default), and a harmful
+        clause inside a long harmless description is diluted in the pooled features, so a long
+        preamble used to hide the harmful part: behind one of three ~40-token scene preambles,
+        recall on heldout16's harmful prompts fell from 94.0% to 75.8%. Read in 24-token windows
+        it is 91.7% (false refusals on its padded benign prompts 5.2% -> 7.1%). Prompts of at
+        most 24 tokens read exactly as before, and on heldout14-16 as written (up to 33 tokens)
+        neither recall nor false refusals moved. ``bench/moderation_eval.py`` reports both."""
+        tok = getattr(self._encoder, "tokenizer", None)
+        limit = int(getattr(self._encoder, "max_tokens", 0)) - 2  # [CLS] and [SEP]
+        size = min(self.window_tokens, limit)
+        words = text.split()
+        if tok is None or limit < 8 or not words:
+            return [text]
+        counts = [max(1, len(ids)) for ids in tok(words, add_special_tokens=False)["input_ids"]]
+        if sum(counts) <= size:
+            return [text]
+        ends = np.cumsum(counts)  # tokens up to and including word i
+        out, start = [], 0
+        while True:
+            stop = int(np.searchsorted(ends, ends[start] - counts[start] + size, side="right"))
+            stop = max(stop, start + 1)  # one word longer than the window still gets read
+            out.append(" ".join(words[start:stop]))
+            if stop >= len(words):
+                return out
+            half = ends[start] - counts[start] + size // 2
+            start = max(start + 1, int(np.searchsorted(ends, half, side="right")))
+
+    def _head_decision(self, prompt: str, normalised: str, parts: list[str], head: Any,
+                       sims: list[float], labels: list[tuple[str, str]]) -> Decision:  # fmt: skip
+        """Refuse when the head's P(harmful) on any window of the prompt reaches its threshold;
+        name the nearest example of the category it picked, so the refusal says what the prompt
+        resembles."""
+        ps, ks = head.harm(head.features(self._encoder, parts))  # [W], one per window
+        i = int(ps.argmax())
+        p, cat = float(ps[i]), self.policy.categories[int(ks[i])]
         scores = {"p_harmful": round(p, 4)}
         if p < head.cfg.threshold:
             return Decision(prompt, True, normalised=normalised, score=round(p, 4), scores=scores)

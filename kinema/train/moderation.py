@@ -153,6 +153,33 @@ def with_evasions(rows: list[Row], per_prompt: int, rng: np.random.Generator) ->
     return out
 
 
+def with_context(
+    rows: list[Row], per_prompt: int, rng: np.random.Generator, max_words: int = 32
+) -> list[Row]:
+    """``rows`` plus ``per_prompt`` copies of each set next to a benign prompt from the same
+    source (so no text crosses an out-of-fold split), before or after it, with the pair kept
+    to ``max_words`` words so the text model reads it whole. Same label: a harmless sentence
+    around a harmful request does not make it harmless, and around a benign one it stays
+    benign. Rows whose source has no short enough benign prompt get no copy."""
+    out = list(rows)
+    if not per_prompt:
+        return out
+    benign: dict[str, list[str]] = {}
+    for r in rows:
+        if r.label == 0:
+            benign.setdefault(r.source, []).append(r.text)
+    for r in rows:
+        n = len(r.text.split())
+        pool = [
+            b for b in benign.get(r.source, []) if b != r.text and len(b.split()) + n <= max_words
+        ]
+        for _ in range(min(per_prompt, len(pool))):
+            b = pool[int(rng.integers(len(pool)))].rstrip(" .")
+            text = f"{b}. {r.text}" if rng.random() < 0.5 else f"{r.text.rstrip(' .')}. {b}"
+            out.append(Row(text, r.label, r.source, rewrite="context"))
+    return out
+
+
 def build_rows(recipe: ModerationRecipe, policy: Policy) -> list[Row]:
     cats = [c.name for c in policy.categories]
     rng = np.random.default_rng(recipe.seed)
@@ -170,7 +197,8 @@ def build_rows(recipe: ModerationRecipe, policy: Policy) -> list[Row]:
         rows += composed_rows(recipe.compose, cats, rng)
     rows = with_evasions(rows, recipe.evasions_per_prompt, rng)
     casual = with_casual(written, recipe.casual_per_prompt, rng)[len(written) :]
-    return rows + casual
+    context = with_context(written, recipe.context_per_prompt, rng)[len(written) :]
+    return rows + casual + context
 
 
 def embed(rows: list[Row], encoder, pooling: str = "mean", batch: int = 64) -> torch.Tensor:
@@ -276,7 +304,11 @@ def train_head(recipe: ModerationRecipe, encoder, log: Path | None = None) -> Mo
             if (m & (yn == 0)).any() else None,
         }  # fmt: skip
     stats["by_source"] = per_source
-    for kind in ("framing", "casual"):  # rewritten copies, out of fold too: do they move it?
+    for kind in (
+        "framing",
+        "casual",
+        "context",
+    ):  # rewritten copies, out of fold too: do they move it?
         m = np.array([r.rewrite == kind for r in rows])
         if m.any():
             stats[kind] = {

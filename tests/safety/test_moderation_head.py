@@ -18,6 +18,7 @@ from kinema.train.moderation import (
     read_text,
     train_head,
     with_casual,
+    with_context,
     with_framings,
 )
 
@@ -170,3 +171,50 @@ def test_casual_copies_keep_the_label_and_read_like_typing() -> None:
     assert out[:2] == rows and len(out) == 6
     assert [r.label for r in out[2:]] == [1, 1, 0, 0]
     assert all(r.rewrite == "casual" and r.source == "a.yaml" for r in out[2:])
+
+
+def test_context_copies_pair_a_prompt_with_a_benign_one_of_its_own_source() -> None:
+    rows = [Row("a man beheads a prisoner", 3, "a.yaml"), Row("a chef fillets a fish", 0, "a.yaml"),
+            Row("a cat naps in the sun", 0, "a.yaml"), Row("kill them all", 4, "b.yaml"),
+            Row("a very long benign prompt " + "word " * 40, 0, "c.yaml")]  # fmt: skip
+    out = with_context(rows, 1, np.random.default_rng(0))
+    assert out[:5] == rows
+    added = out[5:]
+    # b.yaml has no benign prompt; c.yaml's only one is itself (and too long): no copies
+    assert [r.source for r in added] == ["a.yaml"] * 3
+    for r, src in zip(added, rows[:3], strict=True):
+        assert r.rewrite == "context" and r.label == src.label and src.text in r.text
+        other = r.text.replace(src.text, "").strip(" .")
+        assert other in ("a chef fillets a fish", "a cat naps in the sun") and other != src.text
+        assert len(r.text.split()) <= 32
+    firsts = {with_context(rows[:3], 1, np.random.default_rng(s))[3].text.startswith("a man")
+              for s in range(8)}  # fmt: skip
+    assert firsts == {True, False}  # the benign prompt goes before or after
+    assert with_context(rows, 0, np.random.default_rng(0)) == rows
+
+
+def test_long_prompts_are_read_in_windows_so_a_preamble_hides_nothing(text_encoder) -> None:
+    mod = Moderator(text_encoder=text_encoder)
+    assert mod.windows("a red circle bounces") == ["a red circle bounces"]
+    preamble = ("a calm morning in a small town, the baker opens his shop, children walk to "
+                "school with their backpacks, a dog sleeps in the sun, the postman waves to "
+                "neighbours, flowers bloom along the fence, and then ")  # fmt: skip
+    harm = "a man slowly torn apart by wild dogs while he screams"
+    text = normalise(preamble + harm)[0]
+    parts = mod.windows(text)
+    tok = text_encoder.tokenizer
+    assert len(parts) >= 3 and parts[-1].endswith("screams")
+    assert " ".join(parts[0].split()[:3]) == " ".join(text.split()[:3])
+    assert all(len(tok(p, add_special_tokens=False)["input_ids"]) <= 24 for p in parts)
+    words = text.split()  # every word is read, and windows overlap
+    assert set(words) == {w for p in parts for w in p.split()}
+    assert len(set(parts[0].split()) & set(parts[1].split())) > 0
+    d = mod.check(preamble + harm)
+    assert not d.allowed and d.via == "model" and d.category == "violence_gore"
+    assert mod.check(preamble + "a family has a picnic by the river").allowed
+    wide = Moderator(text_encoder=text_encoder, window_tokens=1000)  # never past the model's 46
+    parts = wide.windows(text)
+    assert len(parts) == 2 and parts[-1].endswith("screams")
+    assert all(len(tok(p, add_special_tokens=False)["input_ids"]) <= 46 for p in parts)
+    with pytest.raises(InvalidInputError, match="window_tokens must be >= 8"):
+        Moderator(text_encoder=text_encoder, window_tokens=4)
