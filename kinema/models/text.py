@@ -10,6 +10,7 @@ unconditional input for classifier-free guidance. Repeated prompts come from an 
 from __future__ import annotations
 
 import os
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def resolve_model_path(name: str | Path | None) -> Path:
 class TextEncoder(nn.Module):
     """``encode(prompts) -> (states [B, L, D] float32, mask [B, L] bool)``; frozen, CPU.
 
-    ``max_tokens`` caps L (prompts are truncated past it); ``cache_size`` bounds the LRU cache
+    ``max_tokens`` caps L (prompts are truncated past it, with a warning); ``cache_size`` bounds the LRU cache
     of encoded prompts (0 disables it).
     """
 
@@ -81,6 +82,14 @@ class TextEncoder(nn.Module):
             tok = self.tokenizer(
                 [p], truncation=True, max_length=self.max_tokens, return_tensors="pt"
             )
+            full = len(self.tokenizer(p)["input_ids"])
+            if full > self.max_tokens:  # the model never sees the rest: say so
+                kept = self.tokenizer.decode(tok["input_ids"][0][1:-1])
+                warnings.warn(
+                    f"prompt is {full} tokens; the text model reads the first "
+                    f"{self.max_tokens} and ignores the rest (it stops after {kept[-40:]!r})",
+                    stacklevel=2,
+                )
             with torch.autocast("cpu", enabled=False):
                 hidden = self.transformer(**tok).last_hidden_state.float()  # [1, L, D]
             out.append(hidden[0].clone())  # [L, D]

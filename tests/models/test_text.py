@@ -17,6 +17,22 @@ def test_token_states_and_mask(text_encoder: TextEncoder) -> None:
     assert states[0, :2].abs().sum() > 0
 
 
+def test_a_prompt_past_the_token_window_is_truncated_with_a_warning(
+    text_encoder: TextEncoder,
+) -> None:
+    import warnings
+
+    long = "a red circle bounces on a black background " * 6 + "then a blue square appears"
+    with pytest.warns(
+        UserWarning, match=r"prompt is \d+ tokens; the text model reads the first 48"
+    ):
+        states, mask = text_encoder.encode([long + " once more"])
+    assert mask.sum() == 48  # [CLS] + 46 + [SEP]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a prompt that fits says nothing
+        text_encoder.encode(["a red circle bounces on a black background"])
+
+
 def test_batching_and_cache_do_not_change_states(text_encoder: TextEncoder) -> None:
     p = "a small blue square moving left on a white background"
     alone, m1 = text_encoder.encode(p)
