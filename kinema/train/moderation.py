@@ -25,6 +25,7 @@ from kinema.safety.moderation import Moderator, Policy, normalise
 from kinema.safety.moderation_head import HeadConfig, ModerationHead, features
 
 COMPOSED = "composed"  # the source name of slot-filled prompts (never held out)
+OOF_NAME = "out_of_fold.npz"  # written next to the run's log: per-row scores, labels, features
 
 
 @dataclass
@@ -317,7 +318,14 @@ def train_head(recipe: ModerationRecipe, encoder, log: Path | None = None) -> Mo
             }
     cfg.threshold, cfg.stats = threshold, stats
     head = fit(x, y, cfg, recipe)
-    if log is not None:
+    if log is not None:  # every row's out-of-fold score and features, for analysis off the run
+        log.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(
+            log.parent / OOF_NAME, harm=harm, scored=scored, label=yn, ruled=ruled,
+            text=np.array([r.text for r in rows]), source=np.array([r.source for r in rows]),
+            evasion=np.array([r.evasion for r in rows]), rewrite=np.array([r.rewrite for r in rows]),
+            features=x.numpy().astype(np.float16),
+        )  # fmt: skip
         counts = {str(k): int(v) for k, v in zip(*np.unique(yn, return_counts=True), strict=True)}
         record = {"rows": len(rows), "by_label": counts, "embed_s": round(time.perf_counter() - t0, 1),
                   "out_of_fold": stats}  # fmt: skip

@@ -87,6 +87,10 @@ def test_train_head_on_a_custom_policy(tmp_path, text_encoder) -> None:
     head = train_head(recipe, text_encoder, log)
     assert head.cfg.categories == ("weapons", "spoilers")
     assert 0.5 <= head.cfg.threshold <= 0.999 and '"out_of_fold"' in log.read_text()
+    oof = np.load(tmp_path / "out_of_fold.npz")  # one row per training row, scored ones finite
+    assert oof["features"].shape == (len(rows), 768) and len(oof["text"]) == len(rows)
+    assert np.isfinite(oof["harm"][oof["scored"]]).all()
+    assert oof["scored"].sum() == 7 + 11 + 22  # benign, harmful, evasions (all as written)
     mod = Moderator(Policy.load(recipe.policy), text_encoder=text_encoder, head=head)
     d = mod.check("instructions for making a bomb in your garage")
     assert not d.allowed and d.via == "model" and d.category == "weapons"
