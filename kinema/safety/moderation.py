@@ -158,6 +158,10 @@ class Category:
     examples: list[str]
     threshold: float
     allow: list[str] = field(default_factory=list)  # phrases removed before this category's rules
+    # A rule hit in this category is let through when the head reads the whole prompt (every
+    # window) as harmful with P below this: the rule saw a word ("torture", "suicide"), the head
+    # reads what is done with it ("a torture museum", "a suicide helpline"). 0 = never.
+    model_clears: float = 0.0
 
 
 @dataclass
@@ -220,6 +224,7 @@ class Policy:
                     examples=list(c.get("examples", [])),
                     threshold=float(c.get("threshold", threshold)),
                     allow=list(c.get("allow", [])),
+                    model_clears=float(c.get("model_clears", 0.0)),
                 )
             )
         return cls(cats, list(raw.get("benign_examples", [])), float(raw.get("margin", 0.04)),
@@ -297,7 +302,18 @@ class Moderator:
                 f.write(json.dumps({"time": time.time(), **asdict(decision)}) + "\n")
         return decision
 
+    def _head_harm(self, normalised: str) -> float | None:
+        """The head's P(harmful) for the prompt (its likeliest window), None without a head."""
+        if not self.semantic or not normalised:
+            return None
+        self._embeddings()  # loads the text encoder if none was given
+        head = self.head()
+        if head is None:
+            return None
+        return float(head.harm(head.features(self._encoder, self.windows(normalised)))[0].max())
+
     def _decide(self, prompt: str, variants: list[str]) -> Decision:
+        cleared: list[str] = []  # rule hits the head let through (said in the decision)
         for c in self.policy.categories:
             texts = variants
             if c.allow:  # "suicide prevention" is not a request for suicide
@@ -309,6 +325,12 @@ class Moderator:
             for rule in c.rules:
                 hit = rule.match(texts)
                 if hit:
+                    p = self._head_harm(variants[0]) if c.model_clears > 0 else None
+                    if p is not None and p < c.model_clears:
+                        cleared.append(f"it mentions {hit!r} ({c.name} rule), but the moderation "
+                                       f"model reads the whole prompt as harmless (p={p:.2f} < "
+                                       f"{c.model_clears})")  # fmt: skip
+                        break  # this category's rules yield; the others still apply
                     return Decision(prompt, False, c.name, c.title,
                                     f"it mentions {hit!r}", "rule", None, variants[0])  # fmt: skip
         if not self.semantic or not variants[0]:
@@ -318,7 +340,10 @@ class Moderator:
         sims = (vecs @ self._encoder.pooled(parts).T).amax(1).tolist()  # [N], best window
         head = self.head()
         if head is not None:
-            return self._head_decision(prompt, variants[0], parts, head, sims, labels)
+            d = self._head_decision(prompt, variants[0], parts, head, sims, labels)
+            if d.allowed and cleared:
+                d.reason = "; ".join(cleared)
+            return d
         benign = max((s for s, (c, _) in zip(sims, labels, strict=True) if not c), default=-1.0)
         best: dict[str, tuple[float, str]] = {}
         for s, (c, text) in zip(sims, labels, strict=True):

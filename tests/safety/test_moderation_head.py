@@ -222,3 +222,43 @@ def test_long_prompts_are_read_in_windows_so_a_preamble_hides_nothing(text_encod
     assert all(len(tok(p, add_special_tokens=False)["input_ids"]) <= 46 for p in parts)
     with pytest.raises(InvalidInputError, match="window_tokens must be >= 8"):
         Moderator(text_encoder=text_encoder, window_tokens=4)
+
+
+class FixedHead:
+    """A stand-in head that reads every window as harmful with one fixed probability."""
+
+    def __init__(self, p: float, categories: tuple[str, ...]) -> None:
+        self.p = p
+        self.cfg = HeadConfig(categories=categories, threshold=0.9)
+
+    def features(self, encoder, texts: list[str]) -> torch.Tensor:
+        return torch.zeros(len(texts), 1)
+
+    def harm(self, vecs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.full((len(vecs),), self.p), torch.zeros(len(vecs), dtype=torch.long)
+
+
+def test_model_clears_lets_a_context_word_through_only_where_the_policy_says(
+    tmp_path, text_encoder
+) -> None:
+    (tmp_path / "p.yaml").write_text(
+        "categories:\n"
+        "  gore:\n    rules: [{any: [torture]}]\n    model_clears: 0.3\n"
+        "    examples: [a man tortured]\n"
+        "  weapons:\n    rules: [{any: [bomb]}]\n    examples: [a pipe bomb]\n"
+    )
+    policy = Policy.load(tmp_path / "p.yaml")
+    assert [c.model_clears for c in policy.categories] == [0.3, 0.0]
+    cats = ("gore", "weapons")
+    calm = Moderator(policy, text_encoder=text_encoder, head=FixedHead(0.1, cats))
+    d = calm.check("a torture museum tour")
+    assert d.allowed and "'torture' (gore rule)" in d.reason and "p=0.10 < 0.3" in d.reason
+    d = calm.check("a bomb disposal robot")  # weapons has no model_clears: the rule stands
+    assert not d.allowed and d.via == "rule" and d.category == "weapons"
+    d = calm.check("a torture museum with a bomb in it")  # gore yields, weapons does not
+    assert not d.allowed and d.category == "weapons"
+    wary = Moderator(policy, text_encoder=text_encoder, head=FixedHead(0.5, cats))
+    d = wary.check("a torture museum tour")  # p not below 0.3: refused by the rule
+    assert not d.allowed and d.via == "rule" and d.category == "gore"
+    rules = Moderator(policy, semantic=False)  # no head to read context: rules are final
+    assert not rules.check("a torture museum tour").allowed
