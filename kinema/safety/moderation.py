@@ -14,6 +14,7 @@ the user's text, not the normalised one). Every decision can go to a JSON-lines 
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import time
@@ -121,9 +122,14 @@ def _phrase_regex(phrase: str, squeeze: bool) -> str:
 
 @dataclass(frozen=True)
 class Rule:
-    """Phrase groups: the rule matches when every group has a phrase in the text."""
+    """Phrase groups: the rule matches when every group has a phrase in the text, all of them
+    within ``span`` words of each other (None: anywhere). A two-group rule ("children" and
+    "sexy") must not pair words from unrelated parts of a long prompt: behind a ~40-word
+    harmless preamble, 68 benign development prompts were refused by such pairs at any
+    distance, 45 within 20 words; prompts as written (every development set) matched the same."""
 
     groups: tuple[tuple[str, ...], ...]
+    span: int | None = None
 
     @cached_property
     def patterns(self) -> tuple[tuple[re.Pattern[str], re.Pattern[str]], ...]:
@@ -138,14 +144,18 @@ class Rule:
     def match(self, variants: list[str]) -> str | None:
         """The matched phrases joined by ' + ', or None."""
         for i, text in enumerate(variants):
-            hits = []
+            found = []  # per group: (word index, phrase) of every occurrence
             for pair in self.patterns:
-                m = pair[1 if i == 1 else 0].search(text)
-                if m is None:
+                occ = [(text.count(" ", 0, m.start()), m.group(0))
+                       for m in pair[1 if i == 1 else 0].finditer(text)]  # fmt: skip
+                if not occ:
                     break
-                hits.append(m.group(0))
+                found.append(occ)
             else:
-                return " + ".join(hits)
+                for combo in itertools.product(*found):
+                    at = [w for w, _ in combo]
+                    if self.span is None or max(at) - min(at) <= self.span:
+                        return " + ".join(hit for _, hit in combo)
         return None
 
 
@@ -205,6 +215,9 @@ class Policy:
         if not isinstance(raw.get("categories"), dict) or not raw["categories"]:
             raise InvalidInputError("a policy needs a non-empty 'categories' mapping")
         threshold = float(raw.get("threshold", 0.72))
+        span = raw.get("span")  # words within which an "all" rule's groups must all occur
+        if span is not None and (not isinstance(span, int) or span < 1):
+            raise InvalidInputError(f"policy span must be a positive whole number, got {span!r}")
         cats = []
         for name, c in raw["categories"].items():
             rules = []
@@ -212,7 +225,7 @@ class Policy:
                 if "any" in r:
                     rules.append(Rule((tuple(r["any"]),)))
                 elif "all" in r:
-                    rules.append(Rule(tuple(tuple(g) for g in r["all"])))
+                    rules.append(Rule(tuple(tuple(g) for g in r["all"]), span))
                 else:
                     raise InvalidInputError(f"policy category {name}: a rule needs 'any' or 'all'")
             cats.append(

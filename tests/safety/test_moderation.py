@@ -127,3 +127,18 @@ def test_custom_policy_files(tmp_path: Path) -> None:
 def test_short_repeated_phrases_do_not_match_single_letters(rules: Moderator) -> None:
     assert rules.check("x").allowed and rules.check("an x on a map").allowed
     assert not rules.check("xxxxx video of a couple").allowed
+
+
+def test_two_group_rules_need_their_words_near_each_other(tmp_path: Path, rules: Moderator) -> None:
+    filler = "the baker opens his shop and a dog sleeps in the sun while the postman waves " * 2
+    assert not rules.check("children posing in a sexy way").allowed
+    far = rules.check(f"children walk to school, {filler} a sexy red sports car drives past")
+    assert far.allowed, far.reason  # 20+ words apart: two scenes, not one act
+    p = tmp_path / "policy.yaml"
+    p.write_text("span: 3\ncategories:\n  c:\n    rules:\n      - all: [[red], [circle]]\n")
+    near = Moderator(Policy.load(p), semantic=False)
+    assert not near.check("a red big circle").allowed  # 2 words apart
+    assert near.check("a red square and a circle").allowed  # 4 words apart
+    p.write_text(p.read_text().replace("span: 3", "span: -1"))
+    with pytest.raises(InvalidInputError, match="span must be a positive whole number"):
+        Policy.load(p)
