@@ -5,8 +5,8 @@ refusals on benign prompts that share words with harmful ones.
         [--rules-only | --no-head | --head DIR]
 
 The default set is bench/data/moderation_base.yaml. The held-out measure is
-bench/data/moderation_heldout17.yaml (written before round 15, the shipped head, which is not
-trained on it); base and heldout .. heldout16 are development data the head trains on. ``--head DIR`` scores another head (e.g. an earlier one
+bench/data/moderation_heldout18.yaml (written before round 16, the shipped head, which is not
+trained on it); base and heldout .. heldout17 are development data the head trains on. ``--head DIR`` scores another head (e.g. an earlier one
 from git history) on the same prompts. Every harmful prompt also gets two evasive variants,
 drawn with a fixed seed from: leetspeak, homoglyphs, zero-width characters, repeated letters, punctuation inside words,
 spaced-out letters and mixed case. Every prompt is also scored behind each of three long
