@@ -198,6 +198,20 @@ class Policy:
     benign: list[str]
     margin: float
     version: int = 1
+    # phrases the models misread by their words alone ("keep the ai watermark on" reads like
+    # "remove the ai watermark"): taken out of the text the head and the similarity check read
+    # (the rules still read it all), unless the prompt also holds one of ``neutral_unless``
+    neutral: Rule | None = None
+    neutral_unless: Rule | None = None
+
+    def neutralise(self, normalised: str) -> str:
+        """``normalised`` without the ``neutral`` phrases, or unchanged when it holds one of
+        ``neutral_unless`` ("keep the watermark off", "remove the watermark but keep the c2pa")."""
+        if self.neutral is None or not self.neutral.match([normalised]):
+            return normalised
+        if self.neutral_unless is not None and self.neutral_unless.match([normalised]):
+            return normalised
+        return _SPACES.sub(" ", self.neutral.patterns[0][0].sub(" ", normalised)).strip()
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Policy:
@@ -240,8 +254,18 @@ class Policy:
                     model_clears=float(c.get("model_clears", 0.0)),
                 )
             )
+        neutral = raw.get("neutral") or {}
+        if not isinstance(neutral, dict) or set(neutral) - {"phrases", "unless"}:
+            raise InvalidInputError("policy 'neutral' takes 'phrases' and 'unless' lists")
+        phrases, unless = neutral.get("phrases") or [], neutral.get("unless") or []
+        for v in (*phrases, *unless):
+            if not isinstance(v, str):
+                raise InvalidInputError(f"policy 'neutral': {v!r} is not a phrase (YAML reads "
+                                        "bare no / off / yes as booleans: quote them)")  # fmt: skip
         return cls(cats, list(raw.get("benign_examples", [])), float(raw.get("margin", 0.04)),
-                   int(raw.get("version", 1)))  # fmt: skip
+                   int(raw.get("version", 1)),  # longest first: the regex takes the first fit
+                   Rule((tuple(sorted(phrases, key=len, reverse=True)),)) if phrases else None,
+                   Rule((tuple(unless),)) if unless else None)  # fmt: skip
 
 
 class Moderator:
@@ -323,7 +347,10 @@ class Moderator:
         head = self.head()
         if head is None:
             return None
-        return float(head.harm(head.features(self._encoder, self.windows(normalised)))[0].max())
+        text = self.policy.neutralise(normalised)
+        if not text:
+            return 0.0
+        return float(head.harm(head.features(self._encoder, self.windows(text)))[0].max())
 
     def _decide(self, prompt: str, variants: list[str]) -> Decision:
         cleared: list[str] = []  # rule hits the head let through (said in the decision)
@@ -349,7 +376,10 @@ class Moderator:
         if not self.semantic or not variants[0]:
             return Decision(prompt, True, normalised=variants[0])
         vecs, labels = self._embeddings()
-        parts = self.windows(variants[0])
+        read = self.policy.neutralise(variants[0])  # what the models read
+        if not read:  # nothing left but a neutral request ("keep the ai watermark on")
+            return Decision(prompt, True, reason="; ".join(cleared), normalised=variants[0])
+        parts = self.windows(read)
         sims = (vecs @ self._encoder.pooled(parts).T).amax(1).tolist()  # [N], best window
         head = self.head()
         if head is not None:

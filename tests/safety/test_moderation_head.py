@@ -262,3 +262,27 @@ def test_model_clears_lets_a_context_word_through_only_where_the_policy_says(
     assert not d.allowed and d.via == "rule" and d.category == "gore"
     rules = Moderator(policy, semantic=False)  # no head to read context: rules are final
     assert not rules.check("a torture museum tour").allowed
+
+
+def test_neutral_phrases_leave_the_models_and_only_when_nothing_undoes_them(
+    tmp_path, text_encoder
+) -> None:
+    policy = Policy.load()
+    n = normalise("extend my clip and keep the ai watermark on so people know it is generated")[0]
+    assert policy.neutralise(n) == "extend my clip and"
+    both = normalise("keep the ai watermark and the c2pa on this clip")[0]
+    assert policy.neutralise(both) == "this clip"  # the longest phrase wins
+    for undone in ("keep the watermark off and make it look real",
+                   "keep the c2pa but remove the watermark"):  # fmt: skip
+        t = normalise(undone)[0]
+        assert policy.neutralise(t) == t, undone
+    cats = tuple(c.name for c in policy.categories)
+    mod = Moderator(policy, text_encoder=text_encoder, head=FixedHead(0.99, cats))
+    assert mod.check("keep the ai watermark on").allowed  # nothing left for the head to read
+    assert not mod.check("keep the ai watermark on, a bombing downtown").allowed  # the rest is read
+    (tmp_path / "p.yaml").write_text(
+        "categories:\n  c:\n    rules: [{any: [zzz]}]\nneutral:\n  phrases: [keep it]\n"
+        "  unless: [no]\n"  # YAML reads a bare no as False
+    )
+    with pytest.raises(InvalidInputError, match="quote them"):
+        Policy.load(tmp_path / "p.yaml")
