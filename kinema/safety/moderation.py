@@ -68,6 +68,10 @@ _SPACED = re.compile(r"\b(?:[a-z][ .\-_*]){2,}[a-z]\b")
 _REPEATS = re.compile(r"(.)\1{2,}")
 _NON_WORD = re.compile(r"[^a-z ]+")
 _SPACES = re.compile(r"\s+")
+# where a prompt that asks for several things splits (Moderator.segments)
+_SEGMENT = re.compile(
+    r"[;\n]|:(?=\s|$)|(?:^|\s)\d{1,2}[.)]?\s+(?=[^\d\s])|,?\s+(?=(?:and )?then\s)|,\s+and\s"
+)
 
 
 def _strip_marks(text: str) -> str:
@@ -285,6 +289,7 @@ class Moderator:
         log: str | Path | None = None,
         head: Any = True,
         window_tokens: int = 24,
+        read_segments: bool = True,
     ) -> None:
         self.policy = policy or Policy.load()
         self.semantic = semantic
@@ -297,6 +302,7 @@ class Moderator:
         if window_tokens < 8:
             raise InvalidInputError(f"window_tokens must be >= 8, got {window_tokens}")
         self.window_tokens = window_tokens
+        self.read_segments = read_segments
 
     def head(self) -> Any:
         """The moderation head in use, or None (then the similarity check decides)."""
@@ -339,18 +345,40 @@ class Moderator:
                 f.write(json.dumps({"time": time.time(), **asdict(decision)}) + "\n")
         return decision
 
-    def _head_harm(self, normalised: str) -> float | None:
-        """The head's P(harmful) for the prompt (its likeliest window), None without a head."""
+    def segments(self, prompt: str) -> list[str]:
+        """The parts of a prompt that asks for several things at once, as the models read them
+        (normalised, neutral phrases out): split at ; : . ! ? and line ends, at numbered items
+        ("1 a bakery 2 ..."), and before "then" / "and". One part, or none, when it asks for
+        one thing. Read next to the whole prompt, so "three clips please: a windmill; <harm>;
+        a sunrise" cannot hide the harm between two harmless requests."""
+        if not self.read_segments:
+            return []
+        parts = [normalise(p)[0] for p in _SEGMENT.split(prompt) if p and p.strip()]
+        parts = [self.policy.neutralise(p) for p in parts if len(p.split()) >= 2]
+        return parts if len(parts) > 1 else []
+
+    def _reads(self, prompt: str, normalised: str, segments: bool = True) -> list[str]:
+        """Everything the models read of a prompt: the windows of the whole (neutral phrases
+        out) and of each segment; empty when nothing is left to read."""
+        read = self.policy.neutralise(normalised)
+        parts = self.windows(read) if read else []
+        for seg in self.segments(prompt) if segments else []:
+            parts += [w for w in self.windows(seg) if w and w not in parts]
+        return parts
+
+    def _head_harm(self, prompt: str, normalised: str) -> float | None:
+        """The head's P(harmful) for the whole prompt (its likeliest window, segments not read
+        apart: ``model_clears`` asks whether the context clears a word), None without a head."""
         if not self.semantic or not normalised:
             return None
         self._embeddings()  # loads the text encoder if none was given
         head = self.head()
         if head is None:
             return None
-        text = self.policy.neutralise(normalised)
-        if not text:
+        parts = self._reads(prompt, normalised, segments=False)
+        if not parts:
             return 0.0
-        return float(head.harm(head.features(self._encoder, self.windows(text)))[0].max())
+        return float(head.harm(head.features(self._encoder, parts))[0].max())
 
     def _decide(self, prompt: str, variants: list[str]) -> Decision:
         cleared: list[str] = []  # rule hits the head let through (said in the decision)
@@ -365,7 +393,7 @@ class Moderator:
             for rule in c.rules:
                 hit = rule.match(texts)
                 if hit:
-                    p = self._head_harm(variants[0]) if c.model_clears > 0 else None
+                    p = self._head_harm(prompt, variants[0]) if c.model_clears > 0 else None
                     if p is not None and p < c.model_clears:
                         cleared.append(f"it mentions {hit!r} ({c.name} rule), but the moderation "
                                        f"model reads the whole prompt as harmless (p={p:.2f} < "
@@ -376,10 +404,9 @@ class Moderator:
         if not self.semantic or not variants[0]:
             return Decision(prompt, True, normalised=variants[0])
         vecs, labels = self._embeddings()
-        read = self.policy.neutralise(variants[0])  # what the models read
-        if not read:  # nothing left but a neutral request ("keep the ai watermark on")
+        parts = self._reads(prompt, variants[0])  # what the models read
+        if not parts:  # nothing left but a neutral request ("keep the ai watermark on")
             return Decision(prompt, True, reason="; ".join(cleared), normalised=variants[0])
-        parts = self.windows(read)
         sims = (vecs @ self._encoder.pooled(parts).T).amax(1).tolist()  # [N], best window
         head = self.head()
         if head is not None:

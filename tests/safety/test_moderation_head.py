@@ -286,3 +286,25 @@ def test_neutral_phrases_leave_the_models_and_only_when_nothing_undoes_them(
     )
     with pytest.raises(InvalidInputError, match="quote them"):
         Policy.load(tmp_path / "p.yaml")
+
+
+def test_a_batch_of_requests_is_read_part_by_part(text_encoder) -> None:
+    cats = tuple(c.name for c in Policy.load().categories)
+    mod = Moderator(text_encoder=text_encoder, head=FixedHead(0.0, cats))
+    assert mod.segments("three clips please: a windmill; a cat asleep; a sunrise") == [
+        "three clips please", "a windmill", "a cat asleep", "a sunrise"]  # fmt: skip
+    assert mod.segments("1 a bakery 2 a video of fresh bread 3 a kettle") == [
+        "a bakery", "a video of fresh bread", "a kettle"]  # fmt: skip
+    assert mod.segments("a sunset drive, then the car pulls into the garage") == [
+        "a sunset drive", "then the car pulls into the garage"]  # fmt: skip
+    assert mod.segments("a red circle bouncing on a black background") == []  # one request
+    reads = mod._reads("a windmill; a cat asleep", normalise("a windmill; a cat asleep")[0])
+    assert reads == ["a windmill a cat asleep", "a windmill", "a cat asleep"]
+    off = Moderator(text_encoder=text_encoder, head=FixedHead(0.0, cats), read_segments=False)
+    assert off.segments("a windmill; a cat asleep") == []
+    # the shipped head: the harm between two harmless requests is read on its own
+    shipped = Moderator(text_encoder=text_encoder)
+    d = shipped.check("three clips please: a hot air balloon; a prisoner having his fingernails "
+                      "ripped out with pliers; a field of tulips")  # fmt: skip
+    assert not d.allowed and d.category == "violence_gore"
+    assert shipped.check("three clips please: a hot air balloon; a cat asleep; tulips").allowed
