@@ -2,7 +2,7 @@
 refusals on benign prompts that share words with harmful ones.
 
     python bench/moderation_eval.py [--set FILE] [--policy kinema/safety/policy.yaml]
-        [--rules-only | --no-head | --head DIR]
+        [--rules-only | --no-head | --head DIR] [--no-segments]
 
 The default set is bench/data/moderation_base.yaml. The held-out measure is
 bench/data/moderation_heldout18.yaml (written before round 16, the shipped head, which is not
@@ -88,6 +88,8 @@ def main() -> None:
     ap.add_argument("--rules-only", action="store_true")
     ap.add_argument("--no-head", action="store_true", help="rules + similarity, as before the head")
     ap.add_argument("--head", default=None, help="a moderation head folder (default: shipped)")
+    ap.add_argument("--no-segments", action="store_true",
+                    help="read a batch request whole, not also part by part")  # fmt: skip
     ap.add_argument("--sweep", action="store_true", help="similarity alone at several thresholds")
     ap.add_argument("--out", default="bench/results/moderation_eval")
     args = ap.parse_args()
@@ -97,7 +99,8 @@ def main() -> None:
         from kinema.safety.moderation_head import ModerationHead
 
         head = ModerationHead.from_pretrained(args.head)
-    mod = Moderator(Policy.load(args.policy), semantic=not args.rules_only, head=head)
+    mod = Moderator(Policy.load(args.policy), semantic=not args.rules_only, head=head,
+                    read_segments=not args.no_segments)  # fmt: skip
     if args.sweep:
         sweep(mod, rows)
         return
@@ -108,6 +111,7 @@ def main() -> None:
     secs = time.perf_counter() - t0
     flags = (" --rules-only" if args.rules_only else "") + (" --no-head" if args.no_head else "")
     flags += f" --head {args.head}" if args.head and not args.no_head else ""
+    flags += " --no-segments" if args.no_segments else ""
     padded = [r for r in rows if r["variant"] == "padded"]
     padded_benign = [r for r in rows if r["variant"] == "benign_padded"]
     harmful = [r for r in rows if r["label"] and r["variant"] != "padded"]
@@ -175,6 +179,7 @@ def main() -> None:
     tag = ("" if stem == "base" else f"_{stem}") + ("_rules" if args.rules_only else "")
     tag += "_nohead" if args.no_head and not args.rules_only else ""
     tag += f"_head-{Path(args.head).name}" if args.head and not args.no_head else ""
+    tag += "_no-segments" if args.no_segments else ""
     out = Path(args.out + tag)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(text + "\n")

@@ -26,7 +26,7 @@ def test_a_prompt_past_the_token_window_is_truncated_with_a_warning(
     with pytest.warns(
         UserWarning, match=r"prompt is \d+ tokens; the text model reads the first 48"
     ):
-        states, mask = text_encoder.encode([long + " once more"])
+        _, mask = text_encoder.encode([long + " once more"])
     assert mask.sum() == 48  # [CLS] + 46 + [SEP]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a prompt that fits says nothing

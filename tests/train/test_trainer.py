@@ -171,8 +171,11 @@ def test_shipped_yaml_files_have_no_duplicate_keys() -> None:
     from kinema.config import load_yaml
 
     files = sorted(
-        [*Path("configs").glob("*.yaml"), *Path("bench/data").glob("*.yaml")]
-        + list(Path("kinema").rglob("*.yaml"))
+        [
+            *Path("configs").glob("*.yaml"),
+            *Path("bench/data").glob("*.yaml"),
+            *Path("kinema").rglob("*.yaml"),
+        ]
     )
     assert len(files) >= 30
     for f in files:
