@@ -278,7 +278,8 @@ class Moderator:
     ``semantic=False`` keeps only the rules (no text model needed); ``text_encoder`` may be
     shared with the pipeline (it is the same MiniLM). ``log`` appends every decision as JSON.
     ``window_tokens``: a longer prompt is read in overlapping windows of this many tokens and
-    refused when any window is (see ``windows``).
+    refused when any window is (see ``windows``); ``read_segments``: a prompt that asks for
+    several things is also read part by part (see ``segments``).
     """
 
     def __init__(
@@ -347,9 +348,10 @@ class Moderator:
 
     def segments(self, prompt: str) -> list[str]:
         """The parts of a prompt that asks for several things at once, as the models read them
-        (normalised, neutral phrases out): split at ; : . ! ? and line ends, at numbered items
-        ("1 a bakery 2 ..."), and before "then" / "and". One part, or none, when it asks for
-        one thing. Read next to the whole prompt, so "three clips please: a windmill; <harm>;
+        (normalised, neutral phrases out): split at ; and : and line ends, at numbered items
+        ("1 a bakery 2 ..."), before "then" and at ", and" (not at full stops: prose read
+        sentence by sentence cost false refusals for no recall). None when it asks for one
+        thing. Read next to the whole prompt, so "three clips please: a windmill; <harm>;
         a sunrise" cannot hide the harm between two harmless requests."""
         if not self.read_segments:
             return []
