@@ -447,7 +447,6 @@ class ModerationRecipe:
 
 def load_moderation_recipe(path: str) -> ModerationRecipe:
     """A moderation head recipe (``configs/moderation.yaml``)."""
-
     from kinema.errors import InvalidInputError
 
     p = Path(path)

@@ -79,11 +79,12 @@ class TextEncoder(nn.Module):
         then bit-identical however it was batched or cached, so a seed always gives one video."""
         out = []
         for p in prompts:
-            tok = self.tokenizer(
-                [p], truncation=True, max_length=self.max_tokens, return_tensors="pt"
-            )
-            full = len(self.tokenizer(p)["input_ids"])
+            tok = self.tokenizer([p], return_tensors="pt")
+            full = tok["input_ids"].shape[1]
             if full > self.max_tokens:  # the model never sees the rest: say so
+                tok = self.tokenizer(
+                    [p], truncation=True, max_length=self.max_tokens, return_tensors="pt"
+                )
                 kept = self.tokenizer.decode(tok["input_ids"][0][1:-1])
                 warnings.warn(
                     f"prompt is {full} tokens; the text model reads the first "

@@ -305,11 +305,8 @@ def train_head(recipe: ModerationRecipe, encoder, log: Path | None = None) -> Mo
             if (m & (yn == 0)).any() else None,
         }  # fmt: skip
     stats["by_source"] = per_source
-    for kind in (
-        "framing",
-        "casual",
-        "context",
-    ):  # rewritten copies, out of fold too: do they move it?
+    # rewritten copies, out of fold too: do they move it?
+    for kind in ("framing", "casual", "context"):
         m = np.array([r.rewrite == kind for r in rows])
         if m.any():
             stats[kind] = {
