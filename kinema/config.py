@@ -95,8 +95,10 @@ class TrainConfig:
     # where the CPU computes bf16 natively (kinema.hardware.native_bf16), fp32 elsewhere
     seed: int = 0  # data, noise and init all derive from (seed, step): runs and resumes repeat
     threads: int = 0  # torch CPU threads; 0 = all cores
+    device: str = "cpu"  # "cpu", "cuda" (bf16 autocast there), "cuda:N", or "auto" (cuda if any)
+    workers: int = 0  # processes preparing batches ahead (e.g. rendering clips); 0 = inline
     log_every: int = 20  # steps between jsonl log lines
-    eval_every: int = 500  # steps between held-out evaluations (and sample clips)
+    eval_every: int = 500  # steps between held-out evaluations (and sample clips); 0 = none
     ckpt_every: int = 500  # steps between checkpoints (model, EMA, optimizer, state)
 
 
@@ -272,6 +274,7 @@ class DiTConfig:
 DIT_PRESETS: dict[str, DiTConfig] = {
     "dit-test": DiTConfig(in_channels=4, width=64, depth=2, heads=2),  # tests only
     "dit-tiny": DiTConfig(width=256, depth=6, heads=4),
+    "dit-mini": DiTConfig(width=320, depth=8, heads=5),  # ~2x dit-tiny per token
     "dit-s": DiTConfig(width=384, depth=12, heads=6),
     "dit-b": DiTConfig(width=768, depth=12, heads=12),
 }

@@ -96,6 +96,30 @@ class TextEncoder(nn.Module):
             out.append(hidden[0].clone())  # [L, D]
         return out
 
+    @torch.no_grad()
+    def encode_many(self, prompts: list[str], batch_size: int = 512) -> list[torch.Tensor]:
+        """Token states [L_i, D] (float32, CPU) per prompt, run in padded batches on whatever
+        device the encoder was moved to: for building training caches of many captions. The
+        states equal ``encode``'s up to float rounding (padding is masked out); prompts past
+        ``max_tokens`` are truncated silently; nothing goes through the LRU cache."""
+        if not all(isinstance(p, str) for p in prompts):
+            raise InvalidInputError("prompts must be strings")
+        device = next(self.transformer.parameters()).device
+        out: list[torch.Tensor] = []
+        for s in range(0, len(prompts), batch_size):
+            tok = self.tokenizer(
+                prompts[s : s + batch_size],
+                padding=True,
+                truncation=True,
+                max_length=self.max_tokens,
+                return_tensors="pt",
+            ).to(device)
+            with torch.autocast(device.type, enabled=False):
+                hidden = self.transformer(**tok).last_hidden_state.float().cpu()  # [b, L, D]
+            lengths = tok["attention_mask"].sum(1).tolist()
+            out += [hidden[i, : int(n)].clone() for i, n in enumerate(lengths)]
+        return out
+
     def encode(self, prompts: list[str] | str) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-token states [B, L, D] (zeros past each prompt's end) and mask [B, L] (True = token)."""
         if isinstance(prompts, str):

@@ -34,6 +34,15 @@ from kinema.models.layers import (
 )
 
 WEIGHTS_NAME = "vae.safetensors"
+
+
+def _noise_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Standard normal noise shaped like ``x``, drawn on the generator's device (a seeded CPU
+    generator gives the same noise whether the model runs on the CPU or a GPU)."""
+    device = generator.device if generator is not None else x.device
+    return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=device).to(x.device)
+
+
 CONFIG_NAME = "vae_config.json"
 
 
@@ -168,10 +177,7 @@ class CausalVAE(nn.Module):
         mean, logvar = self.posterior(x, chunk_frames)
         z = mean
         if sample:
-            noise = torch.randn(
-                mean.shape, generator=generator, dtype=mean.dtype, device=mean.device
-            )
-            z = mean + (0.5 * logvar).exp() * noise
+            z = mean + (0.5 * logvar).exp() * _noise_like(mean, generator)
         scale, shift = self._norm(z)
         return (z - shift) * scale
 
@@ -206,8 +212,7 @@ class CausalVAE(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Training pass: reconstruction, posterior mean and log-variance."""
         mean, logvar = self.posterior(x)
-        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
-        z = mean + (0.5 * logvar).exp() * noise  # (B, z, 1 + k, h, w)
+        z = mean + (0.5 * logvar).exp() * _noise_like(mean, generator)  # (B, z, 1 + k, h, w)
         return self.decoder(z), mean, logvar
 
     # ------------------------------------------------------------------ files

@@ -33,11 +33,11 @@ def save_checkpoint(
     tmp.mkdir(parents=True)
     try:
         save_file(
-            {k: v.detach().contiguous() for k, v in model.state_dict().items()},
+            {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
             str(tmp / "model.safetensors"),
         )
         save_file(
-            {k: v.detach().contiguous() for k, v in ema.state_dict().items()},
+            {k: v.detach().cpu().contiguous() for k, v in ema.state_dict().items()},
             str(tmp / "ema.safetensors"),
         )
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")

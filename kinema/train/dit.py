@@ -16,6 +16,7 @@ uninterrupted one exactly.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from pathlib import Path
@@ -37,7 +38,6 @@ from kinema.models.text import TextEncoder
 from kinema.models.vae import CausalVAE
 from kinema.pipelines.text_to_video import Pipeline, PipelineConfig
 from kinema.train.trainer import ship_run_files
-from kinema.train.vae import to_tensor
 from kinema.world.captions import caption, parse_prompt
 from kinema.world.render import render
 from kinema.world.scene import sample_scene, sample_spec
@@ -57,13 +57,36 @@ def _pad(seqs: list[torch.Tensor], dim: int) -> tuple[torch.Tensor, torch.Tensor
     return states, mask
 
 
+def _shapes_chunk(
+    args: tuple[int, int, int, int, int, int, int, int, int],
+) -> tuple[np.ndarray, list[list[str]]]:
+    """One cache chunk of Shapes World clips [n, T, H, W, 3] and ``k`` training captions each,
+    drawn from (seed, bucket, start) alone, so chunks can be rendered in any process."""
+    seed, bi, start, n, frames, h, w, max_objects, k = args
+    rng = np.random.default_rng([seed, bi, start])
+    graphs = [
+        sample_scene(rng, height=h, width=w, num_frames=frames, max_objects=max_objects)
+        for _ in range(n)
+    ]
+    clips = np.stack([render(g) for g in graphs])  # [n, T, H, W, 3]
+    return clips, [[caption(g.spec, rng, "train") for _ in range(k)] for g in graphs]
+
+
+CHUNK = 16  # clips per cache chunk (the unit of rendering and VAE encoding)
+
+
 @torch.no_grad()
 def build_cache(
     recipe: DiTRecipe, vae: CausalVAE, text: TextEncoder, progress: bool = True
 ) -> dict[str, Any]:
-    """Encode the recipe's clips and captions once: {bucket key: {latents, states, mask}}."""
+    """Encode the recipe's clips and captions once: {bucket key: {latents, states, mask}}.
+
+    The VAE and the text encoder run on whatever device they were moved to (the cache itself
+    stays on the CPU); with ``train.workers`` > 0 Shapes World clips render in that many
+    processes. The cache is the same either way (up to float rounding on another device)."""
     d = recipe.data
     k = d.captions_per_clip
+    device = next(vae.parameters()).device
     buckets: dict[str, Any] = {}
     manifest = None
     if d.source != "shapes":
@@ -71,49 +94,58 @@ def build_cache(
 
         manifest = read_manifest(d.source)
     total = sum(b[3] for b in d.buckets)
-    with Progress(disable=not progress) as bar:
-        task = bar.add_task("encoding latents + captions", total=total)
-        for bi, (frames, h, w, count) in enumerate(d.buckets):
-            lat, captions = [], []
-            for start in range(0, count, 16):
-                n = min(16, count - start)
-                if manifest is None:
-                    rng = np.random.default_rng([d.seed, bi, start])
-                    graphs = [
-                        sample_scene(
-                            rng, height=h, width=w, num_frames=frames, max_objects=d.max_objects
-                        )
-                        for _ in range(n)
-                    ]
-                    clips = np.stack([render(g) for g in graphs])  # [n, T, H, W, 3]
-                    for g in graphs:
-                        captions.append([caption(g.spec, rng, "train") for _ in range(k)])
-                else:
-                    from kinema.io.video import read_video
+    pool = None
+    if manifest is None and recipe.train.workers > 0:
+        import multiprocessing
 
-                    rows = [manifest[(start + j) % len(manifest)] for j in range(n)]
-                    clips = np.stack(
-                        [read_video(r.path, end=frames, size=(h, w)).frames for r in rows]
-                    )
-                    captions.extend([[r.caption] * k for r in rows])
-                with bf16_autocast():
-                    z = vae.encode(to_tensor(clips)).float()  # [n, C, T', h, w]
-                lat.append(z.half())
-                bar.advance(task, n)
-            flat = [c for cs in captions for c in cs]
-            seqs = []
-            for s in range(0, len(flat), 256):
-                states, mask = text.encode(flat[s : s + 256])
-                seqs += [states[i, : int(mask[i].sum())] for i in range(len(states))]
-            states, mask = _pad(seqs, text.dim)
-            buckets[f"{frames}x{h}x{w}"] = {
-                "latents": torch.cat(lat),  # [N, C, T', h, w] fp16
-                "states": states.view(count, k, *states.shape[1:]),  # [N, k, L, E] fp16
-                "mask": mask.view(count, k, -1),  # [N, k, L]
-                "captions": captions,
-            }
-    empty_states, empty_mask = text.encode([""])
-    return {"buckets": buckets, "empty": (empty_states[0].half(), empty_mask[0])}
+        pool = multiprocessing.get_context("fork").Pool(recipe.train.workers)
+    try:
+        with Progress(disable=not progress) as bar:
+            task = bar.add_task("encoding latents + captions", total=total)
+            for bi, (frames, h, w, count) in enumerate(d.buckets):
+                lat, captions = [], []
+                starts = range(0, count, CHUNK)
+                if manifest is None:
+                    jobs = [
+                        (d.seed, bi, s, min(CHUNK, count - s), frames, h, w, d.max_objects, k)
+                        for s in starts
+                    ]
+                    chunks = pool.imap(_shapes_chunk, jobs) if pool else map(_shapes_chunk, jobs)
+                else:
+                    chunks = (_manifest_chunk(manifest, s, min(CHUNK, count - s), frames, h, w, k)
+                              for s in starts)  # fmt: skip
+                for clips, caps in chunks:
+                    captions += caps
+                    x = torch.from_numpy(clips).to(device)  # [n, T, H, W, 3] uint8
+                    x = x.permute(0, 4, 1, 2, 3).float().div_(127.5).sub_(1.0)  # [n, 3, T, H, W]
+                    with bf16_autocast():  # CPU only; a GPU encodes in fp32
+                        z = vae.encode(x).float()  # [n, C, T', h, w]
+                    lat.append(z.half().cpu())
+                    bar.advance(task, len(clips))
+                flat = [c for cs in captions for c in cs]
+                states, mask = _pad(text.encode_many(flat, batch_size=256), text.dim)
+                buckets[f"{frames}x{h}x{w}"] = {
+                    "latents": torch.cat(lat),  # [N, C, T', h, w] fp16
+                    "states": states.view(count, k, *states.shape[1:]),  # [N, k, L, E] fp16
+                    "mask": mask.view(count, k, -1),  # [N, k, L]
+                    "captions": captions,
+                }
+    finally:
+        if pool is not None:
+            pool.close()
+    empty = text.encode_many([""])[0]  # [2, E]: [CLS] [SEP]
+    return {"buckets": buckets, "empty": (empty.half(), torch.ones(len(empty), dtype=torch.bool))}
+
+
+def _manifest_chunk(
+    manifest: list[Any], start: int, n: int, frames: int, h: int, w: int, k: int
+) -> tuple[np.ndarray, list[list[str]]]:
+    """Clips ``start .. start + n`` of a manifest (cycling), each with its caption ``k`` times."""
+    from kinema.io.video import read_video
+
+    rows = [manifest[(start + j) % len(manifest)] for j in range(n)]
+    clips = np.stack([read_video(r.path, end=frames, size=(h, w)).frames for r in rows])
+    return clips, [[r.caption] * k for r in rows]
 
 
 def eval_specs(n: int, seed: int = EVAL_SEED, max_objects: int = 2) -> list[tuple[str, Any]]:
@@ -236,6 +268,8 @@ class DiTTask:
     def evaluate(self, model: nn.Module, step: int, out: Path) -> dict[str, float]:
         """Generate the held-out prompts with the EMA model and score them."""
         e = self.recipe.eval
+        if next(model.parameters()).device.type != "cpu":  # the pipeline samples on the CPU
+            model = copy.deepcopy(model).cpu()
         pipe = Pipeline(
             model,  # type: ignore[arg-type]
             self.vae,

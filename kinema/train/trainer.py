@@ -46,6 +46,70 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
 
 
+def resolve_device(name: str) -> torch.device:
+    """The recipe's ``train.device``: "cpu", "cuda", "cuda:N", or "auto" (a GPU if torch sees one)."""
+    from kinema.errors import InvalidInputError
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise InvalidInputError(f"train.device {name!r}: {e}") from e
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidInputError(
+            f"train.device {name!r}: torch sees no CUDA GPU here; use cpu or auto"
+        )
+    if device.type not in ("cpu", "cuda"):
+        raise InvalidInputError(f"train.device {name!r}: one of cpu, cuda, cuda:N, auto")
+    return device
+
+
+def autocast(device: torch.device, enabled: bool = True) -> torch.autocast:
+    """bf16 autocast: always on a GPU when ``enabled``; on a CPU only where it is native."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=enabled)
+    return bf16_autocast(enabled)
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """Tensors of a batch (a tensor, or a dict / list / tuple of them) moved to ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(v, device) for v in batch)
+    return batch
+
+
+class _StepBatches(torch.utils.data.Dataset):
+    """``task.batch(step)`` as a dataset indexed by step, for worker processes: batches depend
+    only on (seed, step), so preparing them ahead in parallel changes nothing they contain."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+
+    def __getitem__(self, step: int) -> Any:
+        return self.task.batch(step)
+
+
+def batches(task: Task, start: int, stop: int, workers: int) -> Any:
+    """Batches for steps ``start .. stop - 1`` in order: inline, or from ``workers`` processes."""
+    if workers <= 0:
+        return (task.batch(step) for step in range(start, stop))
+    return iter(
+        torch.utils.data.DataLoader(
+            _StepBatches(task),
+            batch_size=None,
+            sampler=range(start, stop),
+            num_workers=workers,
+            prefetch_factor=4,
+            pin_memory=torch.cuda.is_available(),
+        )
+    )
+
+
 def make_ema(model: nn.Module) -> nn.Module:
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
@@ -69,13 +133,18 @@ def train(
     resume: bool = False,
     run_info: dict[str, Any] | None = None,
     progress: bool = True,
+    deadline: float | None = None,
 ) -> nn.Module:
-    """Train ``model`` for ``cfg.steps`` steps; returns the EMA model. Writes into ``out``:
-    ``log.jsonl``, ``checkpoint/`` (latest) and whatever the task's evaluation writes."""
+    """Train ``model`` for ``cfg.steps`` steps on ``cfg.device``; returns the EMA model (on the
+    CPU). Writes into ``out``: ``log.jsonl``, ``checkpoint/`` (latest) and whatever the task's
+    evaluation writes. ``deadline`` (a ``time.time()``) ends the run early, checkpointed, at
+    the first step past it (a machine lent for a fixed time); ``--resume`` goes on from there."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    model.to(device)
     ema = make_ema(model)
     decay, no_decay = [], []
     for p in (p for p in model.parameters() if p.requires_grad):  # frozen parts stay out
@@ -112,12 +181,13 @@ def train(
     t_last, n_since = time.perf_counter(), 0
     with bar:
         bar_task = bar.add_task("training", total=cfg.steps, completed=start, status="")
+        feed = batches(task, start, cfg.steps, cfg.workers)
         for step in range(start, cfg.steps):
             lr = lr_at(step, cfg)
             for group in opt.param_groups:
                 group["lr"] = lr
-            batch = task.batch(step)
-            with bf16_autocast(cfg.bf16):  # fp32 where the CPU would emulate bf16
+            batch = to_device(next(feed), device)
+            with autocast(device, cfg.bf16):  # CPU: fp32 where it would emulate bf16
                 loss, metrics = task.loss(model, batch, step)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -142,16 +212,20 @@ def train(
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
                 bar.update(bar_task, status=f"loss {loss_value:.4f}")
-            if done % cfg.eval_every == 0 or done == cfg.steps:
+            if cfg.eval_every > 0 and (done % cfg.eval_every == 0 or done == cfg.steps):
                 scores = task.evaluate(ema, done, out)
                 log.write(json.dumps({"step": done, "eval": scores}) + "\n")
                 log.flush()
                 model.train()
-            if done % cfg.ckpt_every == 0 or done == cfg.steps:
+            late = deadline is not None and time.time() > deadline
+            if done % cfg.ckpt_every == 0 or done == cfg.steps or late:
                 save_checkpoint(ckpt, model, ema, opt, {"step": done, **(run_info or {})})
             bar.update(bar_task, completed=done)
+            if late and done < cfg.steps:
+                log.write(json.dumps({"event": "deadline", "step": done}) + "\n")
+                break
     log.close()
-    return ema
+    return ema.cpu()  # exports and evaluations after training run on the CPU
 
 
 def write_command_file(log: str | Path, command: str, path: str | Path) -> None:

@@ -125,8 +125,12 @@ class VAETask:
     @torch.no_grad()
     def evaluate(self, model: nn.Module, step: int, out: Path) -> dict[str, float]:
         model.eval()
+        device = next(model.parameters()).device
         recon = torch.cat(
-            [model.decode(model.encode(self.val[i : i + 4])) for i in range(0, len(self.val), 4)]
+            [
+                model.decode(model.encode(self.val[i : i + 4].to(device))).float().cpu()
+                for i in range(0, len(self.val), 4)
+            ]
         )
         p = psnr(recon, self.val)
         samples = out / "samples"
