@@ -15,6 +15,7 @@ code as ``kinema train`` with ``train.device: cuda``; what it adds is the fittin
     python tools/device_train.py dit --config configs/dit-shapes-gpu.yaml --minutes 8 \\
         --text .carry/minilm --vae kinema/weights --out $OUT
     python tools/device_train.py merge OUT_DIR runs/dit-gpu   # here: pieces -> one checkpoint
+    python tools/device_train.py export runs/dit-gpu --config configs/dit-shapes-gpu.yaml
 """
 
 from __future__ import annotations
@@ -118,6 +119,14 @@ def run(kind: str, a: argparse.Namespace) -> None:
         recipe = load_vae_recipe(a.config)
         recipe.train.device = a.device
         model = vae_mod.new_vae(recipe.model, recipe.train.seed)
+        if a.init:  # as `kinema train vae --init`: start from saved weights
+            from kinema.models.vae import CausalVAE
+
+            start = CausalVAE.from_pretrained(a.init)
+            model.load_state_dict(start.state_dict())
+            if recipe.freeze_encoder:  # the latent space, scale/shift included, stays as is
+                model.cfg = start.cfg
+                model.encoder.requires_grad_(False)
         task = vae_mod.VAETask(recipe)
     else:
         from kinema.config import load_dit_recipe
@@ -151,7 +160,8 @@ def run(kind: str, a: argparse.Namespace) -> None:
     report["train_seconds"] = round(time.perf_counter() - t, 1)
     out.mkdir(parents=True, exist_ok=True)
     if kind == "vae":
-        vae_mod.calibrate(ema)  # latents ~ N(0, 1); scale/shift go into the config
+        if not recipe.freeze_encoder:
+            vae_mod.calibrate(ema)  # latents ~ N(0, 1); scale/shift go into the config
         cfg = ema.cfg  # type: ignore[attr-defined]
         (out / "vae_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
     else:
@@ -180,6 +190,30 @@ def merge(src: Path, run_dir: Path) -> None:
     print(f"{run_dir}: {len(state)} tensors")
 
 
+def export(run_dir: Path, config: str, weights: Path, prefix: str) -> None:
+    """Ship a merged device run into ``weights`` as ``kinema train ... --export`` would: the
+    weights (fp16), and ``<prefix>_recipe.yaml`` / ``_train_log.jsonl`` / ``_command.txt``."""
+    command = f"python tools/device_train.py {' '.join(sys.argv[1:])}"
+    report = json.loads((run_dir / "report.json").read_text())
+    if report["kind"] == "dit":
+        from kinema.config import load_dit_recipe
+        from kinema.models.dit import DiT
+        from kinema.models.vae import CausalVAE
+        from kinema.train.dit import export as export_dit
+
+        recipe = load_dit_recipe(config)
+        ema = DiT.from_pretrained(run_dir)
+        export_dit(ema, CausalVAE.from_pretrained(weights), recipe, config, run_dir, weights,
+                   command)  # fmt: skip
+    else:
+        from kinema.models.vae import CausalVAE
+        from kinema.train.trainer import ship_run_files
+
+        CausalVAE.from_pretrained(run_dir).save_pretrained(weights)
+        ship_run_files(prefix, config, run_dir, weights, command)
+    print(f"exported {run_dir} to {weights}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -192,15 +226,25 @@ def main() -> None:
         p.add_argument("--reserve", type=float, default=45.0, help="seconds kept for the end")
         p.add_argument("--overhead", type=float, default=0.05, help="loop costs beyond a step")
         p.add_argument("--device", default="cuda", help="cuda (cpu only to try the script)")
+        if kind == "vae":
+            p.add_argument("--init", default=None, help="start from these VAE weights")
         if kind == "dit":
             p.add_argument("--text", required=True, help="a pack from pack_text_encoder.py")
             p.add_argument("--vae", default="kinema/weights", help="the VAE the latents use")
     m = sub.add_parser("merge")
     m.add_argument("src")
     m.add_argument("run_dir")
+    e = sub.add_parser("export")
+    e.add_argument("run_dir")
+    e.add_argument("--config", required=True, help="the recipe the run used")
+    e.add_argument("--weights", default="kinema/weights")
+    e.add_argument("--prefix", default=None, help="file prefix (default: vae or dit)")
     a = ap.parse_args()
     if a.cmd == "merge":
         merge(Path(a.src), Path(a.run_dir))
+    elif a.cmd == "export":
+        kind = json.loads((Path(a.run_dir) / "report.json").read_text())["kind"]
+        export(Path(a.run_dir), a.config, Path(a.weights), a.prefix or kind)
     else:
         run(a.cmd, a)
 

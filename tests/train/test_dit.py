@@ -211,3 +211,23 @@ def test_export_keeps_tuned_sampling_settings(tmp_path: Path, vae: CausalVAE, te
     (weights / "pipeline.json").unlink()  # a first export writes the defaults
     saved = exported()
     assert (saved["sampler"], saved["extend_window"]) == ("euler", 12)
+
+
+def test_cache_rendered_in_workers_equals_the_inline_cache(vae, text_encoder, cache) -> None:
+    recipe = tiny_recipe(1)
+    recipe.train.workers = 2
+    again = build_cache(recipe, vae, text_encoder, progress=False)
+    for key, b in cache["buckets"].items():
+        assert torch.equal(b["latents"], again["buckets"][key]["latents"])
+        assert b["captions"] == again["buckets"][key]["captions"]
+        assert torch.equal(b["mask"], again["buckets"][key]["mask"])
+        assert torch.allclose(b["states"].float(), again["buckets"][key]["states"].float())
+
+
+def test_batched_caption_states_match_one_at_a_time(text_encoder) -> None:
+    prompts = ["a red circle", "a tiny blue box sliding to the left on a grey background", ""]
+    many = text_encoder.encode_many(prompts, batch_size=2)
+    states, mask = text_encoder.encode(prompts)
+    for i, s in enumerate(many):
+        assert s.shape == (int(mask[i].sum()), 384)
+        assert torch.allclose(s, states[i, : s.shape[0]], atol=1e-4)

@@ -201,3 +201,56 @@ def test_bf16_autocast_only_where_the_cpu_computes_bf16(
     recipe = tiny_recipe(2, bf16=bf16)
     train(new_vae(recipe.model, 0), Recording(recipe), recipe.train, tmp_path, progress=False)
     assert seen == [expected, expected]
+
+
+def test_batch_workers_give_the_inline_batches_and_losses(tmp_path: Path) -> None:
+    from kinema.train.trainer import batches
+
+    recipe = tiny_recipe(4)
+    task = VAETask(recipe)
+    inline = list(batches(task, 1, 4, workers=0))
+    ahead = list(batches(task, 1, 4, workers=2))
+    assert len(ahead) == 3 and all(torch.equal(a, b) for a, b in zip(inline, ahead, strict=True))
+    train(new_vae(recipe.model, 0), task, recipe.train, tmp_path / "a", progress=False)
+    recipe.train.workers = 2
+    train(new_vae(recipe.model, 0), VAETask(recipe), recipe.train, tmp_path / "b", progress=False)
+    assert losses(tmp_path / "a") == losses(tmp_path / "b")
+
+
+def test_deadline_stops_checkpointed_and_resume_finishes(tmp_path: Path) -> None:
+    import time
+
+    recipe = tiny_recipe(5)
+    recipe.train.ckpt_every = 100
+    train(new_vae(recipe.model, 0), VAETask(recipe), recipe.train, tmp_path, progress=False,
+          deadline=time.time() - 1)  # fmt: skip
+    events = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert events[-1] == {"event": "deadline", "step": 1}
+    state = json.loads((tmp_path / "checkpoint" / "trainer_state.json").read_text())
+    assert state["step"] == 1
+    train(new_vae(recipe.model, 7), VAETask(recipe), recipe.train, tmp_path, resume=True,
+          progress=False)  # fmt: skip
+    assert sorted(losses(tmp_path)) == [1, 2, 3, 4, 5]
+
+
+def test_devices_are_checked_and_batches_moved() -> None:
+    from kinema.train.trainer import resolve_device, to_device
+
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(InvalidInputError, match="train.device 'gpu0'"):
+        resolve_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(InvalidInputError, match="sees no CUDA GPU"):
+            resolve_device("cuda")
+    batch = {"x": torch.ones(2), "pair": (torch.zeros(1), 3), "name": "a"}
+    moved = to_device(batch, torch.device("cpu"))
+    assert torch.equal(moved["x"], batch["x"]) and moved["pair"][1] == 3 and moved["name"] == "a"
+    assert isinstance(moved["pair"], tuple)
+
+
+def test_eval_every_zero_never_evaluates(tmp_path: Path) -> None:
+    recipe = tiny_recipe(2, eval_every=0)
+    train(new_vae(recipe.model, 0), VAETask(recipe), recipe.train, tmp_path, progress=False)
+    log = (tmp_path / "log.jsonl").read_text()
+    assert '"eval"' not in log and not (tmp_path / "samples").exists()

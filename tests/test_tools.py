@@ -1,0 +1,52 @@
+"""The GPU-box helpers in tools/: the packed text encoder and the device run's pieces."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+
+import device_train  # noqa: E402
+import pack_text_encoder  # noqa: E402
+
+
+def test_packed_text_encoder_reads_world_captions_like_the_original(tmp_path: Path) -> None:
+    from kinema.models.text import TextEncoder, resolve_model_path
+
+    texts = pack_text_encoder.world_captions(40)
+    info = pack_text_encoder.pack(resolve_model_path(None), tmp_path / "pack", texts)
+    assert 20 < info["kept_word_pieces"] < 400 and info["vocab"] == 30522
+    size = sum(p.stat().st_size for p in (tmp_path / "pack").rglob("*") if p.is_file())
+    assert size < 24 * 2**20  # a quarter of the 91 MB model
+    with pytest.raises(ValueError, match="word pieces of the captions were not packed"):
+        pack_text_encoder.unpack(tmp_path / "pack", tmp_path / "m", ["a zebra juggling"])
+    folder = pack_text_encoder.unpack(tmp_path / "pack", tmp_path / "m", texts)
+    some = texts[:12]
+    a = TextEncoder().encode_many(some)
+    b = TextEncoder(str(folder)).encode_many(some)
+    diff = max(float((x - y).abs().max()) for x, y in zip(a, b, strict=True))
+    assert diff < 0.02  # fp16 weight rounding; the states themselves are O(1)
+    assert max(float(x.abs().max()) for x in a) > 0.5
+
+
+def test_device_run_pieces_stay_small_and_join_back(tmp_path: Path) -> None:
+    state = {f"w{i}": torch.randn(1000, 1000) for i in range(20)} | {"n": torch.arange(3)}
+    names = device_train.save_pieces(state, tmp_path, "dit-ema")
+    assert len(names) >= 3
+    assert all((tmp_path / n).stat().st_size <= device_train.PIECE_BYTES + 2**16 for n in names)
+    back = device_train.load_pieces(tmp_path, "dit-ema")
+    assert set(back) == set(state) and torch.equal(back["n"], state["n"])
+    assert torch.equal(back["w3"], state["w3"].half())
+
+
+def test_steps_fit_the_time_left() -> None:
+    from kinema.config import TrainConfig
+
+    cfg = TrainConfig(warmup=100)
+    assert device_train.fit_steps(cfg, 0.05, 500.0, 0.0) == 10_000
+    assert device_train.fit_steps(cfg, 0.05, 500.0, 0.25) == 8_000
+    assert device_train.fit_steps(cfg, 1.0, 10.0, 0.0) == 200  # never below warmup + 100
