@@ -10,8 +10,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
-import device_train  # noqa: E402
-import pack_text_encoder  # noqa: E402
+import device_train
+import pack_text_encoder
 
 
 def test_packed_text_encoder_reads_world_captions_like_the_original(tmp_path: Path) -> None:

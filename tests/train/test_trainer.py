@@ -238,7 +238,7 @@ def test_devices_are_checked_and_batches_moved() -> None:
 
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
-    with pytest.raises(InvalidInputError, match="train.device 'gpu0'"):
+    with pytest.raises(InvalidInputError, match=r"train\.device 'gpu0'"):
         resolve_device("gpu0")
     if not torch.cuda.is_available():
         with pytest.raises(InvalidInputError, match="sees no CUDA GPU"):
