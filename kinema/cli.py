@@ -282,11 +282,9 @@ def train_vae(
     ] = None,
 ) -> None:
     """Train the causal video VAE (bf16 autocast, EMA, checkpoints with --resume)."""
-    import dataclasses
 
     from kinema.config import load_vae_recipe
-    from kinema.models.vae import CausalVAE
-    from kinema.train.vae import VAETask, new_vae
+    from kinema.train.vae import VAETask, new_vae, start_from
     from kinema.train.vae import export as export_vae
 
     with _user_errors():
@@ -300,15 +298,7 @@ def train_vae(
             )
         model = new_vae(recipe.model, recipe.train.seed)
         if init is not None:
-            start = CausalVAE.from_pretrained(init)
-            if dataclasses.replace(start.cfg, scale=(), shift=()) != recipe.model:
-                raise InvalidInputError(
-                    f"{init}: its VAE has another shape than the recipe's model"
-                )
-            model.load_state_dict(start.state_dict())
-            if recipe.freeze_encoder:
-                model.cfg = start.cfg  # the latent space, scale/shift included, is kept as is
-                model.encoder.requires_grad_(False)
+            start_from(model, recipe, init)
         _fit("VAE", recipe, command, out, resume, model, VAETask(recipe), export,
              lambda ema: export_vae(ema, config, out, export, command,
                                     calibrate_latents=not recipe.freeze_encoder))  # fmt: skip

@@ -119,14 +119,8 @@ def run(kind: str, a: argparse.Namespace) -> None:
         recipe = load_vae_recipe(a.config)
         recipe.train.device = a.device
         model = vae_mod.new_vae(recipe.model, recipe.train.seed)
-        if a.init:  # as `kinema train vae --init`: start from saved weights
-            from kinema.models.vae import CausalVAE
-
-            start = CausalVAE.from_pretrained(a.init)
-            model.load_state_dict(start.state_dict())
-            if recipe.freeze_encoder:  # the latent space, scale/shift included, stays as is
-                model.cfg = start.cfg
-                model.encoder.requires_grad_(False)
+        if a.init:  # as `kinema train vae --init`
+            vae_mod.start_from(model, recipe, a.init)
         task = vae_mod.VAETask(recipe)
     else:
         from kinema.config import load_dit_recipe
@@ -209,6 +203,7 @@ def export(run_dir: Path, config: str, weights: Path, prefix: str) -> None:
         from kinema.models.vae import CausalVAE
         from kinema.train.trainer import ship_run_files
 
+        # latents calibrated on the device (or kept, by a decoder fine-tune): saved as they are
         CausalVAE.from_pretrained(run_dir).save_pretrained(weights)
         ship_run_files(prefix, config, run_dir, weights, command)
     print(f"exported {run_dir} to {weights}")

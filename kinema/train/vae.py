@@ -179,3 +179,16 @@ def export(
 def new_vae(cfg: VAEConfig, seed: int) -> CausalVAE:
     torch.manual_seed(seed)
     return CausalVAE(cfg)
+
+
+def start_from(model: CausalVAE, recipe: VAERecipe, init: str | Path) -> CausalVAE:
+    """``--init``: load saved VAE weights into ``model`` (which must have their shape); with
+    ``freeze_encoder`` keep their latent space (scale/shift too) and train the decoder only."""
+    start = CausalVAE.from_pretrained(init)
+    if dataclasses.replace(start.cfg, scale=(), shift=()) != recipe.model:
+        raise InvalidInputError(f"{init}: its VAE has another shape than the recipe's model")
+    model.load_state_dict(start.state_dict())
+    if recipe.freeze_encoder:
+        model.cfg = start.cfg  # the latent space, scale/shift included, is kept as is
+        model.encoder.requires_grad_(False)
+    return model
