@@ -32,8 +32,8 @@ demo: install
 	$(BIN)/kinema world render "$(PROMPT)" -o outputs/demo_truth.mp4 --scene outputs/demo_truth.json --force
 
 lint: install
-	$(BIN)/ruff check kinema tests bench
-	$(BIN)/ruff format --check kinema tests bench
+	$(BIN)/ruff check kinema tests bench tools
+	$(BIN)/ruff format --check kinema tests bench tools
 
 test: lint
 	$(BIN)/python -m pytest -q -m "not slow"
