@@ -50,3 +50,41 @@ def test_steps_fit_the_time_left() -> None:
     assert device_train.fit_steps(cfg, 0.05, 500.0, 0.0) == 10_000
     assert device_train.fit_steps(cfg, 0.05, 500.0, 0.25) == 8_000
     assert device_train.fit_steps(cfg, 1.0, 10.0, 0.0) == 200  # never below warmup + 100
+
+
+def test_device_run_fits_its_minutes_and_merges_into_loadable_weights(tmp_path: Path) -> None:
+    import argparse
+    import json
+
+    import yaml
+
+    from kinema.models.vae import CausalVAE
+
+    recipe = {
+        "model": {"preset": "vae-tiny"},
+        "train": {
+            "batch_size": 2,
+            "warmup": 2,
+            "bf16": False,
+            "log_every": 5,
+            "eval_every": 0,
+            "ckpt_every": 1000,
+            "workers": 0,
+        },
+        "data": {"buckets": [[5, 32, 32, 1.0]], "val_clips": 2},
+    }
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
+    args = argparse.Namespace(config=str(tmp_path / "r.yaml"), minutes=0.25, out=str(tmp_path / "out"),
+                              run=str(tmp_path / "run"), reserve=3.0, overhead=0.05, device="cpu",
+                              init=None)  # fmt: skip
+    device_train.run("vae", args)
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["steps"] >= 102 and report["pieces"] == ["vae-ema-00.safetensors"]
+    assert report["train_budget_s"] < 15  # what the probe and set-up left of 15 s
+    log = [json.loads(line) for line in (tmp_path / "out" / "log.jsonl").read_text().splitlines()]
+    assert log[0]["recipe"]["train"]["steps"] == report["steps"]
+    # it ran the fitted schedule to its end, or stopped at the deadline, checkpointed
+    assert log[-1].get("step") == report["steps"] or log[-1].get("event") == "deadline"
+    device_train.merge(tmp_path / "out", tmp_path / "merged")
+    vae = CausalVAE.from_pretrained(tmp_path / "merged")
+    assert len(vae.cfg.scale) == 4  # calibrated on the box: latents ~ N(0, 1)
