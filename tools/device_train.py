@@ -34,12 +34,14 @@ import torch
 PIECE_BYTES = 15 * 2**20
 
 
-def _without_pyav() -> None:
-    """Training needs no video files; stand in for PyAV where it is not installed."""
+def _without_pyav() -> bool:
+    """Training needs no video files; stand in for PyAV where it is not installed (True then)."""
     try:
         import av  # noqa: F401
     except ImportError:
         sys.modules["av"] = types.ModuleType("av")
+        return True
+    return False
 
 
 def save_pieces(state: dict[str, torch.Tensor], out: Path, prefix: str) -> list[str]:
@@ -97,13 +99,14 @@ def fit_steps(cfg, sec_per_step: float, seconds: float, overhead: float) -> int:
 
 def run(kind: str, a: argparse.Namespace) -> None:
     t0 = time.perf_counter()
-    _without_pyav()
+    no_pyav = _without_pyav()
     from kinema.train import dit as dit_mod
     from kinema.train import vae as vae_mod
     from kinema.train.trainer import run_info, train
 
-    for mod in (dit_mod, vae_mod):  # no PyAV, no sample videos
-        mod.write_video = lambda *args, **kw: None  # type: ignore[attr-defined]
+    if no_pyav:  # no sample videos then (this process only)
+        for mod in (dit_mod, vae_mod):
+            mod.write_video = lambda *args, **kw: None  # type: ignore[attr-defined]
     out = Path(a.out)
     run_dir = Path(a.run)
     shutil.rmtree(run_dir, ignore_errors=True)
