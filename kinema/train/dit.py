@@ -38,6 +38,7 @@ from kinema.models.text import TextEncoder
 from kinema.models.vae import CausalVAE
 from kinema.pipelines.text_to_video import Pipeline, PipelineConfig
 from kinema.train.trainer import ship_run_files
+from kinema.train.vae import to_tensor
 from kinema.world.captions import caption, parse_prompt
 from kinema.world.render import render
 from kinema.world.scene import sample_scene, sample_spec
@@ -116,10 +117,8 @@ def build_cache(
                               for s in starts)  # fmt: skip
                 for clips, caps in chunks:
                     captions += caps
-                    x = torch.from_numpy(clips).to(device)  # [n, T, H, W, 3] uint8
-                    x = x.permute(0, 4, 1, 2, 3).float().div_(127.5).sub_(1.0)  # [n, 3, T, H, W]
                     with bf16_autocast():  # CPU only; a GPU encodes in fp32
-                        z = vae.encode(x).float()  # [n, C, T', h, w]
+                        z = vae.encode(to_tensor(clips, device)).float()  # [n, C, T', h, w]
                     lat.append(z.half().cpu())
                     bar.advance(task, len(clips))
                 flat = [c for cs in captions for c in cs]
