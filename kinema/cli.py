@@ -322,11 +322,8 @@ def train_dit(
     """Train the diffusion transformer on cached VAE latents (rectified flow, EMA, bf16)."""
 
     from kinema.config import load_dit_recipe
-    from kinema.models.text import TextEncoder
-    from kinema.models.vae import CausalVAE
-    from kinema.train.dit import DiTTask, load_or_build_cache, new_dit
     from kinema.train.dit import export as export_dit
-    from kinema.train.trainer import resolve_device
+    from kinema.train.dit import prepare
 
     with _user_errors():
         recipe, command = _train_run("dit", config, out, resume, steps, export, load_dit_recipe)
@@ -334,13 +331,8 @@ def train_dit(
             import torch
 
             torch.set_num_threads(recipe.train.threads)
-        vae = CausalVAE.from_pretrained(recipe.data.vae or None)
-        text = TextEncoder(recipe.data.text_model or None)
-        device = resolve_device(recipe.train.device)  # the cache is encoded there too
-        cache = load_or_build_cache(recipe, vae.to(device), text.to(device), out)
-        vae, text = vae.cpu(), text.cpu()  # samples during training are made on the CPU
-        model = new_dit(recipe, vae, text)
-        _fit("DiT", recipe, command, out, resume, model, DiTTask(recipe, vae, text, cache), export,
+        model, task, vae = prepare(recipe, out)
+        _fit("DiT", recipe, command, out, resume, model, task, export,
              lambda ema: export_dit(ema, vae, recipe, config, out, export, command))  # fmt: skip
 
 

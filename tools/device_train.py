@@ -127,24 +127,20 @@ def run(kind: str, a: argparse.Namespace) -> None:
         task = vae_mod.VAETask(recipe)
     else:
         from kinema.config import load_dit_recipe
-        from kinema.models.text import TextEncoder
-        from kinema.models.vae import CausalVAE
 
         sys.path.insert(0, str(Path(__file__).parent))
         from pack_text_encoder import unpack, world_captions
 
         recipe = load_dit_recipe(a.config)
         recipe.train.device = a.device
-        text_dir = unpack(Path(a.text), Path("/tmp/kinema_text"), world_captions(3000))
-        vae = CausalVAE.from_pretrained(a.vae).to(a.device).eval()
-        text = TextEncoder(str(text_dir)).to(a.device)
+        recipe.data.vae = a.vae  # the log records what was used
+        recipe.data.text_model = str(
+            unpack(Path(a.text), Path("/tmp/kinema_text"), world_captions(3000))
+        )
         t = time.perf_counter()
-        cache = dit_mod.build_cache(recipe, vae, text, progress=False)
-        report["cache_seconds"] = round(time.perf_counter() - t, 1)
-        report["cache_clips"] = {k: len(b["latents"]) for k, b in cache["buckets"].items()}
-        vae, text = vae.cpu(), text.cpu()
-        model = dit_mod.new_dit(recipe, vae, text)
-        task = dit_mod.DiTTask(recipe, vae, text, cache)
+        model, task, _ = dit_mod.prepare(recipe, progress=False)  # the cache stays in memory
+        report["prepare_seconds"] = round(time.perf_counter() - t, 1)
+        report["cache_clips"] = {k: len(b["latents"]) for k, b in task.buckets}
     report["params"] = sum(p.numel() for p in model.parameters())
     sec = measure_step(model, task, recipe.train)
     left = a.minutes * 60 - (time.perf_counter() - t0) - a.reserve

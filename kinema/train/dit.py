@@ -317,6 +317,25 @@ def new_dit(recipe: DiTRecipe, vae: CausalVAE, text: TextEncoder) -> DiT:
     return DiT(recipe.model)
 
 
+def prepare(
+    recipe: DiTRecipe, out: Path | None = None, progress: bool = True
+) -> tuple[DiT, DiTTask, CausalVAE]:
+    """What a DiT run needs: the recipe's frozen VAE and text encoder, the latent cache
+    (encoded on ``train.device``; kept in and reused from ``out`` when given), a fresh DiT and
+    its task. The frozen parts end on the CPU, where samples during training are made."""
+    from kinema.train.trainer import resolve_device
+
+    device = resolve_device(recipe.train.device)
+    vae = CausalVAE.from_pretrained(recipe.data.vae or None).to(device)
+    text = TextEncoder(recipe.data.text_model or None).to(device)
+    if out is None:
+        cache = build_cache(recipe, vae, text, progress)
+    else:
+        cache = load_or_build_cache(recipe, vae, text, out, progress)
+    vae, text = vae.cpu(), text.cpu()
+    return new_dit(recipe, vae, text), DiTTask(recipe, vae, text, cache), vae
+
+
 def export(
     ema: DiT,
     vae: CausalVAE,
