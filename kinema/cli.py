@@ -318,6 +318,10 @@ def train_dit(
             help="Write fp16 DiT + pipeline.json + recipe + log here (e.g. kinema/weights)."
         ),
     ] = None,
+    init: Annotated[
+        Path | None,
+        typer.Option(help="Start from saved DiT weights, e.g. kinema/weights (fresh optimizer)."),
+    ] = None,
 ) -> None:
     """Train the diffusion transformer on cached VAE latents (rectified flow, EMA, bf16)."""
 
@@ -326,12 +330,16 @@ def train_dit(
     from kinema.train.dit import prepare
 
     with _user_errors():
-        recipe, command = _train_run("dit", config, out, resume, steps, export, load_dit_recipe)
+        extra = ("--init", str(init)) if init is not None else ()
+        recipe, command = _train_run(
+            "dit", config, out, resume, steps, export, load_dit_recipe, extra
+        )
         if recipe.train.threads:
             import torch
 
             torch.set_num_threads(recipe.train.threads)
-        model, task, vae = prepare(recipe, out)
+        # on --resume the checkpoint overwrites the start anyway
+        model, task, vae = prepare(recipe, out, init=None if resume else init)
         _fit("DiT", recipe, command, out, resume, model, task, export,
              lambda ema: export_dit(ema, vae, recipe, config, out, export, command))  # fmt: skip
 

@@ -97,6 +97,7 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads; 0 = all cores
     device: str = "cpu"  # "cpu", "cuda" (bf16 autocast there), "cuda:N", or "auto" (cuda if any)
     workers: int = 0  # processes preparing batches ahead (e.g. rendering clips); 0 = inline
+    compile: bool = False  # torch.compile the model's forward (GPU runs; a one-off compile cost)
     log_every: int = 20  # steps between jsonl log lines
     eval_every: int = 500  # steps between held-out evaluations (and sample clips); 0 = none
     ckpt_every: int = 500  # steps between checkpoints (model, EMA, optimizer, state)

@@ -138,7 +138,9 @@ def run(kind: str, a: argparse.Namespace) -> None:
             unpack(Path(a.text), Path("/tmp/kinema_text"), world_captions(3000))
         )
         t = time.perf_counter()
-        model, task, _ = dit_mod.prepare(recipe, progress=False)  # the cache stays in memory
+        # the cache stays in memory; --init continues a shipped DiT (its optimizer state is
+        # not shipped: a fresh AdamW and schedule)
+        model, task, _ = dit_mod.prepare(recipe, progress=False, init=a.init)
         report["prepare_seconds"] = round(time.perf_counter() - t, 1)
         report["cache_clips"] = {k: len(b["latents"]) for k, b in task.buckets}
     report["params"] = sum(p.numel() for p in model.parameters())
@@ -220,8 +222,7 @@ def main() -> None:
         p.add_argument("--reserve", type=float, default=45.0, help="seconds kept for the end")
         p.add_argument("--overhead", type=float, default=0.05, help="loop costs beyond a step")
         p.add_argument("--device", default="cuda", help="cuda (cpu only to try the script)")
-        if kind == "vae":
-            p.add_argument("--init", default=None, help="start from these VAE weights")
+        p.add_argument("--init", default=None, help=f"start from these {kind.upper()} weights")
         if kind == "dit":
             p.add_argument("--text", required=True, help="a pack from pack_text_encoder.py")
             p.add_argument("--vae", default="kinema/weights", help="the VAE the latents use")

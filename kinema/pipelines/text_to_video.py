@@ -42,6 +42,10 @@ class PipelineConfig:
 
     steps: int = 20  # sampler steps (Euler: one DiT call per step, x2 with guidance)
     guidance: float = 4.0  # classifier-free guidance scale; 1 = off
+    # noise levels t (1 = pure noise) where guidance applies; outside it the DiT runs on the
+    # prompt alone, one batch instead of two (Kynkaanniemi et al. 2024, "Applying guidance in
+    # a limited interval"). [0, 1] = every step.
+    guidance_interval: tuple[float, float] = (0.0, 1.0)
     sampler: str = "euler"  # euler | heun
     fps: float = 8.0  # Shapes World runs at 8 fps
     text_model: str = ""  # "" = the packaged all-MiniLM-L6-v2; or a local path
@@ -63,6 +67,11 @@ class PipelineConfig:
         if self.extend_context < 1 or (self.extend_context - 1) % 4:
             raise InvalidInputError(
                 f"extend_context must be 1 + 4k pixel frames (1, 5, 9, ...), got {self.extend_context}"
+            )
+        lo, hi = self.guidance_interval = tuple(float(x) for x in self.guidance_interval)  # type: ignore[assignment]
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise InvalidInputError(
+                f"guidance_interval must be [lo, hi] with 0 <= lo <= hi <= 1, got {[lo, hi]}"
             )
         if self.extend_window < 4 or self.extend_window % 4:
             raise InvalidInputError(
@@ -194,7 +203,8 @@ class Pipeline:
         given: torch.Tensor | None = None,
         clean: torch.Tensor | None = None,
     ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-        """v(x [B,C,T,H,W], t [B]) with guidance, cond and uncond in one batch.
+        """v(x [B,C,T,H,W], t [B]) with guidance, cond and uncond in one batch; at noise levels
+        outside ``config.guidance_interval`` the prompt's velocity alone (half the compute).
 
         With ``given`` (bool [T]: latent frames given as context) and ``clean`` (their latents
         [B, C, T, h, w]), those frames are held at their clean values with timestep 0 and get zero
@@ -206,6 +216,8 @@ class Pipeline:
         if timings is not None:
             timings.text += time.perf_counter() - t0
         keep = None if given is None else given[None, None, :, None, None]  # [1, 1, T, 1, 1]
+        lo, hi = self.config.guidance_interval
+        n = len(prompts)
 
         @torch.no_grad()
         def v(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -213,9 +225,9 @@ class Pipeline:
             if given is not None:
                 x = torch.where(keep, clean, x)  # [B, C, T, h, w]
                 tt = t[:, None].expand(-1, x.shape[2]).masked_fill(given[None], 0.0)  # [B, T]
-            if guidance == 1.0:
+            if guidance == 1.0 or not lo <= float(t.max()) <= hi:
                 with self.autocast():
-                    out = self.dit(x, tt, text, mask).float()  # [B, C, T, h, w]
+                    out = self.dit(x, tt, text[:n], mask[:n]).float()  # [B, C, T, h, w]
             else:
                 with self.autocast():
                     both_v = self.dit(torch.cat([x, x]), torch.cat([tt, tt]), text, mask).float()
@@ -327,8 +339,19 @@ class Pipeline:
         """
         t0 = time.perf_counter()
         draft = crossfade(canvas, known)  # [B, T, H, W, 3]
-        clean = self.encode(draft) if known.any() else None  # [B, C, T', h, w]
         given = self.latent_given(known) if known.any() else None  # [T']
+        clean = None
+        if given is not None:
+            k = int(given.sum())
+            if strength == 1.0 and k and bool(given[:k].all()):
+                # the given latents are a prefix (i2v, extension) and sampling starts from pure
+                # noise: the VAE is causal, so those latents depend on the prefix's pixels alone
+                # and only 1 + 4(k - 1) frames need encoding, not the whole draft
+                head = self.encode(draft[:, : 1 + 4 * (k - 1)])  # [B, C, k, h, w]
+                clean = head.new_zeros((len(canvas), *self.latent_shape(*canvas.shape[1:4])))
+                clean[:, :, :k] = head  # [B, C, T', h, w]; the rest is never read
+            else:
+                clean = self.encode(draft)  # [B, C, T', h, w]
         if timings is not None:
             timings.decode += time.perf_counter() - t0
         _, T, H, W, _ = canvas.shape

@@ -130,11 +130,11 @@ class DetectorTask:
 
     def loss(
         self, model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor], step: int
-    ) -> tuple[torch.Tensor, dict[str, float]]:
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         x, y = batch
         logits = model(x)["generated"][:, 0]  # (B,)
         loss = F.binary_cross_entropy_with_logits(logits.float(), y)
-        acc = float(((logits > 0).float() == y).float().mean())
+        acc = ((logits > 0).float() == y).float().mean().detach()  # read at logged steps
         return loss, {"acc": acc}
 
     def scores(self, model: nn.Module, idx: np.ndarray) -> np.ndarray:

@@ -255,13 +255,13 @@ class DiTTask:
 
     def loss(
         self, model: nn.Module, batch: dict[str, torch.Tensor], step: int
-    ) -> tuple[torch.Tensor, dict[str, float]]:
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         text, mask = batch["text"], batch["mask"]
         weight = (~batch["given"]).float()[:, None, :, None, None]  # [B, 1, T, 1, 1]
         loss = flow_loss(
             lambda x, t: model(x, t, text, mask), batch["x0"], batch["noise"], batch["t"], weight
         )
-        return loss, {"given_frames": float(batch["given"].float().mean())}
+        return loss, {"given_frames": batch["given"].float().mean()}  # read at logged steps
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, step: int, out: Path) -> dict[str, float]:
@@ -317,12 +317,30 @@ def new_dit(recipe: DiTRecipe, vae: CausalVAE, text: TextEncoder) -> DiT:
     return DiT(recipe.model)
 
 
+def start_from(model: DiT, recipe: DiTRecipe, init: str | Path) -> DiT:
+    """``--init``: load a saved DiT (e.g. the shipped one in kinema/weights, or another run's
+    export) into ``model`` to train it further with a fresh optimizer and schedule; it must
+    have the recipe's shape, and the recipe's VAE must be the one its latents came from."""
+    start = DiT.from_pretrained(init)
+    if start.cfg != recipe.model:
+        raise InvalidInputError(
+            f"{init}: its DiT has another shape than the recipe's model "
+            f"({start.cfg.width}x{start.cfg.depth} vs {recipe.model.width}x{recipe.model.depth})"
+        )
+    model.load_state_dict(start.state_dict())
+    return model
+
+
 def prepare(
-    recipe: DiTRecipe, out: Path | None = None, progress: bool = True
+    recipe: DiTRecipe,
+    out: Path | None = None,
+    progress: bool = True,
+    init: str | Path | None = None,
 ) -> tuple[DiT, DiTTask, CausalVAE]:
     """What a DiT run needs: the recipe's frozen VAE and text encoder, the latent cache
-    (encoded on ``train.device``; kept in and reused from ``out`` when given), a fresh DiT and
-    its task. The frozen parts end on the CPU, where samples during training are made."""
+    (encoded on ``train.device``; kept in and reused from ``out`` when given), the DiT (fresh,
+    or ``init``'s weights) and its task. The frozen parts end on the CPU, where samples during
+    training are made."""
     from kinema.train.trainer import resolve_device
 
     device = resolve_device(recipe.train.device)
@@ -333,7 +351,10 @@ def prepare(
     else:
         cache = load_or_build_cache(recipe, vae, text, out, progress)
     vae, text = vae.cpu(), text.cpu()
-    return new_dit(recipe, vae, text), DiTTask(recipe, vae, text, cache), vae
+    model = new_dit(recipe, vae, text)
+    if init is not None:
+        start_from(model, recipe, init)
+    return model, DiTTask(recipe, vae, text, cache), vae
 
 
 def export(

@@ -32,7 +32,7 @@ class Task(Protocol):
 
     def loss(
         self, model: nn.Module, batch: Any, step: int
-    ) -> tuple[torch.Tensor, dict[str, float]]: ...
+    ) -> tuple[torch.Tensor, dict[str, float | torch.Tensor]]: ...  # metrics: scalars
 
     def evaluate(self, model: nn.Module, step: int, out: Path) -> dict[str, float]: ...
 
@@ -119,8 +119,14 @@ def make_ema(model: nn.Module) -> nn.Module:
 
 @torch.no_grad()
 def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    for pe, p in zip(ema.parameters(), model.parameters(), strict=True):
-        pe.lerp_(p.detach(), 1.0 - decay)
+    """ema <- decay * ema + (1 - decay) * model, all parameters in one foreach call (one kernel
+    group on a GPU, not one launch per tensor); buffers are copied."""
+    pe = [p for p in ema.parameters()]
+    pm = [p.detach() for p in model.parameters()]
+    if len(pe) != len(pm):
+        raise ValueError(f"EMA has {len(pe)} parameters, the model {len(pm)}")
+    if pe:
+        torch._foreach_lerp_(pe, pm, 1.0 - decay)
     for be, b in zip(ema.buffers(), model.buffers(), strict=True):
         be.copy_(b)
 
@@ -156,6 +162,7 @@ def train(
         ],
         lr=cfg.lr,
         betas=cfg.betas,
+        fused=device.type == "cuda" or None,  # one kernel for the whole update on a GPU
     )
     start = 0
     ckpt = out / CHECKPOINT_DIR
@@ -177,6 +184,9 @@ def train(
         TextColumn("{task.fields[status]}"),
         disable=not progress,
     )
+    # train.compile: torch.compile the forward in place (parameter names unchanged, so
+    # checkpoints and exports are the same); each bucket shape compiles once
+    step_model = torch.compile(model) if cfg.compile else model
     model.train()
     t_last, n_since = time.perf_counter(), 0
     with bar:
@@ -188,25 +198,26 @@ def train(
                 group["lr"] = lr
             batch = to_device(next(feed), device)
             with autocast(device, cfg.bf16):  # CPU: fp32 where it would emulate bf16
-                loss, metrics = task.loss(model, batch, step)
+                loss, metrics = task.loss(step_model, batch, step)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            loss_value = loss.item()
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
+            # no host sync between logged steps: loss, norm and metrics stay tensors until then
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
             # EMA warmup: early on the average would otherwise be mostly the random init
             update_ema(ema, model, min(cfg.ema_decay, (1 + step) / (10 + step)))
             n_since += 1
             done = step + 1
             if done % cfg.log_every == 0 or done == cfg.steps:
-                now = time.perf_counter()
+                loss_value = float(loss.detach())
                 rec = {
                     "step": done,
                     "loss": loss_value,
                     "lr": lr,
-                    "grad_norm": grad_norm,
-                    **metrics,
+                    "grad_norm": float(grad_norm),
+                    **{k: float(v) for k, v in metrics.items()},
                 }
+                now = time.perf_counter()
                 rec["sec_per_step"] = (now - t_last) / n_since
                 t_last, n_since = now, 0
                 log.write(json.dumps(rec) + "\n")

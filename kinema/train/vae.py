@@ -57,22 +57,21 @@ def spatial_grad_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def vae_loss(
     recon: torch.Tensor, x: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor, w: VAELossConfig
-) -> tuple[torch.Tensor, dict[str, float]]:
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     recon, mean, logvar = recon.float(), mean.float(), logvar.float()
     err = recon - x
     mse, l1 = err.pow(2).mean(), err.abs().mean()
     grad = spatial_grad_mse(recon, x)
     kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
     total = w.mse_weight * mse + w.l1_weight * l1 + w.grad_weight * grad + w.kl_weight * kl
-    with torch.no_grad():
-        p = float(psnr(recon, x).mean())
-    return total, {
-        "mse": mse.item(),
-        "l1": l1.item(),
-        "grad": grad.item(),
-        "kl": kl.item(),
-        "psnr": p,
-    }
+    with torch.no_grad():  # tensors, read only at logged steps (no host sync on a GPU)
+        return total, {
+            "mse": mse.detach(),
+            "l1": l1.detach(),
+            "grad": grad.detach(),
+            "kl": kl.detach(),
+            "psnr": psnr(recon, x).mean(),
+        }
 
 
 class VAETask:

@@ -180,3 +180,62 @@ def test_safety_off_means_no_mark_and_a_warning(tiny_pipeline: Pipeline) -> None
     assert bare.watermark_key is None and bare.moderator is None
     video = bare("a red circle", num_frames=9, seed=1, num_inference_steps=1)
     assert not detect(video.frames).detected
+
+
+def test_a_given_prefix_is_encoded_alone_with_the_same_result(
+    tiny_pipeline: Pipeline, clip: Video, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """i2v / extension encode only the known prefix (the VAE is causal), and sample exactly as
+    if the whole draft had been encoded; a prefix that is not at the start encodes it all."""
+    canvas = clip.frames[None].copy()  # [1, 9, 32, 32, 3]
+    known = np.zeros(9, dtype=bool)
+    known[:5] = True  # latents 0 and 1 given
+    lengths: list[int] = []
+    encode = tiny_pipeline.encode
+    monkeypatch.setattr(tiny_pipeline, "encode", lambda f: lengths.append(f.shape[1]) or encode(f))
+    got = tiny_pipeline.complete_latents(["x"], [""], canvas, known, 3, 3.0, 7)
+    assert lengths == [5]
+    full = encode(crossfade(canvas, known))  # [1, C, 3, h, w]
+    given = tiny_pipeline.latent_given(known)
+    want = tiny_pipeline.sample(["x"], [""], tuple(full.shape[1:]), 3, 3.0, 7, given=given,
+                                clean=full)  # fmt: skip
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    known[:] = True
+    known[1:5] = False  # latent 1 missing, latent 2 given: not a prefix
+    tiny_pipeline.complete_latents(["x"], [""], canvas, known, 3, 3.0, 7)
+    assert lengths == [5, 9]
+
+
+def test_guidance_interval_skips_the_unconditional_pass_outside_it(
+    tiny_pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from kinema.diffusion import sample_timesteps, shift_for_tokens
+
+    batches: list[int] = []
+    dit = tiny_pipeline.dit
+    forward = dit.forward
+    monkeypatch.setattr(
+        dit, "forward", lambda x, *a, **k: batches.append(len(x)) or forward(x, *a, **k)
+    )
+    shape = tiny_pipeline.latent_shape(5, 32, 32)
+    base = tiny_pipeline.config
+    try:
+        tiny_pipeline.config = dataclasses.replace(base, guidance_interval=(0.0, 1.0))
+        full = tiny_pipeline.sample(["x"], [""], shape, 4, 3.0, 0)
+        assert batches == [2, 2, 2, 2]
+        batches.clear()
+        tiny_pipeline.config = dataclasses.replace(base, guidance_interval=(0.0, 0.6))
+        part = tiny_pipeline.sample(["x"], [""], shape, 4, 3.0, 0)
+        pt, ph, pw = dit.cfg.patch
+        ts = sample_timesteps(
+            4, shift_for_tokens(shape[1] // pt * (shape[2] // ph) * (shape[3] // pw), base.flow)
+        )
+        want = [1 if t > 0.6 else 2 for t in ts[:-1].tolist()]  # Euler: one call per step
+        assert batches == want and want[0] == 1 and 2 in want  # t = 1 is outside [0, 0.6]
+        assert not torch.allclose(full, part)
+        with pytest.raises(InvalidInputError, match="guidance_interval"):
+            dataclasses.replace(base, guidance_interval=(0.8, 0.2))
+    finally:
+        tiny_pipeline.config = base

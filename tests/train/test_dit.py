@@ -231,3 +231,30 @@ def test_batched_caption_states_match_one_at_a_time(text_encoder) -> None:
     for i, s in enumerate(many):
         assert s.shape == (int(mask[i].sum()), 384)
         assert torch.allclose(s, states[i, : s.shape[0]], atol=1e-4)
+
+
+def test_init_starts_from_saved_weights_of_the_same_shape(
+    tmp_path: Path, vae: CausalVAE, text_encoder
+) -> None:
+    """``--init``: a further run starts from an exported DiT (fp16 on disk), and refuses one
+    of another shape with a typed error instead of a half-loaded model."""
+    import dataclasses
+
+    from kinema.train.dit import start_from
+
+    recipe = tiny_recipe(1)
+    saved = new_dit(recipe, vae, text_encoder)
+    with torch.no_grad():
+        for p in saved.parameters():
+            p.add_(0.01)  # not what a fresh init gives
+    saved.save_pretrained(tmp_path / "w")
+    fresh = new_dit(recipe, vae, text_encoder)
+    start_from(fresh, recipe, tmp_path / "w")
+    for (name, a), b in zip(fresh.state_dict().items(), saved.state_dict().values(), strict=True):
+        assert a.dtype == torch.float32, name
+        torch.testing.assert_close(a, b.half().float(), rtol=0, atol=0)
+    other = dataclasses.replace(
+        recipe, model=dataclasses.replace(recipe.model, depth=recipe.model.depth + 1)
+    )
+    with pytest.raises(InvalidInputError, match="another shape"):
+        start_from(new_dit(other, vae, text_encoder), other, tmp_path / "w")

@@ -10,7 +10,7 @@ import yaml
 from kinema.config import TrainConfig, VAELossConfig, VAERecipe, build_config, load_vae_recipe
 from kinema.errors import InvalidInputError
 from kinema.eval.metrics import psnr
-from kinema.train.trainer import lr_at, train, write_command_file
+from kinema.train.trainer import lr_at, make_ema, train, update_ema, write_command_file
 from kinema.train.vae import VAETask, new_vae, vae_loss
 
 
@@ -137,11 +137,11 @@ def test_vae_loss_and_psnr_values() -> None:
     zero = torch.zeros(2, 4, 2, 2, 2)
     weights = VAELossConfig(mse_weight=1.0, l1_weight=0.5, grad_weight=0.5, kl_weight=1.0)
     total, parts = vae_loss(x, x, zero, zero, weights)
-    assert float(total) == 0.0 and parts["kl"] == 0.0
+    assert float(total) == 0.0 and float(parts["kl"]) == 0.0
     off = x + 0.1
     total, parts = vae_loss(off, x, zero, zero, weights)  # constant shift: no gradient error
-    assert parts["mse"] == pytest.approx(0.01) and parts["l1"] == pytest.approx(0.1)
-    assert parts["grad"] == pytest.approx(0.0, abs=1e-10)
+    assert float(parts["mse"]) == pytest.approx(0.01) and float(parts["l1"]) == pytest.approx(0.1)
+    assert float(parts["grad"]) == pytest.approx(0.0, abs=1e-10)
     assert float(total) == pytest.approx(0.01 + 0.05)
     noisy = x + 2 / 255  # every pixel off by one grey level on the 0..255 scale
     assert float(psnr(noisy.clamp(-1, 1), x).mean()) == pytest.approx(48.13, abs=0.3)
@@ -254,3 +254,42 @@ def test_eval_every_zero_never_evaluates(tmp_path: Path) -> None:
     train(new_vae(recipe.model, 0), VAETask(recipe), recipe.train, tmp_path, progress=False)
     log = (tmp_path / "log.jsonl").read_text()
     assert '"eval"' not in log and not (tmp_path / "samples").exists()
+
+
+def test_ema_update_is_the_per_tensor_rule() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    ema = make_ema(model)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p))
+        model[1].running_mean.fill_(0.5)
+    want = [e + (1 - 0.9) * (m - e) for e, m in zip(ema.parameters(), model.parameters())]
+    update_ema(ema, model, 0.9)
+    for got, w in zip(ema.parameters(), want, strict=True):
+        torch.testing.assert_close(got, w)
+    assert torch.equal(ema[1].running_mean, model[1].running_mean)
+    assert not any(p.requires_grad for p in ema.parameters())
+    with pytest.raises(ValueError, match="EMA has 2 parameters"):
+        update_ema(torch.nn.Linear(3, 4), model, 0.9)
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager(tmp_path: Path) -> None:
+    """train.compile (for GPU runs) changes speed, not the numbers: same losses to fp32 noise,
+    same parameter names in the checkpoint. Minutes of inductor compiling on a CPU."""
+    runs = {}
+    for flag in (False, True):
+        r = tiny_recipe(3, eval_every=0, compile=flag)
+        train(new_vae(r.model, 0), VAETask(r), r.train, tmp_path / str(flag), progress=False)
+        runs[flag] = losses(tmp_path / str(flag))
+    assert runs[True].keys() == runs[False].keys() == {1, 2, 3}
+    for s in runs[False]:
+        assert runs[True][s] == pytest.approx(runs[False][s], rel=1e-4)
+    from safetensors import safe_open
+
+    keys = []
+    for flag in ("False", "True"):
+        with safe_open(str(tmp_path / flag / "checkpoint" / "ema.safetensors"), "pt") as f:
+            keys.append(sorted(f.keys()))
+    assert keys[0] == keys[1] and not any("_orig_mod" in k for k in keys[1])
