@@ -264,7 +264,8 @@ def test_ema_update_is_the_per_tensor_rule() -> None:
         for p in model.parameters():
             p.add_(torch.randn_like(p))
         model[1].running_mean.fill_(0.5)
-    want = [e + (1 - 0.9) * (m - e) for e, m in zip(ema.parameters(), model.parameters())]
+    pairs = zip(ema.parameters(), model.parameters(), strict=True)
+    want = [e + (1 - 0.9) * (m - e) for e, m in pairs]
     update_ema(ema, model, 0.9)
     for got, w in zip(ema.parameters(), want, strict=True):
         torch.testing.assert_close(got, w)
