@@ -235,7 +235,7 @@ def fill_interpolate(pipe: Pipeline, items: list, n: int, strengths: dict) -> di
             moving[name].append(mse[name]["crossfade"][-1] > 0)
 
     def db(e: np.ndarray) -> np.ndarray:
-        return 10 * np.log10(255.0**2 / np.maximum(e, 1e-10 * 127.5**2))  # psnr's clamp
+        return 10 * np.log10(255.0**2 / np.maximum(e, 1e-10))  # psnr's clamp: 148 dB
 
     res: dict = {}
     for name, per in mse.items():

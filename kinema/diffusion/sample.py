@@ -39,12 +39,28 @@ def euler(
     x: torch.Tensor,
     timesteps: torch.Tensor,
     callback: Callable[[int], None] | None = None,
+    project: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
-    """Integrate dx/dt = v from timesteps[0] (noise, 1) to timesteps[-1] (data, 0): one call per step."""
+    """Integrate dx/dt = v from timesteps[0] (noise, 1) to timesteps[-1] (data, 0): one call per step.
+
+    ``project`` (optional) corrects the data estimate at every step: on the path
+    x_t = (1 - t) x0 + t n with v = n - x0, one velocity gives both ends, x0 = x - t v and
+    n = x + (1 - t) v, and the Euler step is exactly x' = (1 - t') x0 + t' n. With ``project``
+    the step is taken with project(x0) in place of x0 (the noise estimate kept), so the
+    trajectory is pulled onto whatever ``project`` enforces (e.g. known pixels, in
+    ``Pipeline.complete_latents``) while the model fills in the rest. The last step (to t' = 0)
+    returns the model's own x0: the caller owns corrections of the final answer (the pipeline
+    pastes given pixels back after decoding). Without ``project`` this is plain Euler.
+    """
     for i in range(len(timesteps) - 1):
         t, t_next = float(timesteps[i]), float(timesteps[i + 1])
         tb = torch.full((x.shape[0],), t, dtype=torch.float32)
-        x = x + (t_next - t) * velocity(x, tb).to(x.dtype)
+        v = velocity(x, tb).to(x.dtype)
+        if project is None or t_next == 0.0:
+            x = x + (t_next - t) * v
+        else:
+            x0, noise = x - t * v, x + (1 - t) * v
+            x = (1 - t_next) * project(x0) + t_next * noise
         if callback is not None:
             callback(i)
     return x

@@ -292,9 +292,12 @@ class Pipeline:
         strength: float = 1.0,
         callback: Callable[[int], None] | None = None,
         timings: Timings | None = None,
+        project: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Latents [B, *shape] from noise (or, with ``strength`` < 1, from ``clean`` noised to
-        t = strength: partial denoising of a draft), holding ``given`` frames at ``clean``."""
+        t = strength: partial denoising of a draft), holding ``given`` frames at ``clean``;
+        ``project`` corrects the data estimate at each step (``euler``'s, so it samples with
+        Euler whatever ``sampler`` says)."""
         v = self.velocity_fn(prompts, negative, guidance, timings, given, clean)
         pt, ph, pw = self.dit.cfg.patch
         tokens = (shape[1] // pt) * (shape[2] // ph) * (shape[3] // pw)
@@ -310,8 +313,11 @@ class Pipeline:
         if given is not None and clean is not None:
             x = torch.where(given[None, None, :, None, None], clean, x)
         t0 = time.perf_counter()
-        integrate = euler if sampler == "euler" else heun
-        out = integrate(v, x, ts, callback=callback)  # [B, C, T, h, w]
+        if project is not None:
+            out = euler(v, x, ts, callback=callback, project=project)  # [B, C, T, h, w]
+        else:
+            integrate = euler if sampler == "euler" else heun
+            out = integrate(v, x, ts, callback=callback)  # [B, C, T, h, w]
         if timings is not None:
             timings.sampling += time.perf_counter() - t0
         return out
@@ -336,6 +342,13 @@ class Pipeline:
         Unknown frames are first drafted by linear cross-fade between the nearest known frames
         (or copies at the ends): the VAE is causal, so later latents see them, and with
         ``strength`` < 1 the draft is where sampling starts.
+
+        Known pixels inside a latent that also holds unknown ones (every other frame, when
+        interpolating) cannot be held in latent space. There each step's data estimate is
+        decoded, the known frames pasted in, and the result encoded again (pixel consistency;
+        Euler with a projection, see ``kinema.diffusion.euler``): the model's frames are pulled
+        toward the given ones at every step, not only through the draft it started from. It costs
+        a VAE round trip per step, and only where such latents exist.
         """
         t0 = time.perf_counter()
         draft = crossfade(canvas, known)  # [B, T, H, W, 3]
@@ -355,8 +368,19 @@ class Pipeline:
         if timings is not None:
             timings.decode += time.perf_counter() - t0
         _, T, H, W, _ = canvas.shape
+        project = None
+        if given is not None:
+            held = np.repeat(given.numpy(), [1] + [4] * (len(given) - 1))  # [T] pixel frames
+            if (known & ~held).any():
+                keep = given[None, None, :, None, None]  # [1, 1, T', 1, 1]
+
+                def project(x0: torch.Tensor) -> torch.Tensor:  # [B, C, T', h, w]
+                    frames = self.decode(x0)  # [B, T, H, W, 3]
+                    frames[:, known] = canvas[:, known]
+                    return torch.where(keep, x0, self.encode(frames))
+
         return self.sample(prompts, negative, self.latent_shape(T, H, W), steps, guidance, seed,
-                           sampler, given, clean, strength, callback, timings)  # fmt: skip
+                           sampler, given, clean, strength, callback, timings, project)  # fmt: skip
 
     def finish(
         self, latents: torch.Tensor, canvas: np.ndarray, known: np.ndarray, timings: Timings

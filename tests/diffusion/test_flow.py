@@ -95,3 +95,30 @@ def test_guidance() -> None:
     x, t = torch.zeros(1, 1, 1, 1, 1), torch.zeros(1)
     assert guided(cond, uncond, 1.0) is cond
     assert float(guided(cond, uncond, 4.0)(x, t)) == pytest.approx(5.0)
+
+
+def test_euler_projection_corrects_each_data_estimate_but_the_last() -> None:
+    g = torch.Generator().manual_seed(3)
+    x0, noise = torch.randn(2, 3, 2, 4, 4, generator=g), torch.randn(2, 3, 2, 4, 4, generator=g)
+
+    def oracle(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:  # always predicts x0
+        return (x - x0) / t.view(-1, 1, 1, 1, 1)
+
+    ts = sample_timesteps(5, 2.0)
+    plain = euler(oracle, noise.clone(), ts)
+    same = euler(oracle, noise.clone(), ts, project=lambda z: z)
+    torch.testing.assert_close(same, plain, rtol=1e-6, atol=1e-6)
+    seen: list[torch.Tensor] = []
+    target = torch.zeros_like(x0)
+    out = euler(oracle, noise.clone(), ts, project=lambda z: seen.append(z) or target)
+    assert len(seen) == 4  # 5 steps: every data estimate but the last one's
+    for z in seen:  # each is the model's estimate x - t v, here exactly x0
+        torch.testing.assert_close(z, x0, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(out, x0, rtol=1e-5, atol=1e-5)  # the last step: the model's x0
+    # the path in between was pulled to the target: one step short of the end it is
+    # (1 - t) target + t noise-estimate, not the unprojected (1 - t) x0 + t noise
+    short = euler(oracle, noise.clone(), ts[:-1], project=lambda z: target)
+    unprojected = euler(oracle, noise.clone(), ts[:-1])
+    t = float(ts[-2])
+    torch.testing.assert_close(unprojected, (1 - t) * x0 + t * noise, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(short, unprojected, atol=1e-3)

@@ -239,3 +239,23 @@ def test_guidance_interval_skips_the_unconditional_pass_outside_it(
             dataclasses.replace(base, guidance_interval=(0.8, 0.2))
     finally:
         tiny_pipeline.config = base
+
+
+def test_known_frames_inside_generated_latents_are_enforced_each_step(
+    tiny_pipeline: Pipeline, clip: Video, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Interpolation leaves known pixels inside latents that are generated: every step but the
+    last then round-trips its estimate through the VAE with them pasted in. A fill of a whole
+    latent has nothing to enforce there and pays for no round trip."""
+    calls: list[int] = []
+    encode = tiny_pipeline.encode
+    monkeypatch.setattr(tiny_pipeline, "encode", lambda f: calls.append(f.shape[1]) or encode(f))
+    out = tiny_pipeline.interpolate(Video(clip.frames[::2], 4.0), 2, "x", strength=1.0,
+                                    num_inference_steps=4, seed=0)  # fmt: skip
+    assert np.array_equal(out.frames[::2], clip.frames[::2])
+    # frame 0 alone (the given prefix, latent 0), then 3 projections (4 steps, not the last)
+    assert calls == [1, 9, 9, 9]
+    calls.clear()
+    out = tiny_pipeline("x", video=clip, missing=[1, 2, 3, 4], num_inference_steps=4, seed=0)
+    assert calls == [9]  # latent 1 is pixels 1-4: nothing known inside it
+    assert np.array_equal(out.frames[5:], clip.frames[5:])
