@@ -252,8 +252,9 @@ def fill_interpolate(pipe: Pipeline, items: list, n: int, strengths: dict) -> di
 def write(res: dict, args: argparse.Namespace, out: Path) -> None:
     """``out``.json and ``out``.md, and the table on stdout."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(res, indent=1, default=float))
-    out.with_suffix(".md").write_text(markdown(res, args) + "\n")
+    # appended, not with_suffix: a name like tune_0.3 has no suffix to replace
+    Path(f"{out}.json").write_text(json.dumps(res, indent=1, default=float))
+    Path(f"{out}.md").write_text(markdown(res, args) + "\n")
     print(markdown(res, args))
 
 

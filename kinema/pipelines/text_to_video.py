@@ -584,11 +584,14 @@ class Pipeline:
         video: Video,
         factor: int = 2,
         prompt: str = "",
-        strength: float = 0.7,
+        strength: float = 0.3,
         **kwargs: object,
     ) -> Video:
         """``factor`` x the frame rate: new frames between each pair, drafted by cross-fade and
-        refined by the model (``strength`` of noise on the draft); original frames kept exactly."""
+        refined by the model (``strength`` of noise on the draft), the given frames enforced at
+        every step (see ``complete_latents``) and kept exactly in the output. 0.3 was picked on
+        a tuning stream (bench/results/edit_eval_interpolate_strength_tune.md: 0.2-0.5 within
+        0.25 dB of each other, 0.7 below)."""
         if not isinstance(factor, int) or factor < 2:
             raise InvalidInputError(f"factor must be an integer >= 2, got {factor}")
         T = (len(video.frames) - 1) * factor + 1
