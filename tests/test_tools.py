@@ -76,13 +76,15 @@ def test_device_run_fits_its_minutes_and_merges_into_loadable_weights(tmp_path: 
     (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
     args = argparse.Namespace(config=str(tmp_path / "r.yaml"), minutes=0.25, out=str(tmp_path / "out"),
                               run=str(tmp_path / "run"), reserve=3.0, overhead=0.05, device="cpu",
-                              init=None)  # fmt: skip
+                              init=None, batch=3, lr=2e-3, compile=False)  # fmt: skip
     device_train.run("vae", args)
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["steps"] >= 102 and report["pieces"] == ["vae-ema-00.safetensors"]
     assert report["train_budget_s"] < 15  # what the probe and set-up left of 15 s
     log = [json.loads(line) for line in (tmp_path / "out" / "log.jsonl").read_text().splitlines()]
     assert log[0]["recipe"]["train"]["steps"] == report["steps"]
+    ran = log[0]["recipe"]["train"]  # the command-line overrides are what ran, and logged
+    assert (ran["batch_size"], ran["lr"], ran["compile"]) == (3, 2e-3, False)
     # it ran the fitted schedule to its end, or stopped at the deadline, checkpointed
     assert log[-1].get("step") == report["steps"] or log[-1].get("event") == "deadline"
     device_train.merge(tmp_path / "out", tmp_path / "merged")

@@ -97,6 +97,17 @@ def fit_steps(cfg, sec_per_step: float, seconds: float, overhead: float) -> int:
     return max(cfg.warmup + 100, int(seconds / (sec_per_step * (1 + overhead))))
 
 
+def override(train_cfg, a: argparse.Namespace) -> None:
+    """``--batch`` / ``--lr`` / ``--compile``: try a setting on the box without editing the
+    recipe (the log's recipe records what ran)."""
+    if getattr(a, "batch", None):
+        train_cfg.batch_size = a.batch
+    if getattr(a, "lr", None):
+        train_cfg.lr = a.lr
+    if getattr(a, "compile", False):
+        train_cfg.compile = True
+
+
 def run(kind: str, a: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     no_pyav = _without_pyav()
@@ -121,6 +132,7 @@ def run(kind: str, a: argparse.Namespace) -> None:
 
         recipe = load_vae_recipe(a.config)
         recipe.train.device = a.device
+        override(recipe.train, a)
         model = vae_mod.new_vae(recipe.model, recipe.train.seed)
         if a.init:  # as `kinema train vae --init`
             vae_mod.start_from(model, recipe, a.init)
@@ -133,6 +145,7 @@ def run(kind: str, a: argparse.Namespace) -> None:
 
         recipe = load_dit_recipe(a.config)
         recipe.train.device = a.device
+        override(recipe.train, a)
         recipe.data.vae = a.vae  # the log records what was used
         recipe.data.text_model = str(
             unpack(Path(a.text), Path("/tmp/kinema_text"), world_captions(3000))
@@ -223,6 +236,9 @@ def main() -> None:
         p.add_argument("--overhead", type=float, default=0.05, help="loop costs beyond a step")
         p.add_argument("--device", default="cuda", help="cuda (cpu only to try the script)")
         p.add_argument("--init", default=None, help=f"start from these {kind.upper()} weights")
+        p.add_argument("--batch", type=int, default=None, help="override train.batch_size")
+        p.add_argument("--lr", type=float, default=None, help="override train.lr")
+        p.add_argument("--compile", action="store_true", help="train.compile: torch.compile")
         if kind == "dit":
             p.add_argument("--text", required=True, help="a pack from pack_text_encoder.py")
             p.add_argument("--vae", default="kinema/weights", help="the VAE the latents use")
