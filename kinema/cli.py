@@ -356,6 +356,10 @@ def train_detector(
         Path | None,
         typer.Option(help="Write the detector + threshold + recipe + log here (kinema/weights)."),
     ] = None,
+    init: Annotated[
+        Path | None,
+        typer.Option(help="Start from a saved detector, e.g. kinema/weights (fresh optimizer)."),
+    ] = None,
 ) -> None:
     """Train the generated-video detector (Kinema's clips vs rendered and VAE round-trip ones)."""
     from kinema.config import load_detector_recipe
@@ -363,15 +367,17 @@ def train_detector(
     from kinema.train.detector import export as export_detector
 
     with _user_errors():
+        extra = ("--init", str(init)) if init is not None else ()
         recipe, command = _train_run(
-            "detector", config, out, resume, steps, export, load_detector_recipe
+            "detector", config, out, resume, steps, export, load_detector_recipe, extra
         )
+        model = new_detector(recipe, None if resume else init)  # a bad --init fails before clips
         total = recipe.data.generated + recipe.data.real
         with _progress() as bar:
             task_id = bar.add_task("clips", total=total)
             data = load_or_build(recipe, out, on_clip=lambda n: bar.advance(task_id, n))
         task = DetectorTask(recipe, data)
-        _fit("detector", recipe, command, out, resume, new_detector(recipe), task, export,
+        _fit("detector", recipe, command, out, resume, model, task, export,
              lambda ema: export_detector(ema, task, config, out, export, command))  # fmt: skip
 
 

@@ -147,9 +147,17 @@ class DetectorTask:
         return {"val_auc": r["auc"], "val_tpr_at_1fpr": r["tpr_at_1fpr"]}
 
 
-def new_detector(recipe: DetectorRecipe) -> VideoClassifier:
+def new_detector(recipe: DetectorRecipe, init: str | Path | None = None) -> VideoClassifier:
+    """A fresh detector, or (``--init``) one holding a saved detector's weights, to train on
+    a newer generator's clips from where the last one left off; same shape as the recipe's."""
     torch.manual_seed(recipe.train.seed)
-    return VideoClassifier(recipe.model)
+    model = VideoClassifier(recipe.model)
+    if init is not None:
+        start = VideoClassifier.from_pretrained(init, PREFIX)
+        if start.cfg != recipe.model:
+            raise InvalidInputError(f"{init}: its detector is configured unlike the recipe's model")
+        model.load_state_dict(start.state_dict())
+    return model
 
 
 def export(

@@ -43,3 +43,26 @@ def test_detector_round_trip_and_verdict(tmp_path: Path) -> None:
         p = float(torch.sigmoid(model(to_input(clip[None]))["generated"][0, 0]))
     assert v.probability == pytest.approx(p, abs=2e-2)
     assert v.generated == (v.probability > 0.25)
+
+
+def test_detector_training_can_start_from_a_saved_one(tmp_path: Path) -> None:
+    import dataclasses
+
+    from kinema.config import DetectorRecipe
+    from kinema.errors import InvalidInputError
+    from kinema.train.detector import new_detector
+
+    recipe = DetectorRecipe()
+    recipe.model = _classifier_presets()["clf-test"]
+    torch.manual_seed(5)
+    saved = VideoClassifier(recipe.model)
+    saved.save_pretrained(tmp_path, "detector")  # fp16 on disk
+    fresh, started = new_detector(recipe), new_detector(recipe, tmp_path)
+    for (name, a), b in zip(started.state_dict().items(), saved.state_dict().values(), strict=True):
+        if a.is_floating_point():
+            torch.testing.assert_close(a, b.half().float(), rtol=0, atol=0, msg=name)
+    pairs = zip(fresh.parameters(), started.parameters(), strict=True)
+    assert any(not torch.equal(a, b) for a, b in pairs)
+    other = dataclasses.replace(recipe, model=dataclasses.replace(recipe.model, dropout=0.3))
+    with pytest.raises(InvalidInputError, match="configured unlike the recipe"):
+        new_detector(other, tmp_path)
