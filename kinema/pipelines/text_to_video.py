@@ -68,11 +68,12 @@ class PipelineConfig:
             raise InvalidInputError(
                 f"extend_context must be 1 + 4k pixel frames (1, 5, 9, ...), got {self.extend_context}"
             )
-        lo, hi = self.guidance_interval = tuple(float(x) for x in self.guidance_interval)  # type: ignore[assignment]
-        if not 0.0 <= lo <= hi <= 1.0:
+        bounds = [float(x) for x in self.guidance_interval]  # a JSON list on disk
+        if len(bounds) != 2 or not 0.0 <= bounds[0] <= bounds[1] <= 1.0:
             raise InvalidInputError(
-                f"guidance_interval must be [lo, hi] with 0 <= lo <= hi <= 1, got {[lo, hi]}"
+                f"guidance_interval must be [lo, hi] with 0 <= lo <= hi <= 1, got {bounds}"
             )
+        self.guidance_interval = (bounds[0], bounds[1])
         if self.extend_window < 4 or self.extend_window % 4:
             raise InvalidInputError(
                 f"extend_window must be a positive multiple of 4 frames, got {self.extend_window}"

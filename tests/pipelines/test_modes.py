@@ -237,6 +237,8 @@ def test_guidance_interval_skips_the_unconditional_pass_outside_it(
         assert not torch.allclose(full, part)
         with pytest.raises(InvalidInputError, match="guidance_interval"):
             dataclasses.replace(base, guidance_interval=(0.8, 0.2))
+        with pytest.raises(InvalidInputError, match="guidance_interval"):
+            dataclasses.replace(base, guidance_interval=(0.1, 0.2, 0.3))
     finally:
         tiny_pipeline.config = base
 
