@@ -219,7 +219,7 @@ def _train_run(
     steps: int | None,
     export: Path | None,
     load,
-    extra: tuple[str, ...] = (),
+    init: Path | None = None,
 ):
     """Checks shared by `kinema train <kind>`; returns (recipe, the command line as typed)."""
     import dataclasses
@@ -240,7 +240,7 @@ def _train_run(
     parts += ["--resume"] if resume else []
     parts += ["--steps", str(steps)] if steps is not None else []
     parts += ["--export", str(export)] if export is not None else []
-    parts += list(extra)
+    parts += ["--init", str(init)] if init is not None else []
     return recipe, " ".join(shlex.quote(p) for p in parts)
 
 
@@ -288,9 +288,8 @@ def train_vae(
     from kinema.train.vae import export as export_vae
 
     with _user_errors():
-        extra = ("--init", str(init)) if init is not None else ()
         recipe, command = _train_run(
-            "vae", config, out, resume, steps, export, load_vae_recipe, extra
+            "vae", config, out, resume, steps, export, load_vae_recipe, init
         )
         if recipe.freeze_encoder and init is None:
             raise InvalidInputError(
@@ -330,9 +329,8 @@ def train_dit(
     from kinema.train.dit import prepare
 
     with _user_errors():
-        extra = ("--init", str(init)) if init is not None else ()
         recipe, command = _train_run(
-            "dit", config, out, resume, steps, export, load_dit_recipe, extra
+            "dit", config, out, resume, steps, export, load_dit_recipe, init
         )
         if recipe.train.threads:
             import torch
@@ -367,9 +365,8 @@ def train_detector(
     from kinema.train.detector import export as export_detector
 
     with _user_errors():
-        extra = ("--init", str(init)) if init is not None else ()
         recipe, command = _train_run(
-            "detector", config, out, resume, steps, export, load_detector_recipe, extra
+            "detector", config, out, resume, steps, export, load_detector_recipe, init
         )
         model = new_detector(recipe, None if resume else init)  # a bad --init fails before clips
         total = recipe.data.generated + recipe.data.real

@@ -121,7 +121,7 @@ def make_ema(model: nn.Module) -> nn.Module:
 def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
     """ema <- decay * ema + (1 - decay) * model, all parameters in one foreach call (one kernel
     group on a GPU, not one launch per tensor); buffers are copied."""
-    pe = [p for p in ema.parameters()]
+    pe = list(ema.parameters())
     pm = [p.detach() for p in model.parameters()]
     if len(pe) != len(pm):
         raise ValueError(f"EMA has {len(pe)} parameters, the model {len(pm)}")
