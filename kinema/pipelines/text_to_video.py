@@ -271,13 +271,23 @@ class Pipeline:
         return np.stack([embed(f, self.watermark_key) for f in frames])
 
     # ------------------------------------------------------------------ sampling core
+    def latent_index(self, num_frames: int) -> np.ndarray:
+        """int [T]: the latent frame each of ``num_frames`` = 1 + f k pixel frames lands in, f the
+        VAE's temporal factor (4). The VAE is causal: latent 0 is pixel frame 0 alone, latent
+        j >= 1 is pixel frames f(j-1)+1 .. fj. The one place the pipeline spells this layout."""
+        f = self.vae.cfg.temporal_factor
+        return (np.arange(num_frames) + f - 1) // f
+
+    def pixel_frames(self, latent_frames: int) -> int:
+        """Pixel frames that ``latent_frames`` latents decode to: 1 + f (n - 1)."""
+        return 1 + self.vae.cfg.temporal_factor * (latent_frames - 1)
+
     def latent_given(self, known: np.ndarray) -> torch.Tensor:
-        """bool [T'] latent frames whose pixel frames are all known; known: bool [T], T = 1 + 4k.
-        Latent 0 is pixel frame 0 alone (causal VAE); latent j >= 1 is pixels 4j-3 .. 4j."""
-        groups = [known[:1]] + [
-            known[4 * j - 3 : 4 * j + 1] for j in range(1, 1 + (len(known) - 1) // 4)
-        ]
-        return torch.tensor([bool(g.all()) for g in groups])
+        """bool [T'] latent frames whose pixel frames are all known; known: bool [T]."""
+        index = self.latent_index(len(known))  # [T]
+        given = np.ones(int(index[-1]) + 1, dtype=bool)  # [T']
+        np.logical_and.at(given, index, known)
+        return torch.from_numpy(given)
 
     def sample(
         self,
@@ -361,7 +371,7 @@ class Pipeline:
                 # the given latents are a prefix (i2v, extension) and sampling starts from pure
                 # noise: the VAE is causal, so those latents depend on the prefix's pixels alone
                 # and only 1 + 4(k - 1) frames need encoding, not the whole draft
-                head = self.encode(draft[:, : 1 + 4 * (k - 1)])  # [B, C, k, h, w]
+                head = self.encode(draft[:, : self.pixel_frames(k)])  # [B, C, k, h, w]
                 clean = head.new_zeros((len(canvas), *self.latent_shape(*canvas.shape[1:4])))
                 clean[:, :, :k] = head  # [B, C, T', h, w]; the rest is never read
             else:
@@ -371,7 +381,7 @@ class Pipeline:
         _, T, H, W, _ = canvas.shape
         project = None
         if given is not None:
-            held = np.repeat(given.numpy(), [1] + [4] * (len(given) - 1))  # [T] pixel frames
+            held = given.numpy()[self.latent_index(T)]  # [T] pixel frames held in latent space
             if (known & ~held).any():
                 keep = given[None, None, :, None, None]  # [1, 1, T', 1, 1]
 
@@ -554,7 +564,8 @@ class Pipeline:
         window's context, so the model always conditions on the pixels it outputs."""
         B = len(prompts)
         ctx = min(len(src), self.config.extend_context)
-        ctx = 1 + (ctx - 1) // 4 * 4  # 1 + 4k frames of context
+        f = self.vae.cfg.temporal_factor
+        ctx = 1 + (ctx - 1) // f * f  # 1 + 4k frames of context, rounded down
         parts = [np.repeat(src[None], B, axis=0)]  # [B, T, H, W, 3]
         tail = parts[0][:, -ctx:]  # [B, ctx, H, W, 3]
         step = self.config.extend_window
@@ -569,7 +580,7 @@ class Pipeline:
             done = callback and (lambda i, w=w: callback(w * steps + i + 1, windows * steps))
             latents = self.complete_latents(prompts, negative, canvas, known, steps, guidance,
                                             seed + w, sampler, 1.0, done, timings)  # fmt: skip
-            fresh = n // 4  # latent frames this window adds: [B, C, fresh, h, w] at the end
+            fresh = n // f  # latent frames this window adds: [B, C, fresh, h, w] at the end
             t0 = time.perf_counter()
             if w == 0:
                 self.decode(latents[:, :, :-fresh], stream)  # prime: the context's causal state

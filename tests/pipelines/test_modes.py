@@ -37,6 +37,15 @@ def test_latent_groups_follow_the_causal_vae(tiny_pipeline: Pipeline) -> None:
     assert tiny_pipeline.latent_given(known).tolist() == [False, True, True]
 
 
+def test_latent_index_matches_what_the_vae_encodes(tiny_pipeline: Pipeline) -> None:
+    assert tiny_pipeline.latent_index(9).tolist() == [0, 1, 1, 1, 1, 2, 2, 2, 2]
+    for t in (1, 5, 13):
+        frames = np.zeros((1, t, 16, 16, 3), dtype=np.uint8)
+        n = tiny_pipeline.encode(frames).shape[2]
+        assert n == tiny_pipeline.latent_index(t)[-1] + 1
+        assert tiny_pipeline.pixel_frames(n) == t
+
+
 def test_image_to_video_keeps_the_image(tiny_pipeline: Pipeline, clip: Video) -> None:
     image = clip.frames[0]
     out = tiny_pipeline("a red circle bouncing", image=image, num_frames=9, seed=1)
