@@ -96,6 +96,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="timings: median of this many runs")
     ap.add_argument("--extend-context", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--extend-window", type=int, default=None, help="override pipeline.json")
+    ap.add_argument("--context-guidance", type=float, default=None, help="override pipeline.json")
     ap.add_argument("--batch", type=int, default=10)
     ap.add_argument("--fill-strength", type=float, default=1.0, help="noise on the fill draft")
     ap.add_argument(
@@ -107,10 +108,11 @@ def main() -> None:
     ap.add_argument("--out", default="bench/results/edit_eval")
     args = ap.parse_args()
     pipe = Pipeline.from_pretrained(args.weights)
-    windows = {k: getattr(args, k) for k in ("extend_context", "extend_window")}
+    overrides = ("extend_context", "extend_window", "context_guidance")
+    given = {k: getattr(args, k) for k in overrides}
     # validated again by PipelineConfig.__post_init__
     pipe.config = dataclasses.replace(
-        pipe.config, **{k: v for k, v in windows.items() if v is not None}
+        pipe.config, **{k: v for k, v in given.items() if v is not None}
     )
     # --tune draws other scenes, so settings picked on them leave the eval's numbers unbiased
     items = cases(max(args.cases, args.long_prompts), seed=EVAL_SEED + 7 * args.tune)

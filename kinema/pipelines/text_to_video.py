@@ -46,6 +46,12 @@ class PipelineConfig:
     # prompt alone, one batch instead of two (Kynkaanniemi et al. 2024, "Applying guidance in
     # a limited interval"). [0, 1] = every step.
     guidance_interval: tuple[float, float] = (0.0, 1.0)
+    # guidance on the given frames (i2v, extension, fill), as InstructPix2Pix guides on its input
+    # image: v = v(-, -) + c [v(ctx, -) - v(-, -)] + g [v(ctx, text) - v(ctx, -)], with "-" the
+    # empty prompt or the context frames noised like the rest (the model's t2v case). c = 1 is
+    # the plain text guidance with the context in both branches; c = guidance drops text and
+    # context together (still two DiT batches); other values take three.
+    context_guidance: float = 1.0
     sampler: str = "euler"  # euler | heun
     fps: float = 8.0  # Shapes World runs at 8 fps
     text_model: str = ""  # "" = the packaged all-MiniLM-L6-v2; or a local path
@@ -74,6 +80,10 @@ class PipelineConfig:
                 f"guidance_interval must be [lo, hi] with 0 <= lo <= hi <= 1, got {bounds}"
             )
         self.guidance_interval = (bounds[0], bounds[1])
+        if not 0.0 <= self.context_guidance <= 50.0:
+            raise InvalidInputError(
+                f"context_guidance must be in [0, 50], got {self.context_guidance}"
+            )
         if self.extend_window < 4 or self.extend_window % 4:
             raise InvalidInputError(
                 f"extend_window must be a positive multiple of 4 frames, got {self.extend_window}"
@@ -203,6 +213,7 @@ class Pipeline:
         timings: Timings | None = None,
         given: torch.Tensor | None = None,
         clean: torch.Tensor | None = None,
+        context_noise: torch.Tensor | None = None,
     ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """v(x [B,C,T,H,W], t [B]) with guidance, cond and uncond in one batch; at noise levels
         outside ``config.guidance_interval`` the prompt's velocity alone (half the compute).
@@ -210,6 +221,8 @@ class Pipeline:
         With ``given`` (bool [T]: latent frames given as context) and ``clean`` (their latents
         [B, C, T, h, w]), those frames are held at their clean values with timestep 0 and get zero
         velocity, so any sampler leaves them untouched: the frame-mask conditioning of training.
+        Where ``config.context_guidance`` is not 1, the branch without context sees the given
+        frames as (1 - t) clean + t ``context_noise`` at the step's t, like every other frame.
         """
         t0 = time.perf_counter()
         both = prompts + negative if guidance != 1.0 else prompts
@@ -219,21 +232,42 @@ class Pipeline:
         keep = None if given is None else given[None, None, :, None, None]  # [1, 1, T, 1, 1]
         lo, hi = self.config.guidance_interval
         n = len(prompts)
+        ctx = 1.0 if given is None or not given.any() else self.config.context_guidance
+        if ctx != 1.0:
+            if context_noise is None:
+                raise InvalidInputError("context_guidance != 1 needs context_noise")
+            # the three branches: (context, prompt), (context, negative), (no context, negative)
+            text3 = torch.cat([text, text[n:]])  # [3B, L, E]
+            mask3 = torch.cat([mask, mask[n:]])  # [3B, L]
+
+        def run(
+            x: torch.Tensor, tt: torch.Tensor, txt: torch.Tensor, m: torch.Tensor
+        ) -> torch.Tensor:
+            with self.autocast():
+                return self.dit(x, tt, txt, m).float()  # [b, C, T, h, w]
 
         @torch.no_grad()
         def v(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             tt = t
             if given is not None:
-                x = torch.where(keep, clean, x)  # [B, C, T, h, w]
+                x = torch.where(keep, clean, x)
                 tt = t[:, None].expand(-1, x.shape[2]).masked_fill(given[None], 0.0)  # [B, T]
             if guidance == 1.0 or not lo <= float(t.max()) <= hi:
-                with self.autocast():
-                    out = self.dit(x, tt, text[:n], mask[:n]).float()  # [B, C, T, h, w]
-            else:
-                with self.autocast():
-                    both_v = self.dit(torch.cat([x, x]), torch.cat([tt, tt]), text, mask).float()
-                vc, vu = both_v.chunk(2)  # [B, C, T, h, w] each
+                out = run(x, tt, text[:n], mask[:n])  # [B, C, T, h, w]
+            elif ctx == 1.0:
+                vc, vu = run(torch.cat([x, x]), torch.cat([tt, tt]), text, mask).chunk(2)
                 out = vu + guidance * (vc - vu)
+            else:
+                tv = t[:, None, None, None, None]  # [B, 1, 1, 1, 1]
+                free = torch.where(keep, (1 - tv) * clean + tv * context_noise, x)
+                tf = t[:, None].expand(-1, x.shape[2])  # [B, T]
+                if ctx == guidance:  # both conditions dropped together: two batches
+                    vc, vf = run(torch.cat([x, free]), torch.cat([tt, tf]), text, mask).chunk(2)
+                    out = vf + guidance * (vc - vf)
+                else:
+                    vc, vi, vf = run(torch.cat([x, x, free]), torch.cat([tt, tt, tf]),
+                                     text3, mask3).chunk(3)  # fmt: skip
+                    out = vf + ctx * (vi - vf) + guidance * (vc - vi)
             return out if keep is None else out.masked_fill(keep, 0.0)
 
         return v
@@ -309,12 +343,14 @@ class Pipeline:
         t = strength: partial denoising of a draft), holding ``given`` frames at ``clean``;
         ``project`` corrects the data estimate at each step (``euler``'s, so it samples with
         Euler whatever ``sampler`` says)."""
-        v = self.velocity_fn(prompts, negative, guidance, timings, given, clean)
         pt, ph, pw = self.dit.cfg.patch
         tokens = (shape[1] // pt) * (shape[2] // ph) * (shape[3] // pw)
         ts = sample_timesteps(steps, shift_for_tokens(tokens, self.config.flow))
         gen = torch.Generator().manual_seed(int(seed))
         x = torch.randn((len(prompts), *shape), generator=gen)  # [B, C, T, h, w]
+        # drawn after x, so context_guidance leaves the sample's own noise as it was
+        ctx_noise = torch.randn(x.shape, generator=gen) if given is not None else None
+        v = self.velocity_fn(prompts, negative, guidance, timings, given, clean, ctx_noise)
         if strength < 1.0:
             if clean is None:
                 raise InvalidInputError("strength < 1 needs a draft (clean latents)")

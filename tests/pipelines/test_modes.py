@@ -28,6 +28,45 @@ def test_given_latent_frames_never_move(tiny_pipeline: Pipeline) -> None:
     assert not torch.allclose(out[:, :, 1], clean[:, :, 1])
 
 
+@pytest.mark.parametrize("ctx", [2.5, 4.0])
+def test_context_guidance_is_the_instructpix2pix_sum(tiny_pipeline: Pipeline, ctx: float) -> None:
+    """v = v(-,-) + c [v(ctx,-) - v(-,-)] + g [v(ctx,text) - v(ctx,-)], checked against three
+    plain DiT calls (c = g runs it as two batches, c = 2.5 as three)."""
+    import copy
+    import dataclasses
+
+    pipe = copy.copy(tiny_pipeline)  # a shallow copy: only its config changes
+    pipe.config = dataclasses.replace(pipe.config, context_guidance=ctx)
+    g, shape = 4.0, pipe.latent_shape(9, 32, 32)  # (4, 3, 4, 4)
+    gen = torch.Generator().manual_seed(0)
+    clean, noise, x = (torch.randn((1, *shape), generator=gen) for _ in range(3))
+    given = torch.tensor([True, False, False])
+    v = pipe.velocity_fn(["a red circle"], [""], g, given=given, clean=clean, context_noise=noise)
+    t = torch.tensor([0.6])
+    out = v(x, t)
+
+    text, mask = pipe.text_encoder.encode(["a red circle", ""])
+    held = torch.where(given[None, None, :, None, None], clean, x)
+    t_held = torch.tensor([[0.0, 0.6, 0.6]])
+    free = torch.where(given[None, None, :, None, None], 0.4 * clean + 0.6 * noise, x)
+    with torch.no_grad():
+        vc = pipe.dit(held, t_held, text[:1], mask[:1])
+        vi = pipe.dit(held, t_held, text[1:], mask[1:])
+        vf = pipe.dit(free, torch.full((1, 3), 0.6), text[1:], mask[1:])
+    want = vf + ctx * (vi - vf) + g * (vc - vi)
+    assert torch.allclose(out[:, :, 1:], want[:, :, 1:], atol=1e-5)
+    assert torch.all(out[:, :, 0] == 0)  # the given frame still never moves
+    # c = 1 is the plain text guidance, with the context in both branches
+    assert not torch.allclose(want, vi + g * (vc - vi), atol=1e-4)
+
+
+def test_context_guidance_is_validated() -> None:
+    from kinema.pipelines import PipelineConfig
+
+    with pytest.raises(InvalidInputError, match="context_guidance"):
+        PipelineConfig(context_guidance=-1.0)
+
+
 def test_latent_groups_follow_the_causal_vae(tiny_pipeline: Pipeline) -> None:
     known = np.ones(9, dtype=bool)
     known[6] = False  # pixel 6 lies in latent 2 (pixels 5..8)
