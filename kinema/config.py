@@ -439,7 +439,12 @@ class ModerationRecipe:
     # what the moderator's windows over long prompts rely on (see Moderator.windows)
     context_per_prompt: int = 0
     pooling: str = "mean+max"  # head features: "mean" (sentence vector) or "mean+max"
-    epochs: int = 300  # full-batch AdamW steps (a linear head: seconds)
+    # the head: 0 = linear; > 0 = one hidden layer of this width (see moderation_head.py)
+    hidden: int = 0
+    # 0: full-batch AdamW, one step per epoch (a linear head: seconds); > 0: minibatches of this
+    # many rows, shuffled each epoch
+    batch_size: int = 0
+    epochs: int = 300
     lr: float = 1e-2
     weight_decay: float = 1e-2
     # The refusal threshold is the lowest one whose out-of-fold false-refusal rate on benign

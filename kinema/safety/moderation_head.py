@@ -1,5 +1,5 @@
-"""The moderation head: a linear softmax over MiniLM features of the normalised prompt, with one
-class per policy category plus "allowed".
+"""The moderation head: a softmax over MiniLM features of the normalised prompt (linear, or with
+one hidden layer), with one class per policy category plus "allowed".
 
 Features (``HeadConfig.pooling``): "mean" is the sentence vector (mean of the token states,
 unit length); "mean+max" also takes the element-wise max over the token states (unit length),
@@ -53,6 +53,10 @@ class HeadConfig:
     dim: int = 384  # feature size: the sentence vector's (all-MiniLM-L6-v2: 384), x2 for mean+max
     pooling: str = "mean"  # "mean" | "mean+max" (see the module docstring)
     scale: float = 8.0  # unit vectors times this, so weight decay leaves useful logit sizes
+    # 0: a linear softmax (up to round 16); > 0: one hidden GELU layer of this width first.
+    # Out of fold on round 16's data at 2% false refusals: 89.9% recall linear, 91.3% with 512.
+    hidden: int = 0
+    dropout: float = 0.2  # on the hidden layer, in training only
     threshold: float = 0.5  # refuse when 1 - P(allowed) >= this
     text_model: str = ""  # the sentence encoder the head was trained on ("" = the default)
     stats: dict = field(default_factory=dict)  # out-of-fold recall / false refusals at threshold
@@ -66,14 +70,26 @@ class ModerationHead(nn.Module):
         if cfg.pooling not in POOLINGS:
             raise InvalidInputError(f"pooling must be one of {POOLINGS}, got {cfg.pooling!r}")
         self.cfg = cfg
-        self.linear = nn.Linear(cfg.dim, 1 + len(cfg.categories))
+        if cfg.hidden < 0:
+            raise InvalidInputError(f"hidden must be >= 0, got {cfg.hidden}")
+        classes = 1 + len(cfg.categories)
+        if cfg.hidden:
+            self.mlp = nn.Sequential(
+                nn.Linear(cfg.dim, cfg.hidden),
+                nn.GELU(),
+                nn.Dropout(cfg.dropout),
+                nn.Linear(cfg.hidden, classes),
+            )
+        else:
+            self.linear = nn.Linear(cfg.dim, classes)
 
     def features(self, encoder: Any, texts: list[str]) -> torch.Tensor:
         """This head's input [B, dim] for ``texts`` (already normalised)."""
         return features(encoder, texts, self.cfg.pooling)
 
     def forward(self, vecs: torch.Tensor) -> torch.Tensor:
-        return self.linear(vecs * self.cfg.scale)  # logits [B, 1 + K]
+        layers = self.mlp if self.cfg.hidden else self.linear
+        return layers(vecs * self.cfg.scale)  # logits [B, 1 + K]
 
     @torch.no_grad()
     def harm(self, vecs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -213,17 +213,22 @@ def embed(rows: list[Row], encoder, pooling: str = "mean", batch: int = 64) -> t
 def fit(
     x: torch.Tensor, y: torch.Tensor, cfg: HeadConfig, recipe: ModerationRecipe
 ) -> ModerationHead:
-    """Full-batch AdamW on class-balanced cross-entropy."""
+    """AdamW on class-balanced cross-entropy: full batch, or shuffled minibatches of
+    ``recipe.batch_size`` rows."""
     torch.manual_seed(recipe.seed)
-    head = ModerationHead(cfg)
+    head = ModerationHead(cfg).train()
     opt = torch.optim.AdamW(head.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     counts = torch.bincount(y, minlength=1 + len(cfg.categories)).float()
     weight = counts.sum() / (len(counts) * counts.clamp_min(1.0))  # rare classes count as much
+    size = recipe.batch_size or len(y)
     for _ in range(recipe.epochs):
-        loss = torch.nn.functional.cross_entropy(head(x), y, weight=weight)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        order = torch.randperm(len(y)) if recipe.batch_size else torch.arange(len(y))
+        for i in range(0, len(y), size):
+            rows = order[i : i + size]
+            loss = torch.nn.functional.cross_entropy(head(x[rows]), y[rows], weight=weight)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
     return head.eval()
 
 
@@ -280,6 +285,7 @@ def train_head(recipe: ModerationRecipe, encoder, log: Path | None = None) -> Mo
         categories=tuple(c.name for c in policy.categories),
         dim=int(x.shape[1]),
         pooling=recipe.pooling,
+        hidden=recipe.hidden,
         text_model=str(getattr(encoder, "name", "")),
     )
     harm, scored = out_of_fold(rows, x, y, cfg, recipe)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -14,6 +16,7 @@ from kinema.train.moderation import (
     Row,
     build_rows,
     casualise,
+    fit,
     pick_threshold,
     read_text,
     train_head,
@@ -308,3 +311,26 @@ def test_a_batch_of_requests_is_read_part_by_part(text_encoder) -> None:
                       "ripped out with pliers; a field of tulips")  # fmt: skip
     assert not d.allowed and d.category == "violence_gore"
     assert shipped.check("three clips please: a hot air balloon; a cat asleep; tulips").allowed
+
+
+def test_hidden_layer_head_fits_in_minibatches_and_round_trips(tmp_path) -> None:
+    """A head with a hidden layer learns what a linear one cannot (XOR of two features), is
+    deterministic once fitted (dropout off), and loads back the same."""
+    gen = torch.Generator().manual_seed(0)
+    a, b = (torch.randint(0, 2, (400,), generator=gen) for _ in range(2))
+    x = torch.zeros(400, 8)
+    x[:, 0], x[:, 1] = a * 2.0 - 1, b * 2.0 - 1  # ±1 features; the label is their XOR
+    x += 0.05 * torch.randn(400, 8, generator=gen)
+    y = (a ^ b).long()  # 0 allowed, 1 harmful
+    recipe = ModerationRecipe(hidden=32, batch_size=64, epochs=60, lr=1e-2, weight_decay=0.0)
+    for hidden, want in ((0, False), (32, True)):
+        cfg = HeadConfig(categories=("xor",), dim=8, hidden=hidden, scale=1.0)
+        head = fit(x, y, cfg, dataclasses.replace(recipe, hidden=hidden))
+        acc = float(((head.harm(x)[0] >= 0.5).long() == y).float().mean())
+        assert (acc > 0.95) == want, (hidden, acc)
+    assert torch.equal(head.harm(x)[0], head.harm(x)[0])  # eval mode: no dropout
+    head.save_pretrained(tmp_path)
+    again = ModerationHead.from_pretrained(tmp_path)
+    assert again.cfg.hidden == 32 and torch.allclose(again.harm(x)[0], head.harm(x)[0])
+    with pytest.raises(InvalidInputError, match="hidden must be >= 0"):
+        ModerationHead(HeadConfig(categories=("xor",), hidden=-1))
