@@ -391,7 +391,7 @@ def short_rows(res: dict) -> list[str]:
 def markdown(res: dict, args: argparse.Namespace) -> str:
     lo = res.get("long")
     flag = f" --only {' '.join(args.only)}" if args.only and set(args.only) != set(SECTIONS) else ""
-    for name in ("extend_context", "extend_window", "interpolate_strength"):
+    for name in ("extend_context", "extend_window", "interpolate_strength", "context_guidance"):
         if getattr(args, name) is not None:
             flag += f" --{name.replace('_', '-')} {getattr(args, name)}"
     flag += f" --fill-strength {args.fill_strength}" if args.fill_strength != 1.0 else ""
