@@ -250,7 +250,7 @@ class Pipeline:
         def v(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             tt = t
             if given is not None:
-                x = torch.where(keep, clean, x)
+                x = torch.where(keep, clean, x)  # [B, C, T, h, w]
                 tt = t[:, None].expand(-1, x.shape[2]).masked_fill(given[None], 0.0)  # [B, T]
             if guidance == 1.0 or not lo <= float(t.max()) <= hi:
                 out = run(x, tt, text[:n], mask[:n])  # [B, C, T, h, w]
@@ -349,7 +349,8 @@ class Pipeline:
         gen = torch.Generator().manual_seed(int(seed))
         x = torch.randn((len(prompts), *shape), generator=gen)  # [B, C, T, h, w]
         # drawn after x, so context_guidance leaves the sample's own noise as it was
-        ctx_noise = torch.randn(x.shape, generator=gen) if given is not None else None
+        guide_ctx = given is not None and self.config.context_guidance != 1.0
+        ctx_noise = torch.randn(x.shape, generator=gen) if guide_ctx else None
         v = self.velocity_fn(prompts, negative, guidance, timings, given, clean, ctx_noise)
         if strength < 1.0:
             if clean is None:

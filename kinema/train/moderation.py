@@ -222,9 +222,9 @@ def fit(
     weight = counts.sum() / (len(counts) * counts.clamp_min(1.0))  # rare classes count as much
     size = recipe.batch_size or len(y)
     for _ in range(recipe.epochs):
-        order = torch.randperm(len(y)) if recipe.batch_size else torch.arange(len(y))
+        order = torch.randperm(len(y)) if recipe.batch_size else None
         for i in range(0, len(y), size):
-            rows = order[i : i + size]
+            rows = slice(None) if order is None else order[i : i + size]
             loss = torch.nn.functional.cross_entropy(head(x[rows]), y[rows], weight=weight)
             opt.zero_grad()
             loss.backward()
