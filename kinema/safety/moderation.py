@@ -14,6 +14,7 @@ the user's text, not the normalised one). Every decision can go to a JSON-lines 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
@@ -122,6 +123,14 @@ def _phrase_regex(phrase: str, squeeze: bool) -> str:
     words = squeezed if squeeze and len(squeezed) >= 4 else base
     tail = r"[a-z]*" if phrase.endswith("*") else ""
     return r"\b" + re.escape(words) + tail + r"\b"
+
+
+@functools.cache
+def _allow_regex(phrases: tuple[str, ...], squeeze: bool) -> re.Pattern[str]:
+    """A category's ``allow`` phrases, each also matched with its words run together: the
+    normalised text joins words across punctuation ("deepfake-detection" -> "deepfakedetection",
+    as "k.i.l.l" -> "kill"), and an allow phrase must still take out what it names."""
+    return re.compile("|".join(_phrase_regex(p, squeeze).replace(r"\ ", " ?") for p in phrases))
 
 
 @dataclass(frozen=True)
@@ -387,11 +396,8 @@ class Moderator:
         for c in self.policy.categories:
             texts = variants
             if c.allow:  # "suicide prevention" is not a request for suicide
-                allow = Rule((tuple(c.allow),))
-                texts = [
-                    allow.patterns[0][1 if i == 1 else 0].sub(" ", v)
-                    for i, v in enumerate(variants)
-                ]
+                texts = [_allow_regex(tuple(c.allow), i == 1).sub(" ", v)
+                         for i, v in enumerate(variants)]  # fmt: skip
             for rule in c.rules:
                 hit = rule.match(texts)
                 if hit:

@@ -79,19 +79,35 @@ def composed_rows(spec: str, categories: list[str], rng: np.random.Generator) ->
 
 
 def with_framings(
-    rows: list[Row], framings: list[str], per_prompt: int, rng: np.random.Generator
+    rows: list[Row], framings: list[str], per_prompt: int, rng: np.random.Generator,
+    max_words: int = 32,
 ) -> list[Row]:
     """``rows`` plus ``per_prompt`` framed copies of each (same label and source), e.g.
-    "make me a video of {prompt}": the framing must not decide the label."""
+    "make me a video of {prompt}": the framing must not decide the label. A framing may also
+    hold "{other}", filled with a benign prompt of the row's own source (so no text crosses an
+    out-of-fold split), for contrastive requests: "instead of {other}, {}" asks for the row's
+    prompt, whatever {other} was. A row whose source has no benign prompt short enough to keep
+    the pair within ``max_words`` words gets no copy from such a framing."""
     out = list(rows)
     if not per_prompt:
         return out
     if not framings or any("{}" not in f for f in framings):
         raise InvalidInputError('every framing must hold "{}", where the prompt goes')
+    benign: dict[str, list[str]] = {}
+    for r in rows:
+        if r.label == 0:
+            benign.setdefault(r.source, []).append(r.text.rstrip(" ."))
     for r in rows:
         for i in rng.choice(len(framings), size=min(per_prompt, len(framings)), replace=False):
-            text = framings[int(i)].replace("{}", r.text)
-            out.append(Row(text, r.label, r.source, rewrite="framing"))
+            framing = framings[int(i)]
+            if "{other}" in framing:  # filled first: the prompt's own text is never touched
+                n = len(framing.replace("{}", r.text).split())
+                pool = [b for b in benign.get(r.source, [])
+                        if b != r.text.rstrip(" .") and len(b.split()) + n <= max_words]  # fmt: skip
+                if not pool:
+                    continue
+                framing = framing.replace("{other}", pool[int(rng.integers(len(pool)))])
+            out.append(Row(framing.replace("{}", r.text), r.label, r.source, rewrite="framing"))
     return out
 
 

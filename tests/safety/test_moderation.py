@@ -72,6 +72,9 @@ def test_allow_phrases_do_not_launder_the_rest(rules: Moderator) -> None:
     assert not rules.check("thinspo clip of a girl starving herself").allowed
     assert rules.check("a survivor talking about recovering from self harm").allowed
     assert rules.check("a documentary about how deepfakes are detected").allowed
+    # hyphenated: the normaliser joins "deepfake-detection" into one word, the allow phrase too
+    assert rules.check("for a deepfake-detection explainer, an animated diagram").allowed
+    assert not rules.check("a deepfake-detection test set: a deepfake of my boss").allowed
     assert not rules.check("a tutorial on detecting deepfakes, with a deepfake of my boss").allowed
     assert not rules.check("detecting deepfakes of obama").allowed  # the name still counts
     assert rules.check("a war film battle scene with explosions, no gore").allowed

@@ -165,6 +165,27 @@ def test_framings_copy_every_prompt_with_its_label_and_are_never_scored() -> Non
     assert len(shipped) >= 10 and all("{}" in f for f in shipped)
 
 
+def test_contrastive_framings_fill_other_with_a_benign_prompt_of_the_same_source() -> None:
+    rows = [Row("a man beheads a prisoner", 3, "a.yaml"), Row("a chef fillets a fish.", 0, "a.yaml"),
+            Row("a cat naps in the sun", 0, "a.yaml"), Row("kill them all", 4, "b.yaml")]  # fmt: skip
+    out = with_framings(rows, ["instead of {other}, {}"], 1, np.random.default_rng(0))
+    assert out[:4] == rows
+    added = out[4:]
+    assert [r.source for r in added] == ["a.yaml"] * 3  # b.yaml has no benign prompt: no copy
+    for r, src in zip(added, rows[:3], strict=True):
+        assert r.rewrite == "framing" and r.label == src.label  # the label is the request's
+        other, asked = r.text.removeprefix("instead of ").split(", ", 1)
+        assert asked == src.text and other != src.text.rstrip(" .")
+        assert other in ("a chef fillets a fish", "a cat naps in the sun")  # trailing "." dropped
+    # a prompt holding "{other}" itself is left as written
+    odd = [Row("draw {other} here", 0, "a.yaml"), Row("a dog", 0, "a.yaml")]
+    texts = [r.text for r in with_framings(odd, ["not {other}, but {}"], 1, np.random.default_rng(1))]
+    assert texts[2] == "not a dog, but draw {other} here"
+    # too long to pair within max_words: no copy
+    assert with_framings(rows[:3], ["instead of {other}, {}"], 1, np.random.default_rng(0),
+                         max_words=8) == rows[:3]  # fmt: skip
+
+
 def test_casual_copies_keep_the_label_and_read_like_typing() -> None:
     rng = np.random.default_rng(3)
     text = "A little girl, with you and people, going to the park. Playing and laughing"
