@@ -79,7 +79,10 @@ def composed_rows(spec: str, categories: list[str], rng: np.random.Generator) ->
 
 
 def with_framings(
-    rows: list[Row], framings: list[str], per_prompt: int, rng: np.random.Generator,
+    rows: list[Row],
+    framings: list[str],
+    per_prompt: int,
+    rng: np.random.Generator,
     max_words: int = 32,
 ) -> list[Row]:
     """``rows`` plus ``per_prompt`` framed copies of each (same label and source), e.g.

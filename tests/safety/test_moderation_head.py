@@ -179,7 +179,9 @@ def test_contrastive_framings_fill_other_with_a_benign_prompt_of_the_same_source
         assert other in ("a chef fillets a fish", "a cat naps in the sun")  # trailing "." dropped
     # a prompt holding "{other}" itself is left as written
     odd = [Row("draw {other} here", 0, "a.yaml"), Row("a dog", 0, "a.yaml")]
-    texts = [r.text for r in with_framings(odd, ["not {other}, but {}"], 1, np.random.default_rng(1))]
+    texts = [
+        r.text for r in with_framings(odd, ["not {other}, but {}"], 1, np.random.default_rng(1))
+    ]
     assert texts[2] == "not a dog, but draw {other} here"
     # too long to pair within max_words: no copy
     assert with_framings(rows[:3], ["instead of {other}, {}"], 1, np.random.default_rng(0),
