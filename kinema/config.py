@@ -447,6 +447,13 @@ class ModerationRecipe:
     epochs: int = 300
     lr: float = 1e-2
     weight_decay: float = 1e-2
+    # > 0: retrain the text model's top this many layers with the head (a copy of them is
+    # saved with it), at ``lr_layers``; needs batch_size (see moderation_head.EncoderLayer)
+    tune_layers: int = 0
+    lr_layers: float = 3e-4
+    # out-of-fold groups: 0 = one per data file (a fit each); N = the files dealt into N
+    # groups (N fits: for heads that retrain text-model layers, minutes per fit on a CPU)
+    folds: int = 0
     # The refusal threshold is the lowest one whose out-of-fold false-refusal rate on benign
     # hand-written prompts (each data file predicted by a head trained without it) stays at or
     # under this.

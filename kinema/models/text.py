@@ -13,6 +13,7 @@ import os
 import warnings
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -74,9 +75,11 @@ class TextEncoder(nn.Module):
         self.misses = 0
 
     @torch.no_grad()
-    def _run(self, prompts: list[str]) -> list[torch.Tensor]:
-        """Token states [L_i, D] per prompt. One prompt per forward pass: a prompt's states are
-        then bit-identical however it was batched or cached, so a seed always gives one video."""
+    def _run(self, prompts: list[str], layer: int = -1) -> list[torch.Tensor]:
+        """Token states [L_i, D] per prompt, out of transformer layer ``layer`` (-1: the last,
+        what generation reads; -2: the input to the last layer). One prompt per forward pass: a
+        prompt's states are then bit-identical however it was batched or cached, so a seed
+        always gives one video."""
         out = []
         for p in prompts:
             tok = self.tokenizer([p], return_tensors="pt")
@@ -92,16 +95,26 @@ class TextEncoder(nn.Module):
                     stacklevel=2,
                 )
             with torch.autocast("cpu", enabled=False):
-                hidden = self.transformer(**tok).last_hidden_state.float()  # [1, L, D]
+                hidden = self._hidden(tok, layer)  # [1, L, D]
             out.append(hidden[0].clone())  # [L, D]
         return out
 
+    def _hidden(self, tok: Any, layer: int) -> torch.Tensor:
+        """States [B, L, D] (float32) out of layer ``layer`` for tokenizer output ``tok``."""
+        if layer == -1:
+            return self.transformer(**tok).last_hidden_state.float()
+        out = self.transformer(**tok, output_hidden_states=True)
+        return out.hidden_states[layer].float()  # hidden_states[0] is the embeddings
+
     @torch.no_grad()
-    def encode_many(self, prompts: list[str], batch_size: int = 512) -> list[torch.Tensor]:
+    def encode_many(
+        self, prompts: list[str], batch_size: int = 512, layer: int = -1
+    ) -> list[torch.Tensor]:
         """Token states [L_i, D] (float32, CPU) per prompt, run in padded batches on whatever
         device the encoder was moved to: for building training caches of many captions. The
         states equal ``encode``'s up to float rounding (padding is masked out); prompts past
-        ``max_tokens`` are truncated silently; nothing goes through the LRU cache."""
+        ``max_tokens`` are truncated silently; nothing goes through the LRU cache. ``layer``
+        as in ``hidden``."""
         if not all(isinstance(p, str) for p in prompts):
             raise InvalidInputError("prompts must be strings")
         device = next(self.transformer.parameters()).device
@@ -115,17 +128,40 @@ class TextEncoder(nn.Module):
                 return_tensors="pt",
             ).to(device)
             with torch.autocast(device.type, enabled=False):
-                hidden = self.transformer(**tok).last_hidden_state.float().cpu()  # [b, L, D]
+                hidden = self._hidden(tok, layer).cpu()  # [b, L, D]
             lengths = tok["attention_mask"].sum(1).tolist()
             out += [hidden[i, : int(n)].clone() for i, n in enumerate(lengths)]
         return out
 
-    def encode(self, prompts: list[str] | str) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-token states [B, L, D] (zeros past each prompt's end) and mask [B, L] (True = token)."""
+    def hidden(self, prompts: list[str] | str, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``encode`` for the states out of transformer layer ``layer`` (-1 is ``encode``'s
+        own; -2 the input to the last layer, what a moderation head that retrains the top layer
+        reads); not cached."""
+        if layer == -1:
+            return self.encode(prompts)
+        prompts = self._check(prompts)
+        return self._pad(self._run(prompts, layer))
+
+    def _check(self, prompts: list[str] | str) -> list[str]:
         if isinstance(prompts, str):
             prompts = [prompts]
         if not all(isinstance(p, str) for p in prompts):
             raise InvalidInputError("prompts must be strings")
+        return prompts
+
+    def _pad(self, seqs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-prompt states [L_i, D] as a zero-padded batch [B, L, D] and its mask [B, L]."""
+        length = max(s.shape[0] for s in seqs)
+        states = torch.zeros(len(seqs), length, self.dim)  # [B, L, D]
+        mask = torch.zeros(len(seqs), length, dtype=torch.bool)  # [B, L]
+        for i, s in enumerate(seqs):
+            states[i, : s.shape[0]] = s
+            mask[i, : s.shape[0]] = True
+        return states, mask
+
+    def encode(self, prompts: list[str] | str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-token states [B, L, D] (zeros past each prompt's end) and mask [B, L] (True = token)."""
+        prompts = self._check(prompts)
         found: dict[str, torch.Tensor] = {}
         todo = []
         for p in prompts:
@@ -143,14 +179,7 @@ class TextEncoder(nn.Module):
                     self._cache[p] = states
                     while len(self._cache) > self.cache_size:
                         self._cache.popitem(last=False)
-        seqs = [found[p] for p in prompts]
-        length = max(s.shape[0] for s in seqs)
-        states = torch.zeros(len(seqs), length, self.dim)  # [B, L, D]
-        mask = torch.zeros(len(seqs), length, dtype=torch.bool)  # [B, L]
-        for i, s in enumerate(seqs):
-            states[i, : s.shape[0]] = s
-            mask[i, : s.shape[0]] = True
-        return states, mask
+        return self._pad([found[p] for p in prompts])
 
     def pooled(self, prompts: list[str] | str) -> torch.Tensor:
         """Mean-pooled, L2-normalised sentence vectors [B, D] (the sentence-transformers output)."""

@@ -221,6 +221,30 @@ def build_rows(recipe: ModerationRecipe, policy: Policy) -> list[Row]:
     return rows + casual + context
 
 
+@dataclass
+class Inputs:
+    """What the head reads for every row: features [N, dim] of the frozen text model
+    (``mask`` None), or, for a head that retrains the text model's top layers, the states below
+    them [N, L, D] (float16, zero-padded) and their mask [N, L]."""
+
+    x: torch.Tensor
+    mask: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def lengths(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.mask[idx].sum(1) if self.mask is not None else torch.ones(len(idx))
+
+    def read(self, head: ModerationHead, idx: torch.Tensor | slice) -> torch.Tensor:
+        """Head features [b, dim] of rows ``idx``."""
+        if self.mask is None:
+            return self.x[idx]
+        mask = self.mask[idx]
+        n = int(mask.sum(1).max())
+        return head.read(self.x[idx, :n].float(), mask[:, :n])  # [b, dim]
+
+
 def embed(rows: list[Row], encoder, pooling: str = "mean", batch: int = 64) -> torch.Tensor:
     """Head features [N, dim] of each row's normalised text (what the moderator computes)."""
     texts = [normalise(r.text)[0] for r in rows]
@@ -229,41 +253,113 @@ def embed(rows: list[Row], encoder, pooling: str = "mean", batch: int = 64) -> t
     )
 
 
+def embed_states(rows: list[Row], encoder, layer: int) -> Inputs:
+    """States out of the text model's layer ``layer`` for each row's normalised text, in padded
+    batches (``TextEncoder.encode_many``), as float16: 40,000 rows of 48 tokens take 1.5 GB."""
+    seqs = encoder.encode_many([normalise(r.text)[0] for r in rows], batch_size=256, layer=layer)
+    n = max(s.shape[0] for s in seqs)
+    x = torch.zeros(len(seqs), n, seqs[0].shape[1], dtype=torch.float16)  # [N, L, D]
+    mask = torch.zeros(len(seqs), n, dtype=torch.bool)  # [N, L]
+    for i, s in enumerate(seqs):
+        x[i, : len(s)] = s.half()
+        mask[i, : len(s)] = True
+    return Inputs(x, mask)
+
+
 def fit(
-    x: torch.Tensor, y: torch.Tensor, cfg: HeadConfig, recipe: ModerationRecipe
-) -> ModerationHead:
+    x: torch.Tensor | Inputs, y: torch.Tensor, cfg: HeadConfig, recipe: ModerationRecipe,
+    encoder=None,
+) -> ModerationHead:  # fmt: skip
     """AdamW on class-balanced cross-entropy: full batch, or shuffled minibatches of
-    ``recipe.batch_size`` rows."""
+    ``recipe.batch_size`` rows. A head with ``tune_layers`` starts them from ``encoder``'s top
+    layers, trains them at ``recipe.lr_layers``, and takes its minibatches from rows of like
+    length (in random order), so little of each batch is padding."""
+    inputs = x if isinstance(x, Inputs) else Inputs(x)
     torch.manual_seed(recipe.seed)
-    head = ModerationHead(cfg).train()
-    opt = torch.optim.AdamW(head.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    head = ModerationHead(cfg)
+    if cfg.tune_layers:
+        if encoder is None or not recipe.batch_size:
+            raise InvalidInputError("tune_layers needs the text encoder and a batch_size")
+        head.copy_top(encoder)
+    head.train()
+    groups = [{"params": [p for n, p in head.named_parameters() if not n.startswith("top.")]}]
+    if cfg.tune_layers:
+        groups.append({"params": list(head.top.parameters()), "lr": recipe.lr_layers})
+    opt = torch.optim.AdamW(groups, lr=recipe.lr, weight_decay=recipe.weight_decay)
     counts = torch.bincount(y, minlength=1 + len(cfg.categories)).float()
     weight = counts.sum() / (len(counts) * counts.clamp_min(1.0))  # rare classes count as much
     size = recipe.batch_size or len(y)
+    every = torch.arange(len(y))
     for _ in range(recipe.epochs):
-        order = torch.randperm(len(y)) if recipe.batch_size else None
-        for i in range(0, len(y), size):
-            rows = slice(None) if order is None else order[i : i + size]
-            loss = torch.nn.functional.cross_entropy(head(x[rows]), y[rows], weight=weight)
+        if not recipe.batch_size:  # a slice: no copy of the features per epoch
+            batches = [slice(None)]
+        elif cfg.tune_layers:  # by length, ties broken at random; the batches shuffled
+            order = torch.argsort(inputs.lengths(every).float() + torch.rand(len(y)))
+            batches = [order[i : i + size] for i in range(0, len(y), size)]
+            batches = [batches[int(j)] for j in torch.randperm(len(batches))]
+        else:
+            order = torch.randperm(len(y))
+            batches = [order[i : i + size] for i in range(0, len(y), size)]
+        for rows in batches:  # type: ignore[assignment]
+            loss = torch.nn.functional.cross_entropy(
+                head(inputs.read(head, rows)), y[rows], weight=weight
+            )
             opt.zero_grad()
             loss.backward()
             opt.step()
-    return head.eval()
+    head.eval()
+    if cfg.tune_layers:  # as save_pretrained stores them, so what loads is what was scored
+        with torch.no_grad():
+            for p in head.parameters():
+                p.copy_(p.half().float())
+    return head
+
+
+@torch.no_grad()
+def predict_features(head: ModerationHead, inputs: Inputs, batch: int = 1024) -> torch.Tensor:
+    """The features [N, dim] ``head`` computes for every row (saved for analysis)."""
+    every = torch.arange(len(inputs))
+    return torch.cat([inputs.read(head, every[i : i + batch]) for i in range(0, len(every), batch)])
+
+
+@torch.no_grad()
+def predict(head: ModerationHead, inputs: Inputs, idx: torch.Tensor, batch: int = 1024):
+    """P(harmful) [len(idx)] as a numpy array."""
+    return torch.cat(
+        [head.harm(inputs.read(head, idx[i : i + batch]))[0] for i in range(0, len(idx), batch)]
+    ).numpy()
+
+
+def fold_of(sources: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Each row's out-of-fold group: its source file (``folds`` 0), or one of ``folds`` groups
+    of whole source files, dealt at random with ``seed`` (fewer fits, for costly heads)."""
+    names = sorted(set(sources))
+    if not folds:
+        return np.array([names.index(s) for s in sources])
+    order = np.random.default_rng(seed).permutation(len(names))
+    group = {names[j]: k % folds for k, j in enumerate(order)}
+    return np.array([group[s] for s in sources])
 
 
 def out_of_fold(
-    rows: list[Row], x: torch.Tensor, y: torch.Tensor, cfg: HeadConfig, recipe: ModerationRecipe
-) -> tuple[np.ndarray, np.ndarray]:
-    """P(harmful) for every hand-written row from a head trained without its source file, and
-    a mask of those rows (composed prompts are always trained on, never scored; rewritten copies
-    are held out with their source but not scored, so the stats read the prompts as written)."""
+    rows: list[Row], x: torch.Tensor | Inputs, y: torch.Tensor, cfg: HeadConfig,
+    recipe: ModerationRecipe, encoder=None,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """P(harmful) for every hand-written row from a head trained without its source file (or
+    its group of files, ``recipe.folds``), and a mask of those rows (composed prompts are
+    always trained on, never scored; rewritten copies are held out with their source but not
+    scored, so the stats read the prompts as written)."""
+    inputs = x if isinstance(x, Inputs) else Inputs(x)
     sources = np.array([r.source for r in rows])
     scored = (sources != COMPOSED) & ~np.array([bool(r.rewrite) for r in rows])
     harm = np.full(len(rows), np.nan)
-    for src in sorted(set(sources[scored])):
-        test = sources == src
-        head = fit(x[~test], y[~test], cfg, recipe)
-        harm[test] = head.harm(x[test])[0].numpy()
+    fold = fold_of(sources, recipe.folds, recipe.seed)
+    for f in sorted(set(fold[scored])):
+        test = (fold == f) & (sources != COMPOSED)
+        train_idx = torch.from_numpy(np.flatnonzero(~test))
+        head = fit(Inputs(inputs.x[train_idx], None if inputs.mask is None else inputs.mask[train_idx]),
+                   y[train_idx], cfg, recipe, encoder)  # fmt: skip
+        harm[test] = predict(head, inputs, torch.from_numpy(np.flatnonzero(test)))
     return harm, scored
 
 
@@ -298,16 +394,25 @@ def train_head(recipe: ModerationRecipe, encoder, log: Path | None = None) -> Mo
     policy = Policy.load(recipe.policy or None)
     rows = build_rows(recipe, policy)
     t0 = time.perf_counter()
-    x = embed(rows, encoder, recipe.pooling)
+    width = int(getattr(encoder, "dim", 384))
+    if recipe.tune_layers:
+        inputs = embed_states(rows, encoder, -1 - recipe.tune_layers)
+        conf = encoder.transformer.config
+        text = {"text_dim": width, "text_heads": int(conf.num_attention_heads),
+                "text_ffn": int(conf.intermediate_size)}  # fmt: skip
+    else:
+        inputs, text = Inputs(embed(rows, encoder, recipe.pooling)), {}
     y = torch.tensor([r.label for r in rows])
     cfg = HeadConfig(
         categories=tuple(c.name for c in policy.categories),
-        dim=int(x.shape[1]),
+        dim=width * (2 if recipe.pooling == "mean+max" else 1),
         pooling=recipe.pooling,
         hidden=recipe.hidden,
+        tune_layers=recipe.tune_layers,
         text_model=str(getattr(encoder, "name", "")),
+        **text,
     )
-    harm, scored = out_of_fold(rows, x, y, cfg, recipe)
+    harm, scored = out_of_fold(rows, inputs, y, cfg, recipe, encoder)
     yn = y.numpy()
     rules = Moderator(policy, semantic=False)  # the head adds to the rules, so both count
     ruled = np.array([not rules.check(r.text).allowed for r in rows])
@@ -339,7 +444,8 @@ def train_head(recipe: ModerationRecipe, encoder, log: Path | None = None) -> Mo
                 "false_refusals": round(float(refused[m & (yn == 0)].mean()), 4),
             }
     cfg.threshold, cfg.stats = threshold, stats
-    head = fit(x, y, cfg, recipe)
+    head = fit(inputs, y, cfg, recipe, encoder)
+    x = inputs.x if inputs.mask is None else predict_features(head, inputs)
     if log is not None:  # every row's out-of-fold score and features, for analysis off the run
         log.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(

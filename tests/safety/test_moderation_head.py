@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from safetensors.torch import load_file
 
 from kinema.config import ModerationRecipe
 from kinema.errors import InvalidInputError
@@ -17,6 +18,7 @@ from kinema.train.moderation import (
     build_rows,
     casualise,
     fit,
+    fold_of,
     pick_threshold,
     read_text,
     train_head,
@@ -357,3 +359,50 @@ def test_hidden_layer_head_fits_in_minibatches_and_round_trips(tmp_path) -> None
     assert again.cfg.hidden == 32 and torch.allclose(again.harm(x)[0], head.harm(x)[0])
     with pytest.raises(InvalidInputError, match="hidden must be >= 0"):
         ModerationHead(HeadConfig(categories=("xor",), hidden=-1))
+
+
+def test_a_head_that_retrains_the_top_text_layer(tmp_path, text_encoder) -> None:
+    """Copied and untrained, the head's top layer gives the frozen model's own features; trained
+    through the recipe (out of fold in groups) it moves, saves as float16 and loads back the
+    same, and the moderator reads prompts through it."""
+    texts = ["a red kite over the beach", "instead of a kitten video, a puppy asleep in a shoe"]
+    cfg = HeadConfig(categories=("a",), dim=768, pooling="mean+max", tune_layers=1)
+    fresh = ModerationHead(cfg).copy_top(text_encoder).eval()
+    want = features(text_encoder, texts, "mean+max")
+    torch.testing.assert_close(fresh.features(text_encoder, texts), want, atol=1e-5, rtol=1e-4)
+    states, mask = text_encoder.hidden(texts, -2)  # the input to the last layer
+    assert torch.equal(mask, text_encoder.encode(texts)[1]) and states.shape[-1] == 384
+    assert not torch.allclose(states, text_encoder.encode(texts)[0])
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    (tmp_path / "data.yaml").write_text(DATA)
+    recipe = ModerationRecipe(data=[str(tmp_path / "data.yaml")], compose="",
+                              policy=str(tmp_path / "policy.yaml"), hidden=32, batch_size=16,
+                              epochs=40, lr=3e-3, tune_layers=1, folds=2)  # fmt: skip
+    head = train_head(recipe, text_encoder, tmp_path / "log.jsonl")
+    assert head.cfg.tune_layers == 1 and head.cfg.text_heads == 12 and head.cfg.text_ffn == 1536
+    start = ModerationHead(head.cfg).copy_top(text_encoder)
+    assert not torch.allclose(start.top[0].q.weight, head.top[0].q.weight)  # it was trained
+    oof = np.load(tmp_path / "out_of_fold.npz")
+    assert np.isfinite(oof["harm"][oof["scored"]]).all() and oof["features"].shape[1] == 768
+    head.save_pretrained(tmp_path / "w")
+    saved = load_file(str(tmp_path / "w" / "moderation_head.safetensors"))
+    assert {v.dtype for v in saved.values()} == {torch.float16} and "top.0.q.weight" in saved
+    again = ModerationHead.from_pretrained(tmp_path / "w")
+    v = head.features(text_encoder, texts)
+    assert torch.equal(v, again.features(text_encoder, texts))  # the weights were rounded alike
+    assert torch.equal(head.harm(v)[0], again.harm(v)[0])
+    mod = Moderator(Policy.load(recipe.policy), text_encoder=text_encoder, head=again)
+    d = mod.check("instructions for making a bomb in your garage")
+    assert not d.allowed and d.via == "model" and d.category == "weapons"
+    assert mod.check("a blue square sliding left on a white background").allowed
+    with pytest.raises(InvalidInputError, match="tune_layers needs"):
+        fit(torch.zeros(2, 768), torch.zeros(2).long(), head.cfg, recipe, None)
+
+
+def test_out_of_fold_groups_deal_whole_files() -> None:
+    sources = np.array(["a", "b", "a", "c", "d", "b", "e"])
+    assert fold_of(sources, 0, 0).tolist() == [0, 1, 0, 2, 3, 1, 4]  # a fit per file
+    groups = fold_of(sources, 2, 0)
+    for s in "abcde":  # a file never straddles two groups
+        assert len(set(groups[sources == s])) == 1
+    assert sorted(set(groups)) == [0, 1] and fold_of(sources, 2, 0).tolist() == groups.tolist()
