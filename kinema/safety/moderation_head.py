@@ -8,6 +8,13 @@ harmless sentence; the max keeps the strongest reading of every feature, whereve
 it is. Measured out of fold on 2,509 hand-written prompts at 2% false refusals (rules included):
 recall 76.6% (mean) vs 87.1% (mean+max); min pooling or windowed maxima added nothing.
 
+With ``tune_layers`` the head also holds copies of the text model's top layers
+(``EncoderLayer``), retrained with it: it reads the states below them (``TextEncoder.hidden``)
+and pools what its own layers make of them. The frozen model was never trained to weigh what a
+prompt asks for over what it merely names ("instead of a kitten video, a puppy asleep in a
+shoe" read as gore); one retrained layer can. On one fifth of round 18's files, held out, at 2%
+false refusals (the head alone): 93.1% recall against 89.9% for the frozen model's features.
+
 Rules catch the phrasings someone wrote down; nearest-example similarity catches prompts close
 to one example. The head learns the boundary from many labelled prompts instead, so it also
 reads a prompt that is near no single example ("a cat being skinned alive") and it learns which
