@@ -343,23 +343,27 @@ def fold_of(sources: np.ndarray, folds: int, seed: int) -> np.ndarray:
 
 def out_of_fold(
     rows: list[Row], x: torch.Tensor | Inputs, y: torch.Tensor, cfg: HeadConfig,
-    recipe: ModerationRecipe, encoder=None,
+    recipe: ModerationRecipe, encoder=None, on_fold=None,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """P(harmful) for every hand-written row from a head trained without its source file (or
     its group of files, ``recipe.folds``), and a mask of those rows (composed prompts are
     always trained on, never scored; rewritten copies are held out with their source but not
-    scored, so the stats read the prompts as written)."""
+    scored, so the stats read the prompts as written). ``on_fold(done, of)`` is called after
+    each fit."""
     inputs = x if isinstance(x, Inputs) else Inputs(x)
     sources = np.array([r.source for r in rows])
     scored = (sources != COMPOSED) & ~np.array([bool(r.rewrite) for r in rows])
     harm = np.full(len(rows), np.nan)
     fold = fold_of(sources, recipe.folds, recipe.seed)
-    for f in sorted(set(fold[scored])):
+    groups = sorted(set(fold[scored]))
+    for k, f in enumerate(groups):
         test = (fold == f) & (sources != COMPOSED)
         train_idx = torch.from_numpy(np.flatnonzero(~test))
         head = fit(Inputs(inputs.x[train_idx], None if inputs.mask is None else inputs.mask[train_idx]),
                    y[train_idx], cfg, recipe, encoder)  # fmt: skip
         harm[test] = predict(head, inputs, torch.from_numpy(np.flatnonzero(test)))
+        if on_fold is not None:
+            on_fold(k + 1, len(groups))
     return harm, scored
 
 
@@ -412,7 +416,16 @@ def train_head(recipe: ModerationRecipe, encoder, log: Path | None = None) -> Mo
         text_model=str(getattr(encoder, "name", "")),
         **text,
     )
-    harm, scored = out_of_fold(rows, inputs, y, cfg, recipe, encoder)
+
+    def on_fold(done: int, of: int) -> None:  # a line a fit in the run's log: where it stands
+        if log is not None:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with log.open("a") as f:
+                seconds = round(time.perf_counter() - t0, 1)
+                f.write(json.dumps({"event": "out_of_fold", "fit": done, "of": of,
+                                    "seconds": seconds}) + "\n")  # fmt: skip
+
+    harm, scored = out_of_fold(rows, inputs, y, cfg, recipe, encoder, on_fold)
     yn = y.numpy()
     rules = Moderator(policy, semantic=False)  # the head adds to the rules, so both count
     ruled = np.array([not rules.check(r.text).allowed for r in rows])

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -91,7 +92,11 @@ def test_train_head_on_a_custom_policy(tmp_path, text_encoder) -> None:
     log = tmp_path / "log.jsonl"
     head = train_head(recipe, text_encoder, log)
     assert head.cfg.categories == ("weapons", "spoilers")
-    assert 0.5 <= head.cfg.threshold <= 0.999 and '"out_of_fold"' in log.read_text()
+    assert 0.5 <= head.cfg.threshold <= 0.999
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    fits = [r for r in records if r.get("event") == "out_of_fold"]
+    assert [(r["fit"], r["of"]) for r in fits] == [(1, 2), (2, 2)]  # policy + data.yaml
+    assert records[-1]["out_of_fold"]["threshold"] == pytest.approx(head.cfg.threshold, abs=1e-6)
     oof = np.load(tmp_path / "out_of_fold.npz")  # one row per training row, scored ones finite
     assert oof["features"].shape == (len(rows), 768) and len(oof["text"]) == len(rows)
     assert np.isfinite(oof["harm"][oof["scored"]]).all()
