@@ -5,9 +5,9 @@ refusals on benign prompts that share words with harmful ones.
         [--rules-only | --no-head | --head DIR] [--no-segments]
 
 The default set is bench/data/moderation_base.yaml. The held-out measure is
-bench/data/moderation_heldout21.yaml (written before the shipped head, round 17, was trained
-and scored once after; round 17 trained on heldout18 .. heldout20, now development data like
-base and heldout .. heldout17). ``--head DIR`` scores another head (e.g. an earlier one
+bench/data/moderation_heldout23.yaml (written before the shipped head, round 20, was trained
+and scored once after; round 20 trained on heldout .. heldout22, now development data like
+base). ``--head DIR`` scores another head (e.g. an earlier one
 from git history) on the same prompts. Every harmful prompt also gets two evasive variants,
 drawn with a fixed seed from: leetspeak, homoglyphs, zero-width characters, repeated letters, punctuation inside words,
 spaced-out letters and mixed case. Every prompt is also scored behind each of three long
