@@ -70,7 +70,7 @@ class TextEncoder(nn.Module):
         self.dim = int(self.transformer.config.hidden_size)
         self.max_tokens = max_tokens
         self.cache_size = cache_size
-        self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, int], torch.Tensor] = OrderedDict()  # (prompt, layer)
         self.hits = 0
         self.misses = 0
 
@@ -133,22 +133,6 @@ class TextEncoder(nn.Module):
             out += [hidden[i, : int(n)].clone() for i, n in enumerate(lengths)]
         return out
 
-    def hidden(self, prompts: list[str] | str, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``encode`` for the states out of transformer layer ``layer`` (-1 is ``encode``'s
-        own; -2 the input to the last layer, what a moderation head that retrains the top layer
-        reads); not cached."""
-        if layer == -1:
-            return self.encode(prompts)
-        prompts = self._check(prompts)
-        return self._pad(self._run(prompts, layer))
-
-    def _check(self, prompts: list[str] | str) -> list[str]:
-        if isinstance(prompts, str):
-            prompts = [prompts]
-        if not all(isinstance(p, str) for p in prompts):
-            raise InvalidInputError("prompts must be strings")
-        return prompts
-
     def _pad(self, seqs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-prompt states [L_i, D] as a zero-padded batch [B, L, D] and its mask [B, L]."""
         length = max(s.shape[0] for s in seqs)
@@ -161,22 +145,31 @@ class TextEncoder(nn.Module):
 
     def encode(self, prompts: list[str] | str) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-token states [B, L, D] (zeros past each prompt's end) and mask [B, L] (True = token)."""
-        prompts = self._check(prompts)
+        return self.hidden(prompts, -1)
+
+    def hidden(self, prompts: list[str] | str, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``encode`` for the states out of transformer layer ``layer`` (-1 is ``encode``'s
+        own; -2 the input to the last layer, what a moderation head that retrains the top layer
+        reads); cached per (prompt, layer) in the one LRU cache."""
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        if not all(isinstance(p, str) for p in prompts):
+            raise InvalidInputError("prompts must be strings")
         found: dict[str, torch.Tensor] = {}
         todo = []
         for p in prompts:
-            if p in self._cache:
-                self._cache.move_to_end(p)
-                found[p] = self._cache[p]
+            if (p, layer) in self._cache:
+                self._cache.move_to_end((p, layer))
+                found[p] = self._cache[(p, layer)]
                 self.hits += 1
             elif p not in todo:
                 todo.append(p)
         if todo:
             self.misses += len(todo)
-            for p, states in zip(todo, self._run(todo), strict=True):
+            for p, states in zip(todo, self._run(todo, layer), strict=True):
                 found[p] = states
                 if self.cache_size:
-                    self._cache[p] = states
+                    self._cache[(p, layer)] = states
                     while len(self._cache) > self.cache_size:
                         self._cache.popitem(last=False)
         return self._pad([found[p] for p in prompts])

@@ -233,9 +233,6 @@ class Inputs:
     def __len__(self) -> int:
         return len(self.x)
 
-    def lengths(self, idx: torch.Tensor) -> torch.Tensor:
-        return self.mask[idx].sum(1) if self.mask is not None else torch.ones(len(idx))
-
     def read(self, head: ModerationHead, idx: torch.Tensor | slice) -> torch.Tensor:
         """Head features [b, dim] of rows ``idx``."""
         if self.mask is None:
@@ -289,12 +286,11 @@ def fit(
     counts = torch.bincount(y, minlength=1 + len(cfg.categories)).float()
     weight = counts.sum() / (len(counts) * counts.clamp_min(1.0))  # rare classes count as much
     size = recipe.batch_size or len(y)
-    every = torch.arange(len(y))
     for _ in range(recipe.epochs):
         if not recipe.batch_size:  # a slice: no copy of the features per epoch
             batches = [slice(None)]
         elif cfg.tune_layers:  # by length, ties broken at random; the batches shuffled
-            order = torch.argsort(inputs.lengths(every).float() + torch.rand(len(y)))
+            order = torch.argsort(inputs.mask.sum(1).float() + torch.rand(len(y)))  # type: ignore[union-attr]
             batches = [order[i : i + size] for i in range(0, len(y), size)]
             batches = [batches[int(j)] for j in torch.randperm(len(batches))]
         else:
@@ -316,18 +312,17 @@ def fit(
 
 
 @torch.no_grad()
-def predict_features(head: ModerationHead, inputs: Inputs, batch: int = 1024) -> torch.Tensor:
-    """The features [N, dim] ``head`` computes for every row (saved for analysis)."""
-    every = torch.arange(len(inputs))
-    return torch.cat([inputs.read(head, every[i : i + batch]) for i in range(0, len(every), batch)])
+def predict_features(
+    head: ModerationHead, inputs: Inputs, idx: torch.Tensor | None = None, batch: int = 1024
+) -> torch.Tensor:
+    """The features [len(idx), dim] ``head`` computes for rows ``idx`` (default: all)."""
+    idx = torch.arange(len(inputs)) if idx is None else idx
+    return torch.cat([inputs.read(head, idx[i : i + batch]) for i in range(0, len(idx), batch)])
 
 
-@torch.no_grad()
-def predict(head: ModerationHead, inputs: Inputs, idx: torch.Tensor, batch: int = 1024):
+def predict(head: ModerationHead, inputs: Inputs, idx: torch.Tensor) -> np.ndarray:
     """P(harmful) [len(idx)] as a numpy array."""
-    return torch.cat(
-        [head.harm(inputs.read(head, idx[i : i + batch]))[0] for i in range(0, len(idx), batch)]
-    ).numpy()
+    return head.harm(predict_features(head, inputs, idx))[0].numpy()
 
 
 def fold_of(sources: np.ndarray, folds: int, seed: int) -> np.ndarray:

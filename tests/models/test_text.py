@@ -43,6 +43,13 @@ def test_batching_and_cache_do_not_change_states(text_encoder: TextEncoder) -> N
     assert torch.equal(batched[1, :n], alone[0, :n]) and torch.equal(batched[1], batched[2])
     fresh = TextEncoder(cache_size=0)._run([p])[0]
     assert torch.allclose(fresh, alone[0, :n], atol=1e-5)
+    # another layer's states are cached apart from the last layer's, under the same prompt
+    below, m2 = text_encoder.hidden(p, -2)
+    assert torch.equal(m2, m1) and not torch.allclose(below, alone)
+    hits = text_encoder.hits
+    again, _ = text_encoder.hidden([p], -2)
+    assert text_encoder.hits == hits + 1 and torch.equal(again, below)
+    assert torch.equal(text_encoder.encode(p)[0], alone)  # -1 still the last layer's
 
 
 def test_pooled_matches_sentence_transformers(text_encoder: TextEncoder) -> None:
