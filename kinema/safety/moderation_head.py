@@ -36,6 +36,7 @@ from torch.nn import functional as F
 
 from kinema.errors import InvalidInputError
 from kinema.models.layers import load_module, save_weights
+from kinema.models.text import sentence_vector
 
 WEIGHTS_NAME = "moderation_head.safetensors"
 CONFIG_NAME = "moderation_head.json"
@@ -47,9 +48,7 @@ def pool(states: torch.Tensor, mask: torch.Tensor, pooling: str = "mean") -> tor
     their mask [B, L] (True = token)."""
     if pooling not in POOLINGS:
         raise InvalidInputError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-    m = mask[..., None].to(states.dtype)  # [B, L, 1]
-    mean = (states * m).sum(1) / m.sum(1).clamp_min(1.0)  # [B, D]
-    mean = torch.nn.functional.normalize(mean, dim=-1)  # the sentence vector
+    mean = sentence_vector(states, mask)  # [B, D]
     if pooling == "mean":
         return mean
     top = states.masked_fill(~mask[..., None], float("-inf")).amax(1)  # [B, D]
