@@ -5,8 +5,8 @@ refusals on benign prompts that share words with harmful ones.
         [--rules-only | --no-head | --head DIR] [--no-segments]
 
 The default set is bench/data/moderation_base.yaml. The held-out measure is
-bench/data/moderation_heldout23.yaml (written before the shipped head, round 20, was trained
-and scored once after; round 20 trained on heldout .. heldout22, now development data like
+bench/data/moderation_heldout24.yaml (written before the shipped head, round 21, was trained
+and scored once after; round 21 trained on heldout .. heldout23, now development data like
 base). ``--head DIR`` scores another head (e.g. an earlier one
 from git history) on the same prompts. Every harmful prompt also gets two evasive variants,
 drawn with a fixed seed from: leetspeak, homoglyphs, zero-width characters, repeated letters, punctuation inside words,
