@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -508,6 +509,7 @@ def generate(
         check_request(first, height, width, steps or 1, guidance or 1.0)
         pipe, load = _load_pipeline(weights, safety)
         seed = _seed(seed)
+        _say_pasted_negative(prompt)
         args = dict(negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
                     seed=seed, fps=fps, sampler=sampler)  # fmt: skip
         timings = Timings()
@@ -545,6 +547,16 @@ def _load_pipeline(weights: Path | None, safety: bool = True) -> tuple:  # type:
         warnings.simplefilter("ignore")  # the CLI printed its own warning above
         pipe = Pipeline.from_pretrained(weights, safety=safety)
     return pipe, time.perf_counter() - t0
+
+
+def _say_pasted_negative(prompt: str) -> None:
+    """Say so when the prompt holds a pasted negative field: it is used as a negative prompt."""
+    from kinema.safety.request import read_request
+
+    req = read_request(prompt)
+    if req.negative:
+        err_console.print(f"[dim]read as a negative prompt (pasted in the prompt): "
+                          f"{escape(req.negative)}; prompt: {escape(req.prompt)}[/]")  # fmt: skip
 
 
 def _seed(seed: int | None) -> int:
@@ -601,6 +613,7 @@ def _edit(
 
     pipe, load = _load_pipeline(weights, safety)
     seed = _seed(seed)
+    _say_pasted_negative(out.prompt)
     timings = Timings()
     with _progress() as bar:
         task = bar.add_task("sampling", total=steps or pipe.config.steps)

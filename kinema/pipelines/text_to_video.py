@@ -29,6 +29,7 @@ from kinema.models.layers import StreamCache
 from kinema.models.text import TextEncoder
 from kinema.models.vae import CausalVAE, default_weights_dir
 from kinema.safety.moderation import Moderator
+from kinema.safety.request import read_request
 from kinema.safety.watermark import DEFAULT_KEY, embed
 
 PIPELINE_NAME = "pipeline.json"
@@ -472,6 +473,10 @@ class Pipeline:
           last ``config.extend_context`` frames (shipped: 12 and 5);
         - ``video=, missing=[...]``: regenerate those frame indices (video length 1 + 4k).
 
+        A negative field pasted into a prompt ("...\nNegative prompt: gore", a JSON body's
+        "negative_prompt", ``--negative "..."``) joins ``negative_prompt`` and leaves the prompt
+        (``kinema.safety.request``); the moderator reads the same split.
+
         Given frames come back exactly. ``strength`` < 1 starts from a cross-fade draft noised
         to that level instead of pure noise. ``callback(step, total)`` follows sampler steps;
         pass a ``Timings`` to get the text / sampling / decode seconds of this call.
@@ -493,11 +498,19 @@ class Pipeline:
                 raise InvalidInputError(
                     f"{len(negative)} negative prompts for {len(prompts)} prompts"
                 )
+        if not all(isinstance(n, str) for n in negative):
+            raise InvalidInputError("negative_prompt must be a string or a list of strings")
         if sampler not in ("euler", "heun"):
             raise InvalidInputError(f"sampler must be 'euler' or 'heun', got {sampler!r}")
         if self.moderator is not None:
-            for p in prompts:
-                self.moderator.enforce(p)  # PromptRefusedError names the category and why
+            for p, n in zip(prompts, negative, strict=True):
+                self.moderator.enforce(p, n)  # PromptRefusedError names the category and why
+        # a negative field pasted into a prompt ("...\nNegative prompt: gore") is a negative
+        # prompt, as the moderator read it, not words to steer towards
+        requests = [read_request(p) for p in prompts]
+        prompts = [r.prompt for r in requests]
+        negative = [", ".join(x for x in (n, r.negative) if x.strip())
+                    for n, r in zip(negative, requests, strict=True)]  # fmt: skip
         if not 0.0 < strength <= 1.0:
             raise InvalidInputError(f"strength must be in (0, 1], got {strength}")
         if seed is None:

@@ -30,6 +30,7 @@ import numpy as np
 
 from kinema.config import load_yaml
 from kinema.errors import InvalidInputError, KinemaError
+from kinema.safety.request import read_request
 
 
 class PromptRefusedError(KinemaError, ValueError):
@@ -73,6 +74,10 @@ _SPACES = re.compile(r"\s+")
 _SEGMENT = re.compile(
     r"[;\n]|:(?=\s|$)|(?:^|\s)\d{1,2}[.)]?\s+(?=[^\d\s])|,?\s+(?=(?:and )?then\s)|,\s+and\s"
 )
+
+# the items of a negative prompt (Policy.taken_away)
+_NEGATIVE_ITEM = re.compile(r"[,/;|]|\band\b|\bor\b")
+_DETERMINER = re.compile(r"^(?:(?:any|all|the|her|his|their|of)\s+)+")
 
 
 def _strip_marks(text: str) -> str:
@@ -200,6 +205,7 @@ class Decision:
     score: float | None = None  # P(harmful) from the head, or the cosine similarity
     normalised: str = ""
     scores: dict[str, float] = field(default_factory=dict)  # best similarity per category
+    negative: str = ""  # the negative prompt: given, or pasted into the prompt (request.py)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -216,6 +222,38 @@ class Policy:
     # (the rules still read it all), unless the prompt also holds one of ``neutral_unless``
     neutral: Rule | None = None
     neutral_unless: Rule | None = None
+    # what a negative prompt that names a safeguard asks for: {"naked": ("clothes", ...)}
+    safeguards: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def taken_away(self, negative: str) -> list[tuple[str, str]]:
+        """(item, what its absence reads as) for each item of a negative prompt that is a
+        safeguard: "clothes, blurry, censored" -> [("clothes", "naked"), ("censored",
+        "uncensored nsfw")]. Items are compared whole (weights like "(clothes:1.3)" and a
+        leading "any" / "all" / "the" dropped), so "revealing clothes" takes nothing away."""
+        if not negative or not self.safeguards:
+            return []
+        out = []
+        for item in _NEGATIVE_ITEM.split(negative):
+            words = normalise(re.sub(r":\s*[\d.]+", " ", item))[0]
+            words = _DETERMINER.sub("", words)
+            for reads, names in self.safeguards.items():
+                if words in names:
+                    out.append((words, reads))
+        return out
+
+    def read(self, prompt: str, negative: str | None = None) -> tuple[str, str, list[str], str]:
+        """What the checks read of a request: (prompt, negative prompt, reads, note). ``prompt``
+        is the text without pasted negative fields (``read_request``); ``reads``, what the
+        safeguards the negative prompt takes away ask for; ``note`` says so, for a refusal."""
+        req = read_request(prompt)
+        negative = ", ".join(n for n in (negative or "", req.negative) if n.strip())
+        taken = self.taken_away(negative)
+        if not taken:
+            return req.prompt, negative, [], ""
+        reads = list(dict.fromkeys(r for _, r in taken))
+        note = (f"its negative prompt takes away {', '.join(repr(i) for i, _ in taken)}, "
+                f"which asks for {' and '.join(repr(r) for r in reads)}")  # fmt: skip
+        return req.prompt, negative, reads, note
 
     def neutralise(self, normalised: str) -> str:
         """``normalised`` without the ``neutral`` phrases, or unchanged when it holds one of
@@ -275,10 +313,18 @@ class Policy:
             if not isinstance(v, str):
                 raise InvalidInputError(f"policy 'neutral': {v!r} is not a phrase (YAML reads "
                                         "bare no / off / yes as booleans: quote them)")  # fmt: skip
+        guards = raw.get("negative_safeguards") or {}
+        if not isinstance(guards, dict) or not all(
+            isinstance(k, str) and isinstance(v, list) and all(isinstance(x, str) for x in v)
+            for k, v in guards.items()
+        ):
+            raise InvalidInputError("policy 'negative_safeguards' maps what taking a safeguard "
+                                    "away asks for to a list of phrases (quote yes / no / off)")  # fmt: skip
         return cls(cats, list(raw.get("benign_examples", [])), float(raw.get("margin", 0.04)),
                    int(raw.get("version", 1)),  # longest first: the regex takes the first fit
                    Rule((tuple(sorted(phrases, key=len, reverse=True)),)) if phrases else None,
-                   Rule((tuple(unless),)) if unless else None)  # fmt: skip
+                   Rule((tuple(unless),)) if unless else None,
+                   {k: tuple(normalise(x)[0] for x in v) for k, v in guards.items()})  # fmt: skip
 
 
 class Moderator:
@@ -344,11 +390,32 @@ class Moderator:
             self._bank = (vecs, labels)
         return self._bank
 
-    def check(self, prompt: str) -> Decision:
+    def check(self, prompt: str, negative_prompt: str | None = None) -> Decision:
+        """Decide on a request as the pipeline runs it: negative fields pasted into ``prompt``
+        are read as the pipeline reads them (``read_request``: kept out of what is checked,
+        since generation is steered away from them), and a negative prompt that takes a
+        safeguard away is read as asking for its opposite (``Policy.taken_away``)."""
         if not isinstance(prompt, str):
             raise InvalidInputError(f"prompt must be a string, got {type(prompt).__name__}")
-        variants = normalise(prompt)
-        decision = self._decide(prompt, variants)
+        if negative_prompt is not None and not isinstance(negative_prompt, str):
+            raise InvalidInputError(
+                f"negative_prompt must be a string, got {type(negative_prompt).__name__}"
+            )
+        text, negative, reads, note = self.policy.read(prompt, negative_prompt)
+        decision = self._decide(text, normalise(text))
+        if decision.allowed and reads:
+            # what is taken away applies to everyone in the scene: read it next to each part of
+            # a long prompt, not only at its end (rules pair words within ``span`` words)
+            words, add = text.split(), ", ".join(reads)
+            parts = [" ".join(words[i : i + 12]) for i in range(0, max(1, len(words) - 6), 6)]
+            for part in dict.fromkeys([text, *parts]):
+                d = self._decide(f"{part}, {add}".lstrip(", "), normalise(f"{part}, {add}"))
+                if not d.allowed:
+                    decision = d
+                    break
+        decision.prompt, decision.negative = prompt, negative
+        if note and not decision.allowed:
+            decision.reason += f" ({note})"
         if self.log is not None:
             self.log.parent.mkdir(parents=True, exist_ok=True)
             with self.log.open("a") as f:
@@ -487,9 +554,9 @@ class Moderator:
         return Decision(prompt, False, cat.name, cat.title, reason, "model", round(p, 4),
                         normalised, scores)  # fmt: skip
 
-    def enforce(self, prompt: str) -> str:
+    def enforce(self, prompt: str, negative_prompt: str | None = None) -> str:
         """Return ``prompt`` untouched if allowed; raise PromptRefusedError otherwise."""
-        decision = self.check(prompt)
+        decision = self.check(prompt, negative_prompt)
         if not decision.allowed:
             raise PromptRefusedError(decision)
         return prompt

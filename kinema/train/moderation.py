@@ -23,6 +23,7 @@ from kinema.errors import InvalidInputError
 from kinema.safety.evasions import KINDS, evade
 from kinema.safety.moderation import Moderator, Policy, normalise
 from kinema.safety.moderation_head import HeadConfig, ModerationHead, features
+from kinema.safety.request import read_request
 
 COMPOSED = "composed"  # the source name of slot-filled prompts (never held out)
 OOF_NAME = "out_of_fold.npz"  # written next to the run's log: per-row scores, labels, features
@@ -242,18 +243,24 @@ class Inputs:
         return head.read(self.x[idx, :n].float(), mask[:, :n])  # [b, dim]
 
 
+def read(row: Row) -> str:
+    """A row's text as the moderator reads it: normalised, pasted negative fields out."""
+    return normalise(read_request(row.text).prompt)[0]
+
+
 def embed(rows: list[Row], encoder, pooling: str = "mean", batch: int = 64) -> torch.Tensor:
-    """Head features [N, dim] of each row's normalised text (what the moderator computes)."""
-    texts = [normalise(r.text)[0] for r in rows]
+    """Head features [N, dim] of each row's text as the moderator reads it (``read``)."""
+    texts = [read(r) for r in rows]
     return torch.cat(
         [features(encoder, texts[i : i + batch], pooling) for i in range(0, len(texts), batch)]
     )
 
 
 def embed_states(rows: list[Row], encoder, layer: int) -> Inputs:
-    """States out of the text model's layer ``layer`` for each row's normalised text, in padded
-    batches (``TextEncoder.encode_many``), as float16: 40,000 rows of 48 tokens take 1.5 GB."""
-    seqs = encoder.encode_many([normalise(r.text)[0] for r in rows], batch_size=256, layer=layer)
+    """States out of the text model's layer ``layer`` for each row's text as the moderator reads
+    it, in padded batches (``TextEncoder.encode_many``), as float16: 40,000 rows of 48 tokens
+    take 1.5 GB."""
+    seqs = encoder.encode_many([read(r) for r in rows], batch_size=256, layer=layer)
     n = max(s.shape[0] for s in seqs)
     x = torch.zeros(len(seqs), n, seqs[0].shape[1], dtype=torch.float16)  # [N, L, D]
     mask = torch.zeros(len(seqs), n, dtype=torch.bool)  # [N, L]

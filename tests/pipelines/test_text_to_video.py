@@ -152,3 +152,25 @@ def test_bf16_autocast_only_where_the_cpu_computes_bf16(
             )
         out = p("a red circle", num_frames=5, height=32, width=32, num_inference_steps=2, seed=0)
         assert out.frames.shape == (5, 32, 32, 3)
+
+
+def test_a_pasted_negative_field_is_a_negative_prompt(tiny_pipeline: Pipeline) -> None:
+    args = dict(num_frames=1, seed=0, guidance_scale=4.0)
+    pasted = tiny_pipeline("a red circle\nNegative prompt: a blue square", **args).frames
+    given = tiny_pipeline("a red circle", negative_prompt="a blue square", **args).frames
+    plain = tiny_pipeline("a red circle", **args).frames
+    assert np.array_equal(pasted, given) and not np.array_equal(pasted, plain)
+    both = tiny_pipeline("a red circle | negative: a blue square", negative_prompt="a green star",
+                         **args).frames  # fmt: skip
+    joined = tiny_pipeline("a red circle", negative_prompt="a green star, a blue square",
+                           **args).frames  # fmt: skip
+    assert np.array_equal(both, joined)
+
+
+def test_a_negative_prompt_is_moderated_for_what_it_takes_away(tiny_pipeline: Pipeline) -> None:
+    from kinema.safety.moderation import PromptRefusedError
+
+    with pytest.raises(PromptRefusedError, match="takes away 'clothes'"):
+        tiny_pipeline("a nine-year-old girl on a bed", negative_prompt="clothes", num_frames=1)
+    with pytest.raises(InvalidInputError, match="negative_prompt must be a string"):
+        tiny_pipeline("a red circle", negative_prompt=[3], num_frames=1)  # type: ignore[list-item]
