@@ -154,8 +154,8 @@ def test_pasted_negative_fields_are_not_read_as_asks(rules: Moderator) -> None:
         '{"prompt": "a calm bedroom", "negative_prompt": "self-harm, blood, suicide, cutting"}',
         "a dog catching a frisbee\nNegative prompt: blood, gore, violence\nSteps: 30",
     ):
-        assert not rules.check(prompt.replace("negative", "style").replace("Negative", "Style"))\
-            .allowed, prompt  # read as part of the prompt, the same words are refused
+        as_words = prompt.replace("negative", "style").replace("Negative", "Style")
+        assert not rules.check(as_words).allowed, prompt  # as words of the prompt: refused
         d = rules.check(prompt)
         assert d.allowed and d.negative, (prompt, d)
     # ... while harm in the prompt, or after the negative field, is still refused
