@@ -268,6 +268,11 @@ def test_generate_refuses_harmful_prompts_and_warns_when_unsafe(
         app, ["generate", "a blue star", "-o", str(out), "--no-safety", "--frames", "1", *w]
     )
     assert r.exit_code == 0 and "safety checks are OFF" in r.output
+    # harm named in a pasted negative field is kept out, not asked for, and the CLI says so
+    pasted = "a blue star\nNegative prompt: gore, blood, suicide"
+    r = runner.invoke(app, ["generate", pasted, "-o", str(out), "--force", "--frames", "1", *w])
+    assert r.exit_code == 0, r.output
+    assert "read as a negative prompt" in r.output and "gore, blood, suicide" in r.output
 
 
 def test_generated_files_are_watermarked_signed_and_verifiable(
