@@ -23,27 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kinema.safety.moderation import Policy, _allow_regex, normalise
+from kinema.safety.moderation import Policy
 from kinema.train.moderation import OOF_NAME, pick_threshold
-
-
-def rule_hits(policy: Policy, text: str) -> list[tuple[str, str]]:
-    """Every (category, matched phrases) the rules find in ``text``, as the moderator reads it
-    (pasted negative fields out, safeguards taken away read in), not only the first."""
-    read, _, reads, _ = policy.read(text)
-    variants = normalise(f"{read}, {', '.join(reads)}" if reads else read)
-    out = []
-    for c in policy.categories:
-        texts = variants
-        if c.allow:
-            texts = [
-                _allow_regex(tuple(c.allow), i == 1).sub(" ", v) for i, v in enumerate(variants)
-            ]
-        for rule in c.rules:
-            hit = rule.match(texts)
-            if hit:
-                out.append((c.name, hit))
-    return out
 
 
 def main() -> None:
@@ -58,36 +39,38 @@ def main() -> None:
 
     policy = Policy.load(args.policy)
     oof = np.load(args.run / OOF_NAME)
-    harm, scored, label = oof["harm"], oof["scored"], oof["label"]
-    texts = oof["text"]
+    harm, scored, label, texts = oof["harm"], oof["scored"], oof["label"], oof["text"]
     idx = np.flatnonzero(scored)
-    hits = {int(i): rule_hits(policy, str(texts[i])) for i in idx}
-    head = json.loads((args.run / "moderation_head.json").read_text())
-    t = float(head["threshold"])
-    ruled = np.zeros(len(label), bool)
-    ruled[idx] = [bool(hits[int(i)]) for i in idx]
-    benign, bad = Counter(), Counter()
+    t = float(json.loads((args.run / "moderation_head.json").read_text())["threshold"])
+    hits = {}  # row -> the rule hits that refuse it (model_clears as the moderator decides)
     for i in idx:
-        for h in set(hits[int(i)]):
+        h = policy.rule_hits(str(texts[i]))
+        hits[int(i)] = {
+            (c.name, hit) for c, hit in h if policy.refused_by_rules([(c, hit)], harm[i])
+        }
+    benign, only = Counter(), Counter()
+    for i, h in hits.items():
+        for hit in h:
             if label[i] == 0:
-                benign[h] += 1
-            elif harm[i] < t and len(set(hits[int(i)])) == 1:
-                bad[h] += 1  # only this rule catches it: the head misses it out of fold
-    lines = [f"# Phrase rules on `{args.run}` (out of fold, development data)", ""]
+                benign[hit] += 1
+            elif harm[i] < t and len(h) == 1:
+                only[hit] += 1  # only this rule catches it: the head misses it out of fold
     n_b, n_h = int((label[idx] == 0).sum()), int((label[idx] > 0).sum())
-    lines += [f"{n_h} harmful and {n_b} benign prompts as written; head threshold {t:.4f}.",
-              f"Rules refuse {int(ruled[idx][label[idx] == 0].sum())} benign prompts and catch "
-              f"{sum(bad.values())} harmful ones the head misses.", "",
-              "| category | rule hit | benign refused | unique harmful catches |",
-              "|---|---|---|---|"]  # fmt: skip
-    for h in sorted(set(benign) | set(bad), key=lambda h: (-benign[h], bad[h], h)):
-        lines.append(f"| {h[0]} | {h[1]} | {benign[h]} | {bad[h]} |")
-    for spec in [[], [tuple(w.split(":", 1)) for w in args.without]] if args.without else [[]]:
-        drop = set(spec)
-        r = np.zeros(len(label), bool)
-        r[idx] = [any(h not in drop for h in hits[int(i)]) for i in idx]
-        _, stats = pick_threshold(harm[scored], label[scored], args.target, r[scored])
-        name = "the rules as they are" if not drop else f"without {sorted(drop)}"
+    b_ruled = sum(1 for i, h in hits.items() if h and label[i] == 0)
+    lines = [f"# Phrase rules on `{args.run}` (out of fold, development data)", "",
+             f"{n_h} harmful and {n_b} benign prompts as written (evasive variants included); "
+             f"head threshold {t:.4f}. Rules refuse {b_ruled} benign prompts and are the only "
+             f"catch of {sum(only.values())} harmful ones.", "",
+             "| category | rule hit | benign refused | harmful only it catches |", "|---|---|---|---|"]  # fmt: skip
+    for h in sorted(set(benign) | set(only), key=lambda h: (-benign[h], only[h], h)):
+        lines.append(f"| {h[0]} | {h[1]} | {benign[h]} | {only[h]} |")
+    drop = {tuple(w.split(":", 1)) for w in args.without}
+    for name, leave in (("the rules as they are", set()), (f"without {sorted(drop)}", drop)):
+        if name.startswith("without") and not drop:
+            break
+        ruled = np.zeros(len(label), bool)
+        ruled[idx] = [bool(hits[int(i)] - leave) for i in idx]
+        _, stats = pick_threshold(harm[scored], label[scored], args.target, ruled[scored])
         lines += ["", f"Threshold re-picked with {name}: {json.dumps(stats)}"]
     text = "\n".join(lines) + "\n"
     print(text)

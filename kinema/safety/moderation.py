@@ -264,6 +264,27 @@ class Policy:
             return normalised
         return _SPACES.sub(" ", self.neutral.patterns[0][0].sub(" ", normalised)).strip()
 
+    def rule_hits(self, prompt: str) -> list[tuple[Category, str]]:
+        """Every (category, matched phrases) the rules find in ``prompt`` as the moderator reads
+        it (pasted negative fields out, what a negative prompt takes away read in), not only
+        the first: for accounting (what a rule costs, which hits ``model_clears`` can clear)."""
+        text, _, reads, _ = self.read(prompt)
+        variants = normalise(f"{text}, {', '.join(reads)}" if reads else text)
+        out = []
+        for c in self.categories:
+            texts = variants
+            if c.allow:
+                texts = [_allow_regex(tuple(c.allow), i == 1).sub(" ", v)
+                         for i, v in enumerate(variants)]  # fmt: skip
+            out += [(c, hit) for rule in c.rules if (hit := rule.match(texts))]
+        return out
+
+    @staticmethod
+    def refused_by_rules(hits: list[tuple[Category, str]], harm: float | None) -> bool:
+        """Whether rule hits refuse a prompt whose head reads P(harmful) = ``harm`` (None: no
+        head): a hit of a ``model_clears`` category yields below that P, as in ``check``."""
+        return any(not c.model_clears or harm is None or not harm < c.model_clears for c, _ in hits)
+
     @classmethod
     def load(cls, path: str | Path | None = None) -> Policy:
         """The shipped ``kinema/safety/policy.yaml``, or your own file in the same format."""

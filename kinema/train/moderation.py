@@ -21,7 +21,7 @@ import torch
 from kinema.config import ModerationRecipe, load_yaml
 from kinema.errors import InvalidInputError
 from kinema.safety.evasions import KINDS, evade
-from kinema.safety.moderation import Moderator, Policy, normalise
+from kinema.safety.moderation import Policy, normalise
 from kinema.safety.moderation_head import HeadConfig, ModerationHead, features
 from kinema.safety.request import read_request
 
@@ -429,8 +429,10 @@ def train_head(recipe: ModerationRecipe, encoder, log: Path | None = None) -> Mo
 
     harm, scored = out_of_fold(rows, inputs, y, cfg, recipe, encoder, on_fold)
     yn = y.numpy()
-    rules = Moderator(policy, semantic=False)  # the head adds to the rules, so both count
-    ruled = np.array([not rules.check(r.text).allowed for r in rows])
+    # the head adds to the rules, so both count; a hit in a model_clears category counts as
+    # the moderator decides it, against the row's out-of-fold P(harmful)
+    ruled = np.array([policy.refused_by_rules(policy.rule_hits(r.text), h)
+                      for r, h in zip(rows, harm.tolist(), strict=True)])  # fmt: skip
     threshold, stats = pick_threshold(
         harm[scored], yn[scored], recipe.target_false_refusals, ruled[scored]
     )

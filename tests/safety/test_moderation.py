@@ -197,3 +197,17 @@ def test_negative_safeguards_in_a_policy_file(tmp_path: Path) -> None:
     p.write_text("categories:\n  a: {title: A}\nnegative_safeguards:\n  naked: clothes\n")
     with pytest.raises(InvalidInputError, match="negative_safeguards"):
         Policy.load(p)
+
+
+def test_rule_hits_lists_every_hit_and_model_clears_yields_as_in_check(rules: Moderator) -> None:
+    pol = rules.policy
+    hits = pol.rule_hits("a torture museum tour, then kill all jews")
+    gore = [(c, h) for c, h in hits if c.name == "violence_gore"]
+    assert {c.name for c, _ in hits} >= {"violence_gore", "hate"} and gore
+    assert gore[0][0].model_clears == 0.3  # the policy's value: the head can clear "torture"
+    assert not pol.refused_by_rules(gore, 0.1)  # the head reads it as harmless: it yields
+    assert pol.refused_by_rules(gore, 0.5) and pol.refused_by_rules(gore, None)  # None: no head
+    assert pol.refused_by_rules(hits, 0.0)  # hate has no model_clears: refused all the same
+    assert not pol.refused_by_rules([], 1.0)
+    assert pol.rule_hits("a red circle") == []
+    assert pol.rule_hits("a calm bedroom | negative: suicide") == []  # read as check reads it
