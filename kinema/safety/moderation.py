@@ -20,6 +20,7 @@ import json
 import re
 import time
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -269,15 +270,20 @@ class Policy:
         it (pasted negative fields out, what a negative prompt takes away read in), not only
         the first: for accounting (what a rule costs, which hits ``model_clears`` can clear)."""
         text, _, reads, _ = self.read(prompt)
-        variants = normalise(f"{text}, {', '.join(reads)}" if reads else text)
-        out = []
+        return list(self.hits(normalise(f"{text}, {', '.join(reads)}" if reads else text)))
+
+    def hits(self, variants: list[str]) -> Iterator[tuple[Category, str]]:
+        """(category, matched phrases) of each rule that matches the normalised ``variants``,
+        in policy order, lazily; a category's ``allow`` phrases are taken out first ("suicide
+        prevention" is not a request for suicide)."""
         for c in self.categories:
             texts = variants
             if c.allow:
                 texts = [_allow_regex(tuple(c.allow), i == 1).sub(" ", v)
                          for i, v in enumerate(variants)]  # fmt: skip
-            out += [(c, hit) for rule in c.rules if (hit := rule.match(texts))]
-        return out
+            for rule in c.rules:
+                if hit := rule.match(texts):
+                    yield c, hit
 
     @staticmethod
     def refused_by_rules(hits: list[tuple[Category, str]], harm: float | None) -> bool:
@@ -430,7 +436,8 @@ class Moderator:
             words, add = text.split(), ", ".join(reads)
             parts = [" ".join(words[i : i + 12]) for i in range(0, max(1, len(words) - 6), 6)]
             for part in dict.fromkeys([text, *parts]):
-                d = self._decide(f"{part}, {add}".lstrip(", "), normalise(f"{part}, {add}"))
+                read = f"{part}, {add}".lstrip(", ")
+                d = self._decide(read, normalise(read))
                 if not d.allowed:
                     decision = d
                     break
@@ -481,22 +488,19 @@ class Moderator:
 
     def _decide(self, prompt: str, variants: list[str]) -> Decision:
         cleared: list[str] = []  # rule hits the head let through (said in the decision)
-        for c in self.policy.categories:
-            texts = variants
-            if c.allow:  # "suicide prevention" is not a request for suicide
-                texts = [_allow_regex(tuple(c.allow), i == 1).sub(" ", v)
-                         for i, v in enumerate(variants)]  # fmt: skip
-            for rule in c.rules:
-                hit = rule.match(texts)
-                if hit:
-                    p = self._head_harm(prompt, variants[0]) if c.model_clears > 0 else None
-                    if p is not None and p < c.model_clears:
-                        cleared.append(f"it mentions {hit!r} ({c.name} rule), but the moderation "
-                                       f"model reads the whole prompt as harmless (p={p:.2f} < "
-                                       f"{c.model_clears})")  # fmt: skip
-                        break  # this category's rules yield; the others still apply
-                    return Decision(prompt, False, c.name, c.title,
-                                    f"it mentions {hit!r}", "rule", None, variants[0])  # fmt: skip
+        yielded: set[str] = set()
+        for c, hit in self.policy.hits(variants):
+            if c.name in yielded:
+                continue  # this category's rules yield; the others still apply
+            p = self._head_harm(prompt, variants[0]) if c.model_clears > 0 else None
+            if p is not None and p < c.model_clears:
+                cleared.append(f"it mentions {hit!r} ({c.name} rule), but the moderation "
+                               f"model reads the whole prompt as harmless (p={p:.2f} < "
+                               f"{c.model_clears})")  # fmt: skip
+                yielded.add(c.name)
+                continue
+            return Decision(prompt, False, c.name, c.title,
+                            f"it mentions {hit!r}", "rule", None, variants[0])  # fmt: skip
         if not self.semantic or not variants[0]:
             return Decision(prompt, True, normalised=variants[0])
         vecs, labels = self._embeddings()

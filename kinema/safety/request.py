@@ -31,6 +31,7 @@ _FLAG = re.compile(r"(?P<sep>[ \t]+)--neg(?:ative)?(?:[-_]prompt)?(?:[ \t]*=[ \t
                    re.IGNORECASE)  # fmt: skip
 _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019"}
 _FIELD_END = re.compile(r"[\n|;]")  # an unquoted labelled value runs to the next field
+_WORD = re.compile(r"\S+")  # a flag's unquoted value
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def _value(text: str, start: int, flag: bool) -> tuple[str, int]:
         if end is not None:
             return text[start + 1 : end - 1], end
     if flag:
-        m = re.compile(r"\S+").match(text, start)
+        m = _WORD.match(text, start)
         end = m.end() if m else start
     else:
         m = _FIELD_END.search(text, start)
