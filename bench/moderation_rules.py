@@ -65,9 +65,10 @@ def main() -> None:
     for h in sorted(set(benign) | set(only), key=lambda h: (-benign[h], only[h], h)):
         lines.append(f"| {h[0]} | {h[1]} | {benign[h]} | {only[h]} |")
     drop = {tuple(w.split(":", 1)) for w in args.without}
-    for name, leave in (("the rules as they are", set()), (f"without {sorted(drop)}", drop)):
-        if name.startswith("without") and not drop:
-            break
+    sets = [("the rules as they are", set())] + (
+        [(f"without {sorted(drop)}", drop)] if drop else []
+    )
+    for name, leave in sets:
         ruled = np.zeros(len(label), bool)
         ruled[idx] = [bool(hits[int(i)] - leave) for i in idx]
         _, stats = pick_threshold(harm[scored], label[scored], args.target, ruled[scored])
