@@ -543,13 +543,16 @@ class Pipeline:
                         f"{T}; trim it to {1 + (T - 1) // 4 * 4} first"
                     )
                 check_request(T, H, W, steps, guidance)
-                bad = [i for i in missing if not isinstance(i, int) or not 0 <= i < T]
+                # ints or NumPy integers (np.flatnonzero(...) is how many build the list);
+                # not bools, floats or strings, which would index something else
+                bad = [i for i in missing if not isinstance(i, int | np.integer)
+                       or isinstance(i, bool | np.bool_) or not 0 <= i < T]  # fmt: skip
                 if bad or not missing:
                     raise InvalidInputError(
                         f"missing frames must be indices in 0..{T - 1}, got {bad or missing}"
                     )
                 known = np.ones(T, dtype=bool)
-                known[list(missing)] = False
+                known[[int(i) for i in missing]] = False
                 canvas = np.repeat(src[None], B, axis=0)  # [B, T, H, W, 3]
                 done = callback and (lambda i: callback(i + 1, steps))
                 latents = self.complete_latents(prompts, negative, canvas, known, steps,

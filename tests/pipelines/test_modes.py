@@ -177,7 +177,10 @@ def test_fill_regenerates_only_the_missing_frames(tiny_pipeline: Pipeline, clip:
     keep = [0, 1, 2, 6, 7, 8]
     assert np.array_equal(out.frames[keep], clip.frames[keep])
     assert not np.array_equal(out.frames[4], clip.frames[4])
-    for bad in ([9], [-1], []):
+    # NumPy's integers are indices too, and fill the same frames
+    same = tiny_pipeline("x", video=clip, missing=list(np.arange(3, 6)), seed=3)
+    assert np.array_equal(same.frames, out.frames)
+    for bad in ([9], [-1], [], [True], [4, True], [3.0], ["3"], [np.int64(9)]):
         with pytest.raises(InvalidInputError, match="missing frames must be indices"):
             tiny_pipeline("x", video=clip, missing=bad)
     with pytest.raises(InvalidInputError, match="trim it to 5 first"):
