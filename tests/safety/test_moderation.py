@@ -77,6 +77,10 @@ def test_allow_phrases_do_not_launder_the_rest(rules: Moderator) -> None:
     assert not rules.check("a deepfake-detection test set: a deepfake of my boss").allowed
     assert not rules.check("a tutorial on detecting deepfakes, with a deepfake of my boss").allowed
     assert not rules.check("detecting deepfakes of obama").allowed  # the name still counts
+    # explaining how they are made or caught is allowed (USAGE_POLICY.md 6); making one is not
+    assert rules.check("a promo explaining how deepfakes of politicians are caught").allowed
+    assert not rules.check("show how deepfakes are made, then make one of my ex's face").allowed
+    assert not rules.check("how deepfakes work: a deepfake of my boss").allowed
     assert rules.check("a war film battle scene with explosions, no gore").allowed
     assert not rules.check("a man being beheaded, no gore").allowed  # the act still counts
     assert not rules.check("a gory fight, no blood").allowed
