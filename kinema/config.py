@@ -438,6 +438,11 @@ class ModerationRecipe:
     # it ("a red kite over the beach. <prompt>"): harm in a harmless context stays harmful,
     # what the moderator's windows over long prompts rely on (see Moderator.windows)
     context_per_prompt: int = 0
+    # ... and, for a benign prompt longer than this many words, its overlapping runs of this
+    # many words (half a run apart), benign too: the moderator reads a long prompt in windows
+    # and refuses when any one reads as harmful, so the head must know what pieces of harmless
+    # long prose look like ("... men fall dramatically and the drummers keep time ..."); 0: none
+    benign_windows: int = 0
     pooling: str = "mean+max"  # head features: "mean" (sentence vector) or "mean+max"
     # the head: 0 = linear; > 0 = one hidden layer of this width (see moderation_head.py)
     hidden: int = 0

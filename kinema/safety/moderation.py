@@ -66,6 +66,12 @@ LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"
                       "9": "g", "@": "a", "$": "s", "!": "i", "|": "l", "+": "t", "€": "e"})  # fmt: skip
 _LEET_CHARS = "013457 89@$!|+€".replace(" ", "")
 _WORD_WITH_LEET = re.compile(rf"[a-z{re.escape(_LEET_CHARS)}]*[a-z][a-z{re.escape(_LEET_CHARS)}]*")
+# a number with its unit is not leetspeak: "35mm", "1980s", "4k", "3d", "24fps", "10yo" stay as
+# written (read as letters they were "esmm", "igbos", "ak", "ed": heldout26's cinematic prompts
+# reached the head as "a nostalgic igbos look", read as hateful at p=1.00)
+_MEASURE = re.compile(
+    r"\d+(?:mm|cm|km|m|s|k|p|d|x|fps|yo|th|st|nd|rd|am|pm|hz|kg|g|lbs?|mins?|secs?|hrs?|h|ft|gb|mb|yrs?)"
+)
 _INNER_PUNCT = re.compile(r"(?<=[a-z])[.\-_*'`~^:;,/\\]+(?=[a-z])")
 _SPACED = re.compile(r"\b(?:[a-z][ .\-_*]){2,}[a-z]\b")
 _REPEATS = re.compile(r"(.)\1{2,}")
@@ -99,6 +105,13 @@ def _join_spaced(m: re.Match[str]) -> str:
     return head + re.sub(r"[ .\-_*]", "", text) + tail
 
 
+def _unleet(m: re.Match[str]) -> str:
+    """A word that mixes letters and leet characters, read as letters ("k1ll" -> "kill"); a
+    number with a unit ("35mm") as written."""
+    w = m.group(0)
+    return w.translate(LEET) if re.search("[a-z]", w) and not _MEASURE.fullmatch(w) else w
+
+
 def normalise(text: str) -> list[str]:
     """Normalised variants of ``text`` (lower-case ASCII words separated by single spaces):
     [base, repeated letters squeezed to one, punctuation read as spaces, every digit read as a
@@ -107,9 +120,7 @@ def normalise(text: str) -> list[str]:
     t = unicodedata.normalize("NFKC", text).casefold().translate(ZERO_WIDTH)
     t = _strip_marks(t.translate(HOMOGLYPHS))
     # leetspeak only inside words that also hold letters: "k1ll" -> "kill", "3 cats" stays
-    t = _WORD_WITH_LEET.sub(
-        lambda m: m.group(0).translate(LEET) if re.search("[a-z]", m.group(0)) else m.group(0), t
-    )
+    t = _WORD_WITH_LEET.sub(_unleet, t)
     spaced = _SPACES.sub(" ", _NON_WORD.sub(" ", t)).strip()  # "blood-soaked" -> "blood soaked"
     t = _INNER_PUNCT.sub("", t)  # "k.i.l.l" -> "kill"
     t = _SPACED.sub(_join_spaced, t)  # "k i l l" -> "kill"

@@ -201,6 +201,25 @@ def with_context(
     return out
 
 
+def with_windows(rows: list[Row], words: int) -> list[Row]:
+    """``rows`` plus, for each benign one longer than ``words`` words, its runs of ``words``
+    words starting every ``words // 2`` (the last ending at the last word), benign, as
+    ``Moderator.windows`` cuts long prompts (by tokens there; by words here, no tokenizer
+    needed). Harmful prompts get none: only the window that holds the harm is harmful."""
+    out = list(rows)
+    if words <= 0:
+        return out
+    step = max(1, words // 2)
+    for r in rows:
+        w = r.text.split()
+        if r.label or len(w) <= words:
+            continue
+        starts = list(range(0, len(w) - words, step)) + [len(w) - words]
+        for s in dict.fromkeys(starts):
+            out.append(Row(" ".join(w[s : s + words]), 0, r.source, rewrite="window"))
+    return out
+
+
 def build_rows(recipe: ModerationRecipe, policy: Policy) -> list[Row]:
     cats = [c.name for c in policy.categories]
     rng = np.random.default_rng(recipe.seed)
@@ -219,7 +238,8 @@ def build_rows(recipe: ModerationRecipe, policy: Policy) -> list[Row]:
     rows = with_evasions(rows, recipe.evasions_per_prompt, rng)
     casual = with_casual(written, recipe.casual_per_prompt, rng)[len(written) :]
     context = with_context(written, recipe.context_per_prompt, rng)[len(written) :]
-    return rows + casual + context
+    windows = with_windows(written, recipe.benign_windows)[len(written) :]
+    return rows + casual + context + windows
 
 
 @dataclass
@@ -453,7 +473,7 @@ def train_head(recipe: ModerationRecipe, encoder, log: Path | None = None) -> Mo
         }  # fmt: skip
     stats["by_source"] = per_source
     # rewritten copies, out of fold too: do they move it?
-    for kind in ("framing", "casual", "context"):
+    for kind in ("framing", "casual", "context", "window"):
         m = np.array([r.rewrite == kind for r in rows])
         if m.any():
             stats[kind] = {

@@ -26,6 +26,12 @@ def test_normalise_undoes_evasions() -> None:
     assert "kil myself" in normalise("kiiiiill myself")  # squeezed variant
     assert "make it pass as real" in normalise("m4k3 17 p4s5 45 r34l")  # eager digits
     assert normalise("3 red circles")[0] == "red circles"  # bare numbers are not letters
+    # nor are numbers with units: "1980s" read as letters was "igbos", which the head took for
+    # a people; the eager variant still reads every digit, so rules see "5ex" either way
+    base = normalise("a nostalgic 1980s look, 35mm, 4k, 3d, 24fps")[0]
+    assert base == "a nostalgic s look mm k d fps", base
+    assert normalise("a 5ex scene")[0] == "a sex scene"
+    assert "igbos" in normalise("1980s")[3]
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from kinema.train.moderation import (
     with_casual,
     with_context,
     with_framings,
+    with_windows,
 )
 
 POLICY = """
@@ -411,3 +412,19 @@ def test_out_of_fold_groups_deal_whole_files() -> None:
     for s in "abcde":  # a file never straddles two groups
         assert len(set(groups[sources == s])) == 1
     assert sorted(set(groups)) == [0, 1] and fold_of(sources, 2, 0).tolist() == groups.tolist()
+
+
+def test_benign_windows_cut_long_benign_prompts_only() -> None:
+    long_benign = " ".join(f"w{i}" for i in range(20))  # 20 words
+    rows = [Row(long_benign, 0, "a.yaml"), Row("a short benign one", 0, "a.yaml"),
+            Row("harm " * 30, 2, "b.yaml")]  # fmt: skip
+    out = with_windows(rows, 8)
+    assert out[:3] == rows
+    added = out[3:]
+    # runs of 8 words every 4, the last ending at the last word: starts 0, 4, 8, 12
+    assert [r.text.split()[0] for r in added] == ["w0", "w4", "w8", "w12"]
+    assert added[-1].text.split()[-1] == "w19"
+    assert all(len(r.text.split()) == 8 for r in added)
+    assert all(r.label == 0 and r.source == "a.yaml" and r.rewrite == "window" for r in added)
+    assert with_windows(rows, 0) == rows
+
