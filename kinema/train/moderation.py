@@ -214,7 +214,7 @@ def with_windows(rows: list[Row], words: int) -> list[Row]:
         w = r.text.split()
         if r.label or len(w) <= words:
             continue
-        starts = list(range(0, len(w) - words, step)) + [len(w) - words]
+        starts = [*range(0, len(w) - words, step), len(w) - words]
         for s in dict.fromkeys(starts):
             out.append(Row(" ".join(w[s : s + words]), 0, r.source, rewrite="window"))
     return out
