@@ -427,4 +427,3 @@ def test_benign_windows_cut_long_benign_prompts_only() -> None:
     assert all(len(r.text.split()) == 8 for r in added)
     assert all(r.label == 0 and r.source == "a.yaml" and r.rewrite == "window" for r in added)
     assert with_windows(rows, 0) == rows
-
