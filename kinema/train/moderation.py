@@ -214,8 +214,7 @@ def with_windows(rows: list[Row], words: int) -> list[Row]:
         w = r.text.split()
         if r.label or len(w) <= words:
             continue
-        starts = [*range(0, len(w) - words, step), len(w) - words]
-        for s in dict.fromkeys(starts):
+        for s in [*range(0, len(w) - words, step), len(w) - words]:  # range stops short of it
             out.append(Row(" ".join(w[s : s + words]), 0, r.source, rewrite="window"))
     return out
 
