@@ -20,10 +20,11 @@ from dataclasses import dataclass
 
 from kinema.errors import InvalidInputError
 
-# a field label at the start of a field (text start, new line, | ; , { or an opening bracket),
-# in any quoting: Negative prompt: / "negative_prompt": / negative_prompt= / neg: ...
+# a field label at the start of a field (text start, new line, | ; , { or an opening bracket,
+# or a dash between spaces: "a cat - negative: gore", "a cat — neg: gore"), in any quoting:
+# Negative prompt: / "negative_prompt": / negative_prompt= / neg: ...
 _LABEL = re.compile(
-    r"""(?P<sep>(?:^|[\n|;,{(])[ \t]*)(?P<q>["']?)(?P<key>negative[ _-]?prompt|negative|neg[ _-]?prompt|neg)(?P=q)[ \t]*[:=][ \t]*""",
+    r"""(?P<sep>(?:^|[\n|;,{(]|[ \t][-\u2013\u2014]{1,2}(?=[ \t]))[ \t]*)(?P<q>["']?)(?P<key>negative[ _-]?prompt|negative|neg[ _-]?prompt|neg)(?P=q)[ \t]*[:=][ \t]*""",
     re.IGNORECASE,
 )
 # a command-line flag: --negative "..." / --negative-prompt=... / --neg ...
@@ -89,8 +90,11 @@ def read_request(text: str) -> Request:
         m = min(found, key=lambda x: x.start())
         value, end = _value(text, m.end(), flag=m.re is _FLAG)
         sep = m.group("sep")
-        # keep a line break or an opening bracket that started the field; drop , ; | before it
+        # keep a line break or an opening bracket that started the field, and the space before
+        # a dash ("a - negative: b | c" -> "a | c"); drop , ; | and the dash
         keep = sep[0] if sep[:1] in ("\n", "{", "(") else ""
+        if m.re is _LABEL and sep[:1] in (" ", "\t"):
+            keep = sep[0]
         if keep == "\n" and text[end : end + 1] == "\n":
             keep = ""  # the line break after the field stays: one, not two
         kept.append(text[pos : m.start()] + keep)

@@ -32,6 +32,9 @@ from kinema.safety.request import Request, read_request
         # two fields, and an unclosed quote (the value runs to the end of the field)
         ("a cat | negative: gore\nNegative prompt: blood", "a cat", "gore, blood"),
         ('a cat | negative: "gore', "a cat", '"gore'),
+        # a dash between spaces starts a field too (hyphen, en or em dash)
+        ("a red circle - negative: gore, blood", "a red circle", "gore, blood"),
+        ("a red circle \u2014 Negative prompt: gore | steps: 30", "a red circle | steps: 30", "gore"),
     ],
 )  # fmt: skip
 def test_pasted_negative_fields_are_split_out(text: str, prompt: str, negative: str) -> None:
@@ -43,6 +46,8 @@ def test_text_without_a_negative_field_comes_back_unchanged() -> None:
         "a red circle bouncing on a black background",
         "a sign that says negative feedback welcome",  # not a field label
         "a negative: film photo look",  # mid-field, not at a field start
+        "a black-and-white still - negative space, minimal",  # a dash, but no label after it
+        "a well-negative: x",  # a hyphen inside a word starts nothing
         "  spaced out  ",
         "",
     ):
