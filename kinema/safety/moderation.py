@@ -281,7 +281,23 @@ class Policy:
         it (pasted negative fields out, what a negative prompt takes away read in), not only
         the first: for accounting (what a rule costs, which hits ``model_clears`` can clear)."""
         text, _, reads, _ = self.read(prompt)
-        return list(self.hits(normalise(f"{text}, {', '.join(reads)}" if reads else text)))
+        out: dict[tuple[str, str], tuple[Category, str]] = {}
+        for read in self.with_reads(text, reads) or [text]:
+            for c, hit in self.hits(normalise(read)):
+                out.setdefault((c.name, hit), (c, hit))
+        return list(out.values())
+
+    @staticmethod
+    def with_reads(text: str, reads: list[str]) -> list[str]:
+        """What is checked when a negative prompt takes safeguards away (``reads``, what that
+        asks for): ``text`` with the reads next to it, and next to each run of 12 words (6 apart)
+        of a long one, since what is taken away applies to everyone in the scene and rules pair
+        words only within ``span`` words. Empty when nothing is taken away."""
+        if not reads:
+            return []
+        words, add = text.split(), ", ".join(reads)
+        parts = [" ".join(words[i : i + 12]) for i in range(0, max(1, len(words) - 6), 6)]
+        return [f"{part}, {add}".lstrip(", ") for part in dict.fromkeys([text, *parts])]
 
     def hits(self, variants: list[str]) -> Iterator[tuple[Category, str]]:
         """(category, matched phrases) of each rule that matches the normalised ``variants``,
@@ -442,12 +458,7 @@ class Moderator:
         text, negative, reads, note = self.policy.read(prompt, negative_prompt)
         decision = self._decide(text, normalise(text))
         if decision.allowed and reads:
-            # what is taken away applies to everyone in the scene: read it next to each part of
-            # a long prompt, not only at its end (rules pair words within ``span`` words)
-            words, add = text.split(), ", ".join(reads)
-            parts = [" ".join(words[i : i + 12]) for i in range(0, max(1, len(words) - 6), 6)]
-            for part in dict.fromkeys([text, *parts]):
-                read = f"{part}, {add}".lstrip(", ")
+            for read in self.policy.with_reads(text, reads):
                 d = self._decide(read, normalise(read))
                 if not d.allowed:
                     decision = d
@@ -473,6 +484,12 @@ class Moderator:
         parts = [normalise(p)[0] for p in _SEGMENT.split(prompt) if p and p.strip()]
         parts = [self.policy.neutralise(p) for p in parts if len(p.split()) >= 2]
         return parts if len(parts) > 1 else []
+
+    def reads(self, prompt: str) -> list[str]:
+        """What the head reads of ``prompt`` (pasted negative fields already taken out, as
+        ``Policy.read`` does): its windows and, for a batch request, its segments' windows.
+        The head's P(harmful) for the prompt is the largest over these."""
+        return self._reads(prompt, normalise(prompt)[0])
 
     def _reads(self, prompt: str, normalised: str, segments: bool = True) -> list[str]:
         """Everything the models read of a prompt: the windows of the whole (neutral phrases

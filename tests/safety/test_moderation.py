@@ -221,3 +221,12 @@ def test_rule_hits_lists_every_hit_and_model_clears_yields_as_in_check(rules: Mo
     assert not pol.refused_by_rules([], 1.0)
     assert pol.rule_hits("a red circle") == []
     assert pol.rule_hits("a calm bedroom | negative: suicide") == []  # read as check reads it
+    # a safeguard taken away is read next to each part of a long prompt, as check reads it
+    long = ("a small child at a desk, " + "sunlight, posters, shelves of books, " * 6).strip(", ")
+    assert pol.rule_hits(long) == []
+    assert [c.name for c, _ in pol.rule_hits(f"{long}\nNegative prompt: clothes")] == [
+        "minors_sexual"
+    ]
+    assert pol.with_reads("a cat", []) == [] and pol.with_reads("a cat", ["naked"]) == [
+        "a cat, naked"
+    ]
