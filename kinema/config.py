@@ -463,6 +463,11 @@ class ModerationRecipe:
     # hand-written prompts (each data file predicted by a head trained without it) stays at or
     # under this.
     target_false_refusals: float = 0.02
+    # What that rate is measured on: False, each prompt read whole (rounds up to 24); True, as
+    # the moderator reads it at run time (``Moderator.reads``: a long prompt in windows and a
+    # batch request in parts, refused when any reads as harmful), so a long benign prompt that
+    # one window refuses counts as refused, and a harmful one counts as found if any window is
+    reads_as_moderator: bool = False
     seed: int = 0
 
 

@@ -4,7 +4,10 @@ fit, export.
 The data are labelled prompt files ({harmful: {category: [...]}, benign: [...]}), the policy's
 own examples, slot-filled prompts (``compose``) and evasive rewrites of every harmful prompt.
 The refusal threshold comes from out-of-fold predictions: each hand-written file is predicted
-by a head trained without it, so the threshold is set on prompts the head has not seen.
+by a head trained without it, so the threshold is set on prompts the head has not seen. With
+``reads_as_moderator`` each prompt is scored as the moderator reads it at run time (the most
+harmful of its windows and parts, ``run_time_reads``), so the false-refusal budget counts the
+long benign prompts that one window refuses.
 """
 
 from __future__ import annotations
@@ -269,7 +272,11 @@ def read(row: Row) -> str:
 
 def embed(rows: list[Row], encoder, pooling: str = "mean", batch: int = 64) -> torch.Tensor:
     """Head features [N, dim] of each row's text as the moderator reads it (``read``)."""
-    texts = [read(r) for r in rows]
+    return embed_texts([read(r) for r in rows], encoder, pooling, batch)
+
+
+def embed_texts(texts: list[str], encoder, pooling: str = "mean", batch: int = 64) -> torch.Tensor:
+    """Head features [N, dim] of ``texts`` as given."""
     return torch.cat(
         [features(encoder, texts[i : i + batch], pooling) for i in range(0, len(texts), batch)]
     )
@@ -277,9 +284,14 @@ def embed(rows: list[Row], encoder, pooling: str = "mean", batch: int = 64) -> t
 
 def embed_states(rows: list[Row], encoder, layer: int) -> Inputs:
     """States out of the text model's layer ``layer`` for each row's text as the moderator reads
-    it, in padded batches (``TextEncoder.encode_many``), as float16: 40,000 rows of 48 tokens
-    take 1.5 GB."""
-    seqs = encoder.encode_many([read(r) for r in rows], batch_size=256, layer=layer)
+    it (``states_of``)."""
+    return states_of([read(r) for r in rows], encoder, layer)
+
+
+def states_of(texts: list[str], encoder, layer: int) -> Inputs:
+    """States out of the text model's layer ``layer`` for ``texts``, in padded batches
+    (``TextEncoder.encode_many``), as float16: 40,000 rows of 48 tokens take 1.5 GB."""
+    seqs = encoder.encode_many(texts, batch_size=256, layer=layer)
     n = max(s.shape[0] for s in seqs)
     x = torch.zeros(len(seqs), n, seqs[0].shape[1], dtype=torch.float16)  # [N, L, D]
     mask = torch.zeros(len(seqs), n, dtype=torch.bool)  # [N, L]
@@ -287,6 +299,29 @@ def embed_states(rows: list[Row], encoder, layer: int) -> Inputs:
         x[i, : len(s)] = s.half()
         mask[i, : len(s)] = True
     return Inputs(x, mask)
+
+
+def run_time_reads(
+    rows: list[Row], idx: np.ndarray, policy: Policy, encoder
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """What the moderator's head reads of rows ``idx`` at run time (``Moderator.reads``: the
+    windows of a long prompt, the parts of a batch request) that the row's own text, read whole,
+    does not already cover: (texts, the row each belongs to [T], whether each row's own
+    text is one of its reads [len(idx)]). A row with no reads (nothing but neutral phrases) has
+    neither."""
+    from kinema.safety.moderation import Moderator
+
+    mod = Moderator(policy, text_encoder=encoder, head=False)
+    texts, owner, own = [], [], np.zeros(len(idx), bool)
+    for k, i in enumerate(idx.tolist()):
+        whole = read(rows[i])
+        for part in mod.reads(policy.read(rows[i].text)[0]):
+            if part == whole:
+                own[k] = True
+            else:
+                texts.append(part)
+                owner.append(i)
+    return texts, np.array(owner, dtype=np.int64), own
 
 
 def fit(
@@ -362,19 +397,28 @@ def fold_of(sources: np.ndarray, folds: int, seed: int) -> np.ndarray:
     return np.array([group[s] for s in sources])
 
 
+def scored_rows(rows: list[Row]) -> np.ndarray:
+    """The rows the out-of-fold stats read: hand-written prompts and their evasive variants
+    (not slot-filled ones, not training-only rewrites)."""
+    return np.array([r.source != COMPOSED and not r.rewrite for r in rows])
+
+
 def out_of_fold(
     rows: list[Row], x: torch.Tensor | Inputs, y: torch.Tensor, cfg: HeadConfig,
     recipe: ModerationRecipe, encoder=None, on_fold=None,
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    extra: tuple[Inputs, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """P(harmful) for every hand-written row from a head trained without its source file (or
     its group of files, ``recipe.folds``), and a mask of those rows (composed prompts are
     always trained on, never scored; rewritten copies are held out with their source but not
-    scored, so the stats read the prompts as written). ``on_fold(done, of)`` is called after
-    each fit."""
+    scored, so the stats read the prompts as written). ``extra``: inputs of more texts and the
+    row each belongs to, scored by that row's head (``run_time_reads``); their P(harmful) is the
+    third array. ``on_fold(done, of)`` is called after each fit."""
     inputs = x if isinstance(x, Inputs) else Inputs(x)
     sources = np.array([r.source for r in rows])
-    scored = (sources != COMPOSED) & ~np.array([bool(r.rewrite) for r in rows])
+    scored = scored_rows(rows)
     harm = np.full(len(rows), np.nan)
+    extra_harm = np.full(0 if extra is None else len(extra[1]), np.nan)
     fold = fold_of(sources, recipe.folds, recipe.seed)
     groups = sorted(set(fold[scored]))
     for k, f in enumerate(groups):
@@ -383,9 +427,24 @@ def out_of_fold(
         head = fit(Inputs(inputs.x[train_idx], None if inputs.mask is None else inputs.mask[train_idx]),
                    y[train_idx], cfg, recipe, encoder)  # fmt: skip
         harm[test] = predict(head, inputs, torch.from_numpy(np.flatnonzero(test)))
+        if extra is not None and test[extra[1]].any():
+            mine = np.flatnonzero(test[extra[1]])
+            extra_harm[mine] = predict(head, extra[0], torch.from_numpy(mine))
         if on_fold is not None:
             on_fold(k + 1, len(groups))
-    return harm, scored
+    return harm, scored, extra_harm
+
+
+def as_read(
+    harm: np.ndarray, idx: np.ndarray, own: np.ndarray, owner: np.ndarray, extra_harm: np.ndarray
+) -> np.ndarray:
+    """``harm`` with each row ``idx`` replaced by the largest P(harmful) over what the moderator
+    reads of it: its own text when that is one of its reads (``own``), and its other reads
+    (``extra_harm``, one per ``owner``); 0 when it has none (the moderator allows it)."""
+    out = harm.copy()
+    out[idx] = np.where(own, harm[idx], 0.0)
+    np.maximum.at(out, owner, extra_harm)
+    return out
 
 
 def pick_threshold(
@@ -446,7 +505,16 @@ def train_head(recipe: ModerationRecipe, encoder, log: Path | None = None) -> Mo
                 f.write(json.dumps({"event": "out_of_fold", "fit": done, "of": of,
                                     "seconds": seconds}) + "\n")  # fmt: skip
 
-    harm, scored = out_of_fold(rows, inputs, y, cfg, recipe, encoder, on_fold)
+    extra, reads = None, None
+    if recipe.reads_as_moderator:  # the texts the moderator reads besides each row as written
+        idx = np.flatnonzero(scored_rows(rows))
+        texts, owner, own = run_time_reads(rows, idx, policy, encoder)
+        reads = (idx, own, owner)
+        if texts:
+            extra = (states_of(texts, encoder, -1 - recipe.tune_layers) if recipe.tune_layers
+                     else Inputs(embed_texts(texts, encoder, recipe.pooling)), owner)  # fmt: skip
+    whole, scored, extra_harm = out_of_fold(rows, inputs, y, cfg, recipe, encoder, on_fold, extra)
+    harm = whole if reads is None else as_read(whole, *reads, extra_harm)
     yn = y.numpy()
     # the head adds to the rules, so both count; a hit in a model_clears category counts as
     # the moderator decides it, against the row's out-of-fold P(harmful)
@@ -458,6 +526,13 @@ def train_head(recipe: ModerationRecipe, encoder, log: Path | None = None) -> Mo
     refused = (harm >= threshold) | ruled
     plain = scored & np.array([not r.evasion for r in rows])
     stats["recall_plain"] = round(float(refused[plain & (yn > 0)].mean()), 4)
+    if reads is not None:  # the same threshold on each prompt read whole, as rounds <= 24 did
+        at = ((whole >= threshold) | ruled)[scored]
+        stats["read_whole"] = {
+            "recall": round(float(at[yn[scored] > 0].mean()), 4),
+            "false_refusals": round(float(at[yn[scored] == 0].mean()), 4),
+            "extra_reads": len(reads[2]),
+        }
     stats["rules_alone"] = {
         "recall": round(float(ruled[scored & (yn > 0)].mean()), 4),
         "false_refusals": round(float(ruled[scored & (yn == 0)].mean()), 4),
@@ -485,7 +560,7 @@ def train_head(recipe: ModerationRecipe, encoder, log: Path | None = None) -> Mo
     if log is not None:  # every row's out-of-fold score and features, for analysis off the run
         log.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(
-            log.parent / OOF_NAME, harm=harm, scored=scored, label=yn, ruled=ruled,
+            log.parent / OOF_NAME, harm=harm, harm_whole=whole, scored=scored, label=yn, ruled=ruled,
             text=np.array([r.text for r in rows]), source=np.array([r.source for r in rows]),
             evasion=np.array([r.evasion for r in rows]), rewrite=np.array([r.rewrite for r in rows]),
             features=x.numpy().astype(np.float16),

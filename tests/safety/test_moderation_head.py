@@ -16,12 +16,14 @@ from kinema.safety.moderation import Moderator, Policy, normalise
 from kinema.safety.moderation_head import HeadConfig, ModerationHead, features
 from kinema.train.moderation import (
     Row,
+    as_read,
     build_rows,
     casualise,
     fit,
     fold_of,
     pick_threshold,
     read_text,
+    run_time_reads,
     train_head,
     with_casual,
     with_context,
@@ -427,3 +429,59 @@ def test_benign_windows_cut_long_benign_prompts_only() -> None:
     assert all(len(r.text.split()) == 8 for r in added)
     assert all(r.label == 0 and r.source == "a.yaml" and r.rewrite == "window" for r in added)
     assert with_windows(rows, 0) == rows
+
+
+def test_as_read_takes_the_most_harmful_read() -> None:
+    harm = np.array([0.9, 0.2, 0.3, 0.4, np.nan])
+    idx = np.array([0, 1, 2, 3])
+    own = np.array([True, True, False, False])  # rows 2, 3: their text is not what is read
+    owner = np.array([1, 1, 2])  # row 1 has two more reads, row 2 one, row 3 none
+    out = as_read(harm, idx, own, owner, np.array([0.7, 0.1, 0.05]))
+    # row 0 as written; row 1 its worst read; row 2 only its read (not its own 0.3); row 3
+    # nothing read (only neutral phrases): allowed; row 4 not scored, untouched
+    np.testing.assert_allclose(out[:4], [0.9, 0.7, 0.05, 0.0])
+    assert np.isnan(out[4]) and harm[1] == 0.2  # a copy
+
+
+def test_run_time_reads_are_the_moderators_windows_and_parts(text_encoder) -> None:
+    policy = Policy.load()
+    long = (
+        "a slow dolly shot through a quiet harbour town at dawn, fishing boats coming in, "
+        "gulls over the market, a baker opening his shop, children walking to school, the "
+        "tram rattling past the old square and the lighthouse keeper waving from the pier"
+    )
+    rows = [Row("a red kite over the beach", 0, "a"), Row(long, 0, "a"),
+            Row("three clips: a windmill at dusk; a cat on a fence; a sunrise", 0, "a"),
+            Row("keep the ai watermark on", 0, "a")]  # fmt: skip
+    texts, owner, own = run_time_reads(rows, np.arange(4), policy, text_encoder)
+    mod = Moderator(policy, text_encoder=text_encoder, head=False)
+    assert own.tolist() == [True, False, True, False]  # the long one is read only in windows
+    assert [t for t, o in zip(texts, owner, strict=True) if o == 1] == mod.reads(long)
+    assert len(mod.reads(long)) >= 2 and 0 not in owner and 3 not in owner
+    parts = [t for t, o in zip(texts, owner, strict=True) if o == 2]
+    assert "a cat on a fence" in parts and mod.reads("keep the ai watermark on") == []
+
+
+def test_threshold_read_as_the_moderator_reads(tmp_path, text_encoder) -> None:
+    long = (
+        "a slow dolly shot through a quiet harbour town at dawn, fishing boats coming in, "
+        "gulls over the market, a baker opening his shop, children walking to school, the "
+        "tram rattling past the old square and the lighthouse keeper waving from the pier"
+    )
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    (tmp_path / "data.yaml").write_text(DATA.replace("a family having a picnic]",
+                                                     f"a family having a picnic, '{long}']"))  # fmt: skip
+    recipe = ModerationRecipe(data=[str(tmp_path / "data.yaml")], compose="",
+                              policy=str(tmp_path / "policy.yaml"), epochs=200,
+                              reads_as_moderator=True)  # fmt: skip
+    head = train_head(recipe, text_encoder, tmp_path / "log.jsonl")
+    stats = json.loads((tmp_path / "log.jsonl").read_text().splitlines()[-1])["out_of_fold"]
+    assert stats["read_whole"]["extra_reads"] >= 2  # the long prompt's windows
+    assert stats["threshold"] == pytest.approx(head.cfg.threshold, abs=1e-6)
+    oof = np.load(tmp_path / "out_of_fold.npz")
+    long_row = oof["text"].tolist().index(long)
+    short = oof["scored"].copy()
+    short[long_row] = False
+    np.testing.assert_array_equal(oof["harm"][short], oof["harm_whole"][short])
+    assert oof["harm"][long_row] != oof["harm_whole"][long_row]  # read in windows instead
+    assert np.isfinite(oof["harm"][oof["scored"]]).all()
