@@ -87,6 +87,15 @@ def test_allow_phrases_do_not_launder_the_rest(rules: Moderator) -> None:
     assert rules.check("a promo explaining how deepfakes of politicians are caught").allowed
     assert not rules.check("show how deepfakes are made, then make one of my ex's face").allowed
     assert not rules.check("how deepfakes work: a deepfake of my boss").allowed
+    # the same for face swaps; a swap onto someone is still refused
+    assert rules.check("a tutorial on how face-swap apps work, so people can spot them").allowed
+    assert rules.check("my cat at the office party, filmed by me, no face swap").allowed
+    assert not rules.check("how face swap apps work: a face swap of my ex").allowed
+    assert not rules.check("a faceswap of my boss onto a dancer").allowed
+    # "fucking" as the act, next to who does it, is explicit; as an intensifier it is not
+    assert rules.check("show them fucking slow then hard").category == "sexual_explicit"
+    assert rules.check("a couple fucking in the shower").category == "sexual_explicit"
+    assert rules.check("a fucking awesome dragon fight over the castle").allowed
     assert rules.check("a war film battle scene with explosions, no gore").allowed
     assert not rules.check("a man being beheaded, no gore").allowed  # the act still counts
     assert not rules.check("a gory fight, no blood").allowed
