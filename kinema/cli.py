@@ -550,13 +550,17 @@ def _load_pipeline(weights: Path | None, safety: bool = True) -> tuple:  # type:
 
 
 def _say_pasted_negative(prompt: str) -> None:
-    """Say so when the prompt holds a pasted negative field: it is used as a negative prompt."""
+    """Say so when the prompt holds a pasted negative field (it is used as a negative prompt) or
+    is a whole JSON request body (only its prompt is read)."""
     from kinema.safety.request import read_request
 
     req = read_request(prompt)
     if req.negative:
         err_console.print(f"[dim]read as a negative prompt (pasted in the prompt): "
                           f"{escape(req.negative)}; prompt: {escape(req.prompt)}[/]")  # fmt: skip
+    elif req.prompt != prompt.strip():  # a JSON body: only its prompt is read
+        err_console.print(f"[dim]read from the pasted request body: prompt: {escape(req.prompt)} "
+                          f"(its other fields are not read; give them as options)[/]")  # fmt: skip
 
 
 def _seed(seed: int | None) -> int:

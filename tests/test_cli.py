@@ -273,6 +273,10 @@ def test_generate_refuses_harmful_prompts_and_warns_when_unsafe(
     r = runner.invoke(app, ["generate", pasted, "-o", str(out), "--force", "--frames", "1", *w])
     assert r.exit_code == 0, r.output
     assert "read as a negative prompt" in r.output and "gore, blood, suicide" in r.output
+    body = '{"prompt": "a blue star", "num_frames": 33}'
+    r = runner.invoke(app, ["generate", body, "-o", str(out), "--force", "--frames", "1", *w])
+    assert r.exit_code == 0 and "read from the pasted request body" in r.output, r.output
+    assert "1 frames" in r.output  # the body's frame count is not read: the options decide
 
 
 def test_generated_files_are_watermarked_signed_and_verifiable(

@@ -15,6 +15,7 @@ the moderator reads that too (``Policy.taken_away``).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -74,12 +75,47 @@ def _value(text: str, start: int, flag: bool) -> tuple[str, int]:
     return text[start:end], end
 
 
+_NEGATIVE_KEYS = ("negative_prompt", "negative", "neg_prompt", "neg")
+
+
+def _json_body(text: str) -> Request | None:
+    """A whole JSON request body, ``{"prompt": ..., "negative_prompt": ..., "num_frames": 33}``,
+    read by its keys: the prompt (itself read for pasted fields) and the negative keys' values.
+    None unless the text is one JSON object whose only string values are the prompt and negative
+    prompts (numbers and flags such as frames or seed do not steer the text), so a body with
+    other text in it ({"prompt": ..., "style": "noir"}) is read as text, nothing of it dropped."""
+    body = text.strip()
+    if not (body.startswith("{") and body.endswith("}")):
+        return None
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict) or not isinstance(obj.get("prompt"), str):
+        return None
+    known = {"prompt", *_NEGATIVE_KEYS}
+    if any(isinstance(v, str) and k not in known for k, v in obj.items()):
+        return None
+    if any(not isinstance(obj.get(k, ""), str) for k in _NEGATIVE_KEYS):
+        return None
+    inner = read_request(obj["prompt"])
+    negatives = [obj[k].strip() for k in _NEGATIVE_KEYS if obj.get(k, "").strip()]
+    return Request(
+        inner.prompt, ", ".join([*negatives, *([inner.negative] if inner.negative else [])])
+    )
+
+
 def read_request(text: str) -> Request:
     """``text`` split into a Request. Text with no negative field comes back unchanged
     (``Request(text, "")``); each field found is cut out with the separator before it, so
-    "a cat, Negative prompt: gore" reads "a cat" and "x; negative: y; z" reads "x; z"."""
+    "a cat, Negative prompt: gore" reads "a cat" and "x; negative: y; z" reads "x; z". A whole
+    JSON body whose only text is its prompt and negative prompts is read by its keys
+    (``_json_body``): '{"prompt": "a cat", "num_frames": 33}' reads "a cat"."""
     if not isinstance(text, str):
         raise InvalidInputError(f"a prompt is a string, got {type(text).__name__}")
+    body = _json_body(text)
+    if body is not None:
+        return body
     negatives: list[str] = []
     kept: list[str] = []
     pos = 0

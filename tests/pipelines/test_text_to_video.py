@@ -160,6 +160,9 @@ def test_a_pasted_negative_field_is_a_negative_prompt(tiny_pipeline: Pipeline) -
     given = tiny_pipeline("a red circle", negative_prompt="a blue square", **args).frames
     plain = tiny_pipeline("a red circle", **args).frames
     assert np.array_equal(pasted, given) and not np.array_equal(pasted, plain)
+    # a whole JSON body: its prompt and negative prompt (its frame count is the caller's to give)
+    body = '{"prompt": "a red circle", "negative_prompt": "a blue square", "num_frames": 33}'
+    assert np.array_equal(tiny_pipeline(body, **args).frames, given)
     both = tiny_pipeline("a red circle | negative: a blue square", negative_prompt="a green star",
                          **args).frames  # fmt: skip
     joined = tiny_pipeline("a red circle", negative_prompt="a green star, a blue square",

@@ -14,10 +14,17 @@ from kinema.safety.request import Request, read_request
          "a red circle\nSteps: 30, CFG scale: 7", "gore, blood"),
         ("a red circle, Negative prompt: gore, blood", "a red circle", "gore, blood"),
         # a JSON body, the negative field last or first
-        ('{"prompt": "a red circle", "negative_prompt": "gore, \\"blood\\""}',
-         '{"prompt": "a red circle"}', 'gore, \\"blood\\"'),
-        ('{"negative_prompt": "gore", "prompt": "a red circle"}', '{"prompt": "a red circle"}',
-         "gore"),
+        ('{"prompt": "a red circle", "negative_prompt": "gore, \\"blood\\""}', "a red circle",
+         'gore, "blood"'),
+        ('{"negative_prompt": "gore", "prompt": "a red circle", "num_frames": 33, "seed": 1}',
+         "a red circle", "gore"),
+        ('{"prompt": "a red circle | negative: blood", "negative": "gore"}', "a red circle",
+         "gore, blood"),
+        # a body with other text in it is read as text: its fields cut out, nothing else dropped
+        ('{"prompt": "a red circle", "style": "noir", "negative_prompt": "gore"}',
+         '{"prompt": "a red circle", "style": "noir"}', "gore"),
+        # not one JSON object (an unclosed quote, an array): read as text
+        ('{"prompt": "a red circle, "negative_prompt": "gore"}', '{"prompt": "a red circle}', "gore"),
         # a Python call and command-line flags
         ('pipe("a red circle", negative_prompt="gore", num_frames=17)',
          'pipe("a red circle", num_frames=17)', "gore"),
@@ -48,6 +55,9 @@ def test_text_without_a_negative_field_comes_back_unchanged() -> None:
         "a negative: film photo look",  # mid-field, not at a field start
         "a black-and-white still - negative space, minimal",  # a dash, but no label after it
         "a well-negative: x",  # a hyphen inside a word starts nothing
+        '["a red circle", "a blue square"]',  # JSON, but not an object with a prompt
+        '{"text": "a red circle", "num_frames": 33}',
+        '{"prompt": 3}',
         "  spaced out  ",
         "",
     ):
