@@ -5,8 +5,8 @@ refusals on benign prompts that share words with harmful ones.
         [--rules-only | --no-head | --head DIR] [--no-segments]
 
 The default set is bench/data/moderation_base.yaml. The held-out measure is
-bench/data/moderation_heldout27.yaml (written before the shipped moderator, round 24,
-froze, and scored once after; round 24 trained on heldout .. heldout26). ``--head DIR`` scores another head (e.g. an earlier one
+bench/data/moderation_heldout29.yaml (written before the shipped moderator, round 26,
+froze, and scored once after; round 26 trained on heldout .. heldout28). ``--head DIR`` scores another head (e.g. an earlier one
 from git history) on the same prompts. Every harmful prompt also gets two evasive variants,
 drawn with a fixed seed from: leetspeak, homoglyphs, zero-width characters, repeated letters, punctuation inside words,
 spaced-out letters and mixed case. Every prompt is also scored behind each of three long
