@@ -100,9 +100,7 @@ def _json_body(text: str) -> Request | None:
         return None
     inner = read_request(obj["prompt"])
     negatives = [obj[k].strip() for k in _NEGATIVE_KEYS if obj.get(k, "").strip()]
-    return Request(
-        inner.prompt, ", ".join([*negatives, *([inner.negative] if inner.negative else [])])
-    )
+    return Request(inner.prompt, ", ".join(n for n in (*negatives, inner.negative) if n))
 
 
 def read_request(text: str) -> Request:

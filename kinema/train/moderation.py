@@ -24,7 +24,7 @@ import torch
 from kinema.config import ModerationRecipe, load_yaml
 from kinema.errors import InvalidInputError
 from kinema.safety.evasions import KINDS, evade
-from kinema.safety.moderation import Policy, normalise
+from kinema.safety.moderation import Moderator, Policy, normalise
 from kinema.safety.moderation_head import HeadConfig, ModerationHead, features
 from kinema.safety.request import read_request
 
@@ -309,8 +309,6 @@ def run_time_reads(
     does not already cover: (texts, the row each belongs to [T], whether each row's own
     text is one of its reads [len(idx)]). A row with no reads (nothing but neutral phrases) has
     neither."""
-    from kinema.safety.moderation import Moderator
-
     mod = Moderator(policy, text_encoder=encoder, head=False)
     texts, owner, own = [], [], np.zeros(len(idx), bool)
     for k, i in enumerate(idx.tolist()):
