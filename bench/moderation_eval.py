@@ -2,7 +2,7 @@
 refusals on benign prompts that share words with harmful ones.
 
     python bench/moderation_eval.py [--set FILE] [--policy kinema/safety/policy.yaml]
-        [--rules-only | --no-head | --head DIR] [--no-segments]
+        [--rules-only | --no-head | --head DIR] [--no-segments] [--segment-gate P]
 
 The default set is bench/data/moderation_base.yaml. The held-out measure is
 bench/data/moderation_heldout29.yaml (written before the shipped moderator, round 26,
@@ -90,6 +90,9 @@ def main() -> None:
     ap.add_argument("--head", default=None, help="a moderation head folder (default: shipped)")
     ap.add_argument("--no-segments", action="store_true",
                     help="read a batch request whole, not also part by part")  # fmt: skip
+    ap.add_argument("--segment-gate", type=float, default=None,
+                    help="a batch request's parts count when the whole reads >= this "
+                    "(default: the head's own)")  # fmt: skip
     ap.add_argument("--sweep", action="store_true", help="similarity alone at several thresholds")
     ap.add_argument("--out", default="bench/results/moderation_eval")
     args = ap.parse_args()
@@ -100,7 +103,7 @@ def main() -> None:
 
         head = ModerationHead.from_pretrained(args.head)
     mod = Moderator(Policy.load(args.policy), semantic=not args.rules_only, head=head,
-                    read_segments=not args.no_segments)  # fmt: skip
+                    read_segments=not args.no_segments, gate=args.segment_gate)  # fmt: skip
     if args.sweep:
         sweep(mod, rows)
         return
@@ -112,6 +115,7 @@ def main() -> None:
     flags = (" --rules-only" if args.rules_only else "") + (" --no-head" if args.no_head else "")
     flags += f" --head {args.head}" if args.head and not args.no_head else ""
     flags += " --no-segments" if args.no_segments else ""
+    flags += f" --segment-gate {args.segment_gate}" if args.segment_gate is not None else ""
     padded = [r for r in rows if r["variant"] == "padded"]
     padded_benign = [r for r in rows if r["variant"] == "benign_padded"]
     harmful = [r for r in rows if r["label"] and r["variant"] != "padded"]
@@ -180,6 +184,7 @@ def main() -> None:
     tag += "_nohead" if args.no_head and not args.rules_only else ""
     tag += f"_head-{Path(args.head).name}" if args.head and not args.no_head else ""
     tag += "_no-segments" if args.no_segments else ""
+    tag += f"_gate{args.segment_gate}" if args.segment_gate is not None else ""
     out = Path(args.out + tag)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(text + "\n")

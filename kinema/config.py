@@ -468,6 +468,9 @@ class ModerationRecipe:
     # batch request in parts, refused when any reads as harmful), so a long benign prompt that
     # one window refuses counts as refused, and a harmful one counts as found if any window is
     reads_as_moderator: bool = False
+    # a batch request's parts count only when the whole prompt's P(harmful) reaches this (the
+    # head's segment_gate, see moderation.gated); 0: always (up to round 26)
+    segment_gate: float = 0.0
     seed: int = 0
 
 
@@ -478,4 +481,9 @@ def load_moderation_recipe(path: str) -> ModerationRecipe:
     p = Path(path)
     if not p.is_file():
         raise InvalidInputError(f"{p}: no such recipe file")
-    return build_config(ModerationRecipe, load_yaml(p.read_text(), str(p)) or {})  # type: ignore[return-value]
+    recipe: ModerationRecipe = build_config(
+        ModerationRecipe, load_yaml(p.read_text(), str(p)) or {}
+    )  # type: ignore[assignment]
+    if not 0.0 <= recipe.segment_gate <= 1.0:
+        raise InvalidInputError(f"{p}: segment_gate must be in [0, 1], got {recipe.segment_gate}")
+    return recipe

@@ -381,6 +381,21 @@ class Policy:
                    {k: tuple(normalise(x)[0] for x in v) for k, v in guards.items()})  # fmt: skip
 
 
+def gated(ps: Any, whole: int, gate: float) -> Any:
+    """The P(harmful) of each thing read of a prompt (``ps`` [W], a tensor or an array: the
+    whole prompt's ``whole`` windows first, then its segments'), with the segments' set to 0
+    when none of the whole prompt's reaches ``gate`` (a copy; ``ps`` itself when nothing
+    changes). A part of a shot list read alone loses the scene that made it harmless; a batch
+    request that hides harm between harmless parts still reads as somewhat harmful whole."""
+    if gate <= 0 or len(ps) <= whole:
+        return ps
+    if whole and float(ps[:whole].max()) >= gate:
+        return ps
+    out = ps.clone() if hasattr(ps, "clone") else ps.copy()
+    out[whole:] = 0
+    return out
+
+
 class Moderator:
     """``check(prompt) -> Decision``; ``enforce(prompt)`` raises PromptRefusedError instead.
 
@@ -388,7 +403,8 @@ class Moderator:
     shared with the pipeline (it is the same MiniLM). ``log`` appends every decision as JSON.
     ``window_tokens``: a longer prompt is read in overlapping windows of this many tokens and
     refused when any window is (see ``windows``); ``read_segments``: a prompt that asks for
-    several things is also read part by part (see ``segments``).
+    several things is also read part by part (see ``segments``), and a part's reading counts
+    when the whole prompt's reaches ``gate`` (None: the head's ``segment_gate``).
     """
 
     def __init__(
@@ -400,6 +416,7 @@ class Moderator:
         head: Any = True,
         window_tokens: int = 24,
         read_segments: bool = True,
+        gate: float | None = None,
     ) -> None:
         self.policy = policy or Policy.load()
         self.semantic = semantic
@@ -413,6 +430,14 @@ class Moderator:
             raise InvalidInputError(f"window_tokens must be >= 8, got {window_tokens}")
         self.window_tokens = window_tokens
         self.read_segments = read_segments
+        if gate is not None and not 0.0 <= gate <= 1.0:
+            raise InvalidInputError(f"gate must be in [0, 1], got {gate}")
+        self.gate = gate
+
+    def segment_gate(self, head: Any) -> float:
+        """The whole prompt's P(harmful) at which its segments count: ``gate`` when given,
+        else the head's own (it picked its threshold with that gate)."""
+        return float(self.gate if self.gate is not None else getattr(head.cfg, "segment_gate", 0.0))
 
     def head(self) -> Any:
         """The moderation head in use, or None (then the similarity check decides)."""
@@ -494,11 +519,22 @@ class Moderator:
     def _reads(self, prompt: str, normalised: str, segments: bool = True) -> list[str]:
         """Everything the models read of a prompt: the windows of the whole (neutral phrases
         out) and of each segment; empty when nothing is left to read."""
+        whole, parts = self.read_parts(prompt, normalised, segments)
+        return whole + parts
+
+    def read_parts(
+        self, prompt: str, normalised: str | None = None, segments: bool = True
+    ) -> tuple[list[str], list[str]]:
+        """What the models read of a prompt, in two lists: the windows of the whole prompt
+        (neutral phrases out), and the windows of its segments not already among them (empty
+        for a prompt that asks for one thing). ``reads`` is the two joined."""
+        normalised = normalise(prompt)[0] if normalised is None else normalised
         read = self.policy.neutralise(normalised)
-        parts = self.windows(read) if read else []
+        whole = self.windows(read) if read else []
+        parts: list[str] = []
         for seg in self.segments(prompt) if segments else []:
-            parts += [w for w in self.windows(seg) if w and w not in parts]
-        return parts
+            parts += [w for w in self.windows(seg) if w and w not in whole and w not in parts]
+        return whole, parts
 
     def _head_harm(self, prompt: str, normalised: str) -> float | None:
         """The head's P(harmful) for the whole prompt (its likeliest window, segments not read
@@ -538,7 +574,8 @@ class Moderator:
         sims = (vecs @ self._encoder.pooled(parts).T).amax(1).tolist()  # [N], best window
         head = self.head()
         if head is not None:
-            d = self._head_decision(prompt, variants[0], parts, head, sims, labels)
+            whole = len(self.read_parts(prompt, variants[0], segments=False)[0])
+            d = self._head_decision(prompt, variants[0], parts, whole, head, sims, labels)
             if d.allowed and cleared:
                 d.reason = "; ".join(cleared)
             return d
@@ -588,12 +625,15 @@ class Moderator:
             half = ends[start] - counts[start] + size // 2
             start = max(start + 1, int(np.searchsorted(ends, half, side="right")))
 
-    def _head_decision(self, prompt: str, normalised: str, parts: list[str], head: Any,
-                       sims: list[float], labels: list[tuple[str, str]]) -> Decision:  # fmt: skip
-        """Refuse when the head's P(harmful) on any window of the prompt reaches its threshold;
-        name the nearest example of the category it picked, so the refusal says what the prompt
-        resembles."""
+    def _head_decision(self, prompt: str, normalised: str, parts: list[str], whole: int,
+                       head: Any, sims: list[float],
+                       labels: list[tuple[str, str]]) -> Decision:  # fmt: skip
+        """Refuse when the head's P(harmful) on any window of the prompt reaches its threshold
+        (``parts[:whole]``: the whole prompt's windows; the rest, its segments', which count
+        only when the whole prompt reaches ``segment_gate``); name the nearest example of the
+        category it picked, so the refusal says what the prompt resembles."""
         ps, ks = head.harm(head.features(self._encoder, parts))  # [W], one per window
+        ps = gated(ps, whole, self.segment_gate(head))
         i = int(ps.argmax())
         p, cat = float(ps[i]), self.policy.categories[int(ks[i])]
         scores = {"p_harmful": round(p, 4)}

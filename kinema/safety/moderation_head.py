@@ -117,6 +117,10 @@ class HeadConfig:
     text_heads: int = 12
     text_ffn: int = 1536
     threshold: float = 0.5  # refuse when 1 - P(allowed) >= this
+    # a batch request's parts (Moderator.segments) count only when the whole prompt's
+    # P(harmful) reaches this; 0: always (up to round 26). A lone shot of a benign shot list
+    # ("0:04-0:08 diagrams of the reproductive system") reads as harmful out of its scene.
+    segment_gate: float = 0.0
     text_model: str = ""  # the sentence encoder the head was trained on ("" = the default)
     stats: dict = field(default_factory=dict)  # out-of-fold recall / false refusals at threshold
 

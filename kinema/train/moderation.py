@@ -303,23 +303,25 @@ def states_of(texts: list[str], encoder, layer: int) -> Inputs:
 
 def run_time_reads(
     rows: list[Row], idx: np.ndarray, policy: Policy, encoder
-) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """What the moderator's head reads of rows ``idx`` at run time (``Moderator.reads``: the
-    windows of a long prompt, the parts of a batch request) that the row's own text, read whole,
-    does not already cover: (texts, the row each belongs to [T], whether each row's own
-    text is one of its reads [len(idx)]). A row with no reads (nothing but neutral phrases) has
-    neither."""
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """What the moderator's head reads of rows ``idx`` at run time (``Moderator.read_parts``:
+    the windows of a long prompt, the parts of a batch request) that the row's own text, read
+    whole, does not already cover: (texts, the row each belongs to [T], whether each is a
+    segment's, not a window of the whole prompt [T], whether each row's own text is one of its
+    reads [len(idx)]). A row with no reads (nothing but neutral phrases) has neither."""
     mod = Moderator(policy, text_encoder=encoder, head=False)
-    texts, owner, own = [], [], np.zeros(len(idx), bool)
+    texts, owner, segment, own = [], [], [], np.zeros(len(idx), bool)
     for k, i in enumerate(idx.tolist()):
         whole = read(rows[i])
-        for part in mod.reads(policy.read(rows[i].text)[0]):
+        windows, parts = mod.read_parts(policy.read(rows[i].text)[0])
+        for part, seg in [(w, False) for w in windows] + [(w, True) for w in parts]:
             if part == whole:
                 own[k] = True
             else:
                 texts.append(part)
                 owner.append(i)
-    return texts, np.array(owner, dtype=np.int64), own
+                segment.append(seg)
+    return texts, np.array(owner, dtype=np.int64), np.array(segment, bool), own
 
 
 def fit(
@@ -434,14 +436,26 @@ def out_of_fold(
 
 
 def as_read(
-    harm: np.ndarray, idx: np.ndarray, own: np.ndarray, owner: np.ndarray, extra_harm: np.ndarray
+    harm: np.ndarray,
+    idx: np.ndarray,
+    own: np.ndarray,
+    owner: np.ndarray,
+    extra_harm: np.ndarray,
+    segment: np.ndarray | None = None,
+    gate: float = 0.0,
 ) -> np.ndarray:
     """``harm`` with each row ``idx`` replaced by the largest P(harmful) over what the moderator
     reads of it: its own text when that is one of its reads (``own``), and its other reads
-    (``extra_harm``, one per ``owner``); 0 when it has none (the moderator allows it)."""
+    (``extra_harm``, one per ``owner``); 0 when it has none (the moderator allows it). Reads
+    that are a segment's (``segment``) count only where the rest reach ``gate``, as
+    ``moderation.gated`` decides at run time."""
     out = harm.copy()
     out[idx] = np.where(own, harm[idx], 0.0)
-    np.maximum.at(out, owner, extra_harm)
+    segment = np.zeros(len(owner), bool) if segment is None else segment
+    np.maximum.at(out, owner[~segment], extra_harm[~segment])
+    if segment.any():
+        open_ = out[owner[segment]] >= gate if gate > 0 else np.ones(int(segment.sum()), bool)
+        np.maximum.at(out, owner[segment][open_], extra_harm[segment][open_])
     return out
 
 
@@ -487,6 +501,7 @@ def train_head(recipe: ModerationRecipe, encoder, log: Path | None = None) -> Mo
     y = torch.tensor([r.label for r in rows])
     cfg = HeadConfig(
         categories=tuple(c.name for c in policy.categories),
+        segment_gate=recipe.segment_gate,
         dim=width * (2 if recipe.pooling == "mean+max" else 1),
         pooling=recipe.pooling,
         hidden=recipe.hidden,
@@ -506,13 +521,14 @@ def train_head(recipe: ModerationRecipe, encoder, log: Path | None = None) -> Mo
     extra, reads = None, None
     if recipe.reads_as_moderator:  # the texts the moderator reads besides each row as written
         idx = np.flatnonzero(scored_rows(rows))
-        texts, owner, own = run_time_reads(rows, idx, policy, encoder)
+        texts, owner, segment, own = run_time_reads(rows, idx, policy, encoder)
         reads = (idx, own, owner)
         if texts:
             extra = (states_of(texts, encoder, -1 - recipe.tune_layers) if recipe.tune_layers
                      else Inputs(embed_texts(texts, encoder, recipe.pooling)), owner)  # fmt: skip
     whole, scored, extra_harm = out_of_fold(rows, inputs, y, cfg, recipe, encoder, on_fold, extra)
-    harm = whole if reads is None else as_read(whole, *reads, extra_harm)
+    harm = (whole if reads is None
+            else as_read(whole, *reads, extra_harm, segment, recipe.segment_gate))  # fmt: skip
     yn = y.numpy()
     # the head adds to the rules, so both count; a hit in a model_clears category counts as
     # the moderator decides it, against the row's out-of-fold P(harmful)

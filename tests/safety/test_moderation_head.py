@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,10 +10,10 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from kinema.config import ModerationRecipe
+from kinema.config import ModerationRecipe, load_moderation_recipe
 from kinema.errors import InvalidInputError
 from kinema.safety.evasions import KINDS, evade
-from kinema.safety.moderation import Moderator, Policy, normalise
+from kinema.safety.moderation import Moderator, Policy, gated, normalise
 from kinema.safety.moderation_head import HeadConfig, ModerationHead, features
 from kinema.train.moderation import (
     Row,
@@ -431,6 +432,72 @@ def test_benign_windows_cut_long_benign_prompts_only() -> None:
     assert with_windows(rows, 0) == rows
 
 
+def test_as_read_counts_segments_only_past_the_gate() -> None:
+    harm = np.array([0.6, 0.2, 0.2])
+    idx, own = np.arange(3), np.array([True, True, True])
+    owner = np.array([0, 1, 1, 2])  # row 0: a segment; row 1: a window and a segment; row 2: one
+    segment = np.array([True, False, True, True])
+    extra = np.array([0.99, 0.55, 0.98, 0.97])
+    # gate 0.5: row 0 is past it as written, row 1 through its window; row 2 (0.2) is not
+    np.testing.assert_allclose(
+        as_read(harm, idx, own, owner, extra, segment, 0.5), [0.99, 0.98, 0.2]
+    )
+    # gate 0.6: only row 0 (0.6) is past it; no gate: every read counts, as before
+    np.testing.assert_allclose(
+        as_read(harm, idx, own, owner, extra, segment, 0.6), [0.99, 0.55, 0.2]
+    )
+    np.testing.assert_allclose(as_read(harm, idx, own, owner, extra, segment), [0.99, 0.98, 0.97])
+    np.testing.assert_allclose(as_read(harm, idx, own, owner, extra), [0.99, 0.98, 0.97])
+
+
+def test_gated_drops_segment_reads_only_under_the_gate() -> None:
+    ps = torch.tensor([0.2, 0.3, 0.97])  # two windows of the whole, one segment
+    assert gated(ps, 2, 0.0) is ps and gated(ps, 3, 0.5) is ps  # no gate; no segments
+    torch.testing.assert_close(gated(ps, 2, 0.5), torch.tensor([0.2, 0.3, 0.0]))
+    assert gated(ps, 2, 0.25) is ps and ps[2] == 0.97  # the whole reaches it; ps untouched
+    arr = np.array([0.1, 0.9])
+    np.testing.assert_allclose(gated(arr, 1, 0.5), [0.1, 0.0])
+    np.testing.assert_allclose(gated(arr, 0, 0.5), [0.0, 0.0])  # nothing whole to reach it
+
+
+class LookupHead(FixedHead):
+    """A stand-in head that reads each text with its own P(harmful) (default 0)."""
+
+    def __init__(self, ps: dict[str, float], categories: tuple[str, ...], gate: float) -> None:
+        super().__init__(0.0, categories)
+        self.ps, self.cfg.segment_gate = ps, gate
+
+    def features(self, encoder, texts: list[str]) -> torch.Tensor:
+        return torch.tensor([[self.ps.get(t, 0.0)] for t in texts])
+
+    def harm(self, vecs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return vecs[:, 0], torch.zeros(len(vecs), dtype=torch.long)
+
+
+def test_a_shot_reads_alone_only_when_the_whole_list_is_somewhat_harmful(text_encoder) -> None:
+    cats = tuple(c.name for c in Policy.load().categories)
+    shots = "a school play; kids act out a famous speech"
+    whole = "a school play kids act out a famous speech"
+    calm = {whole: 0.1, "kids act out a famous speech": 0.95}
+    assert (
+        not Moderator(text_encoder=text_encoder, head=LookupHead(calm, cats, 0.0))
+        .check(shots)
+        .allowed
+    )  # no gate (up to round 26): the lone shot refuses the list
+    d = Moderator(text_encoder=text_encoder, head=LookupHead(calm, cats, 0.5)).check(shots)
+    assert d.allowed and d.score == 0.1  # the head's own gate: the shot does not count
+    # the same list when the whole already reads as somewhat harmful: the shot counts
+    d = Moderator(
+        text_encoder=text_encoder, head=LookupHead({**calm, whole: 0.6}, cats, 0.5)
+    ).check(shots)
+    assert not d.allowed and d.score == 0.95
+    # a gate given to the moderator overrides the head's (what bench --segment-gate tries)
+    assert not Moderator(text_encoder=text_encoder, head=LookupHead(calm, cats, 0.5),
+                         gate=0.05).check(shots).allowed  # fmt: skip
+    with pytest.raises(InvalidInputError, match="gate must be in"):
+        Moderator(text_encoder=text_encoder, gate=1.5)
+
+
 def test_as_read_takes_the_most_harmful_read() -> None:
     harm = np.array([0.9, 0.2, 0.3, 0.4, np.nan])
     idx = np.array([0, 1, 2, 3])
@@ -453,13 +520,14 @@ def test_run_time_reads_are_the_moderators_windows_and_parts(text_encoder) -> No
     rows = [Row("a red kite over the beach", 0, "a"), Row(long, 0, "a"),
             Row("three clips: a windmill at dusk; a cat on a fence; a sunrise", 0, "a"),
             Row("keep the ai watermark on", 0, "a")]  # fmt: skip
-    texts, owner, own = run_time_reads(rows, np.arange(4), policy, text_encoder)
+    texts, owner, segment, own = run_time_reads(rows, np.arange(4), policy, text_encoder)
     mod = Moderator(policy, text_encoder=text_encoder, head=False)
     assert own.tolist() == [True, False, True, False]  # the long one is read only in windows
     assert [t for t, o in zip(texts, owner, strict=True) if o == 1] == mod.reads(long)
     assert len(mod.reads(long)) >= 2 and 0 not in owner and 3 not in owner
     parts = [t for t, o in zip(texts, owner, strict=True) if o == 2]
     assert "a cat on a fence" in parts and mod.reads("keep the ai watermark on") == []
+    assert not segment[owner == 1].any() and segment[owner == 2].all()  # windows; parts
 
 
 def test_threshold_read_as_the_moderator_reads(tmp_path, text_encoder) -> None:
@@ -473,8 +541,9 @@ def test_threshold_read_as_the_moderator_reads(tmp_path, text_encoder) -> None:
                                                      f"a family having a picnic, '{long}']"))  # fmt: skip
     recipe = ModerationRecipe(data=[str(tmp_path / "data.yaml")], compose="",
                               policy=str(tmp_path / "policy.yaml"), epochs=200,
-                              reads_as_moderator=True)  # fmt: skip
+                              reads_as_moderator=True, segment_gate=0.4)  # fmt: skip
     head = train_head(recipe, text_encoder, tmp_path / "log.jsonl")
+    assert head.cfg.segment_gate == 0.4  # the gate its threshold was picked with ships with it
     stats = json.loads((tmp_path / "log.jsonl").read_text().splitlines()[-1])["out_of_fold"]
     assert stats["read_whole"]["extra_reads"] >= 2  # the long prompt's windows
     assert stats["threshold"] == pytest.approx(head.cfg.threshold, abs=1e-6)
@@ -485,3 +554,11 @@ def test_threshold_read_as_the_moderator_reads(tmp_path, text_encoder) -> None:
     np.testing.assert_array_equal(oof["harm"][short], oof["harm_whole"][short])
     assert oof["harm"][long_row] != oof["harm_whole"][long_row]  # read in windows instead
     assert np.isfinite(oof["harm"][oof["scored"]]).all()
+
+
+def test_the_recipe_gate_is_a_probability(tmp_path) -> None:
+    shipped = Path(__file__).parents[2] / "configs" / "moderation.yaml"
+    assert load_moderation_recipe(str(shipped)).segment_gate == 0.5  # round 27 on
+    (tmp_path / "r.yaml").write_text("segment_gate: 1.5\n")
+    with pytest.raises(InvalidInputError, match="segment_gate must be in"):
+        load_moderation_recipe(str(tmp_path / "r.yaml"))
