@@ -5,8 +5,8 @@ refusals on benign prompts that share words with harmful ones.
         [--rules-only | --no-head | --head DIR] [--no-segments] [--segment-gate P]
 
 The default set is bench/data/moderation_base.yaml. The held-out measure is
-bench/data/moderation_heldout29.yaml (written before the shipped moderator, round 26,
-froze, and scored once after; round 26 trained on heldout .. heldout28). ``--head DIR`` scores another head (e.g. an earlier one
+bench/data/moderation_heldout30.yaml (written before the shipped moderator, round 27,
+froze, and scored once after; round 27 trained on heldout .. heldout29). ``--head DIR`` scores another head (e.g. an earlier one
 from git history) on the same prompts. Every harmful prompt also gets two evasive variants,
 drawn with a fixed seed from: leetspeak, homoglyphs, zero-width characters, repeated letters, punctuation inside words,
 spaced-out letters and mixed case. Every prompt is also scored behind each of three long
@@ -187,8 +187,8 @@ def main() -> None:
     tag += f"_gate{args.segment_gate}" if args.segment_gate is not None else ""
     out = Path(args.out + tag)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(text + "\n")
-    out.with_suffix(".json").write_text(json.dumps(rows, indent=1, ensure_ascii=False))
+    Path(f"{out}.md").write_text(text + "\n")  # not with_suffix: "_gate0.5" has a dot
+    Path(f"{out}.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False))
 
 
 if __name__ == "__main__":
