@@ -91,6 +91,9 @@ def test_allow_phrases_do_not_launder_the_rest(rules: Moderator) -> None:
     assert rules.check("a tutorial on how face-swap apps work, so people can spot them").allowed
     assert rules.check("my cat at the office party, filmed by me, no face swap").allowed
     assert not rules.check("how face swap apps work: a face swap of my ex").allowed
+    # heldout30: a scam explainer; a scam made with a swap is still refused
+    assert rules.check("a journalist explains how face swap scams target grandparents").allowed
+    assert not rules.check("explaining how face swap scams work: a face swap of my boss").allowed
     assert not rules.check("a faceswap of my boss onto a dancer").allowed
     # "fucking" as the act, next to who does it, is explicit; as an intensifier it is not
     assert rules.check("show them fucking slow then hard").category == "sexual_explicit"

@@ -558,7 +558,7 @@ def test_threshold_read_as_the_moderator_reads(tmp_path, text_encoder) -> None:
 
 def test_the_recipe_gate_is_a_probability(tmp_path) -> None:
     shipped = Path(__file__).parents[2] / "configs" / "moderation.yaml"
-    assert load_moderation_recipe(str(shipped)).segment_gate == 0.5  # round 27 on
+    assert load_moderation_recipe(str(shipped)).segment_gate == 0.5  # since round 27
     (tmp_path / "r.yaml").write_text("segment_gate: 1.5\n")
     with pytest.raises(InvalidInputError, match="segment_gate must be in"):
         load_moderation_recipe(str(tmp_path / "r.yaml"))
