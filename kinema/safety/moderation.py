@@ -568,14 +568,14 @@ class Moderator:
         if not self.semantic or not variants[0]:
             return Decision(prompt, True, normalised=variants[0])
         vecs, labels = self._embeddings()
-        parts = self._reads(prompt, variants[0])  # what the models read
+        whole, segs = self.read_parts(prompt, variants[0])  # what the models read
+        parts = whole + segs
         if not parts:  # nothing left but a neutral request ("keep the ai watermark on")
             return Decision(prompt, True, reason="; ".join(cleared), normalised=variants[0])
         sims = (vecs @ self._encoder.pooled(parts).T).amax(1).tolist()  # [N], best window
         head = self.head()
         if head is not None:
-            whole = len(self.read_parts(prompt, variants[0], segments=False)[0])
-            d = self._head_decision(prompt, variants[0], parts, whole, head, sims, labels)
+            d = self._head_decision(prompt, variants[0], parts, len(whole), head, sims, labels)
             if d.allowed and cleared:
                 d.reason = "; ".join(cleared)
             return d
