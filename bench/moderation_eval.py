@@ -5,8 +5,9 @@ refusals on benign prompts that share words with harmful ones.
         [--rules-only | --no-head | --head DIR] [--no-segments] [--segment-gate P]
 
 The default set is bench/data/moderation_base.yaml. The held-out measure is
-bench/data/moderation_heldout31.yaml (written before the shipped moderator, round 28,
-froze, and scored once after; round 28 trained on heldout .. heldout30). ``--head DIR`` scores another head (e.g. an earlier one
+bench/data/moderation_heldout32.yaml (written after the shipped moderator, round 28,
+froze, and scored once; round 28 trained on heldout .. heldout30 and was first scored on
+heldout31). ``--head DIR`` scores another head (e.g. an earlier one
 from git history) on the same prompts. Every harmful prompt also gets two evasive variants,
 drawn with a fixed seed from: leetspeak, homoglyphs, zero-width characters, repeated letters, punctuation inside words,
 spaced-out letters and mixed case. Every prompt is also scored behind each of three long
