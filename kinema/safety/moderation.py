@@ -514,12 +514,7 @@ class Moderator:
         """What the head reads of ``prompt`` (pasted negative fields already taken out, as
         ``Policy.read`` does): its windows and, for a batch request, its segments' windows.
         The head's P(harmful) for the prompt is the largest over these."""
-        return self._reads(prompt, normalise(prompt)[0])
-
-    def _reads(self, prompt: str, normalised: str, segments: bool = True) -> list[str]:
-        """Everything the models read of a prompt: the windows of the whole (neutral phrases
-        out) and of each segment; empty when nothing is left to read."""
-        whole, parts = self.read_parts(prompt, normalised, segments)
+        whole, parts = self.read_parts(prompt)
         return whole + parts
 
     def read_parts(
@@ -527,7 +522,8 @@ class Moderator:
     ) -> tuple[list[str], list[str]]:
         """What the models read of a prompt, in two lists: the windows of the whole prompt
         (neutral phrases out), and the windows of its segments not already among them (empty
-        for a prompt that asks for one thing). ``reads`` is the two joined."""
+        for a prompt that asks for one thing; empty lists when nothing is left to read).
+        ``reads`` is the two joined."""
         normalised = normalise(prompt)[0] if normalised is None else normalised
         read = self.policy.neutralise(normalised)
         whole = self.windows(read) if read else []
@@ -545,7 +541,7 @@ class Moderator:
         head = self.head()
         if head is None:
             return None
-        parts = self._reads(prompt, normalised, segments=False)
+        parts = self.read_parts(prompt, normalised, segments=False)[0]
         if not parts:
             return 0.0
         return float(head.harm(head.features(self._encoder, parts))[0].max())

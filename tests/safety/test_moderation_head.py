@@ -335,7 +335,7 @@ def test_a_batch_of_requests_is_read_part_by_part(text_encoder) -> None:
     assert mod.segments("a sunset drive, then the car pulls into the garage") == [
         "a sunset drive", "then the car pulls into the garage"]  # fmt: skip
     assert mod.segments("a red circle bouncing on a black background") == []  # one request
-    reads = mod._reads("a windmill; a cat asleep", normalise("a windmill; a cat asleep")[0])
+    reads = mod.reads("a windmill; a cat asleep")
     assert reads == ["a windmill a cat asleep", "a windmill", "a cat asleep"]
     off = Moderator(text_encoder=text_encoder, head=FixedHead(0.0, cats), read_segments=False)
     assert off.segments("a windmill; a cat asleep") == []
