@@ -448,6 +448,16 @@ def train_moderation(
             console.print(f"exported the moderation head to [bold]{export}[/]")
 
 
+RewriteOpt = Annotated[
+    bool,
+    typer.Option(
+        "--rewrite/--as-written",
+        help="Hand the model its own phrasing of a prompt it can read (the embedded model: the "
+        "canonical Shapes World caption), or the prompt exactly as written.",
+    ),
+]
+
+
 @app.command("generate")
 def generate(
     prompt: Annotated[str, typer.Argument(help="What to show, e.g. 'a red circle bouncing'.")],
@@ -489,6 +499,7 @@ def generate(
             "--sign-prompt", help="Put the prompt's text in the C2PA manifest (default: its hash)."
         ),
     ] = False,
+    rewrite: RewriteOpt = True,
     force: ForceOpt = False,
 ) -> None:
     """Generate a video from a text prompt with the embedded default model."""
@@ -510,8 +521,9 @@ def generate(
         pipe, load = _load_pipeline(weights, safety)
         seed = _seed(seed)
         _say_pasted_negative(prompt)
+        rewritten = _say_model_prompt(pipe, prompt, rewrite)
         args = dict(negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
-                    seed=seed, fps=fps, sampler=sampler)  # fmt: skip
+                    seed=seed, fps=fps, sampler=sampler, rewrite_prompt=rewrite)  # fmt: skip
         timings = Timings()
         total = steps or pipe.config.steps
         windows = -(-(frames - first) // pipe.config.extend_window)
@@ -524,7 +536,7 @@ def generate(
                              timings=timings, **args,
                              callback=lambda i, n: bar.update(task, completed=total + i))  # fmt: skip
         params = {"seed": seed, "steps": total, "guidance": guidance or pipe.config.guidance,
-                  "frames": frames, "size": f"{width}x{height}"}  # fmt: skip
+                  "frames": frames, "size": f"{width}x{height}", "prompt_rewritten": rewritten}  # fmt: skip
         _save(video, output, force, pipe, _Out(prompt, "generate", visible_mark, sign_prompt),
               params)  # fmt: skip
     _report(output, video, seed, timings, load)  # type: ignore[arg-type]
@@ -547,6 +559,18 @@ def _load_pipeline(weights: Path | None, safety: bool = True) -> tuple:  # type:
         warnings.simplefilter("ignore")  # the CLI printed its own warning above
         pipe = Pipeline.from_pretrained(weights, safety=safety)
     return pipe, time.perf_counter() - t0
+
+
+def _say_model_prompt(pipe, prompt: str, rewrite: bool) -> bool:  # type: ignore[no-untyped-def]
+    """Say what the model reads when the pipeline rewrites the prompt; True when it does."""
+    from kinema.safety.request import read_request
+
+    text = read_request(prompt).prompt
+    model = pipe.model_prompt(text) if rewrite else text
+    if model != text:
+        err_console.print(f"[dim]the model reads: {escape(model)} (--as-written to send the "
+                          "prompt unchanged)[/]")  # fmt: skip
+    return model != text
 
 
 def _say_pasted_negative(prompt: str) -> None:
@@ -611,6 +635,7 @@ def _edit(
     seed: int | None,
     steps: int | None,
     out: _Out,
+    rewrite: bool = True,
 ) -> None:
     """Load the pipeline, run one edit with a progress bar, write the video and report."""
     from kinema.pipelines.text_to_video import Timings
@@ -618,6 +643,7 @@ def _edit(
     pipe, load = _load_pipeline(weights, safety)
     seed = _seed(seed)
     _say_pasted_negative(out.prompt)
+    rewritten = _say_model_prompt(pipe, out.prompt, rewrite)
     timings = Timings()
     with _progress() as bar:
         task = bar.add_task("sampling", total=steps or pipe.config.steps)
@@ -625,9 +651,11 @@ def _edit(
             pipe,
             timings=timings,
             seed=seed,
+            rewrite_prompt=rewrite,
             callback=lambda i, n: bar.update(task, completed=i, total=n),
         )
-    _save(video, output, force, pipe, out, {"seed": seed, "steps": steps or pipe.config.steps})
+    params = {"seed": seed, "steps": steps or pipe.config.steps, "prompt_rewritten": rewritten}
+    _save(video, output, force, pipe, out, params)
     _report(output, video, seed, timings, load)
 
 
@@ -682,6 +710,7 @@ def animate(
     safety: SafetyOpt = True,
     visible_mark: VisibleOpt = False,
     sign_prompt: SignPromptOpt = False,
+    rewrite: RewriteOpt = True,
     force: ForceOpt = False,
 ) -> None:
     """Animate a still image: it becomes frame 0 of a video that follows the prompt."""
@@ -705,6 +734,7 @@ def animate(
             seed,
             steps,
             _Out(prompt, "animate", visible_mark, sign_prompt),
+            rewrite,
         )
 
 
@@ -722,6 +752,7 @@ def extend(
     safety: SafetyOpt = True,
     visible_mark: VisibleOpt = False,
     sign_prompt: SignPromptOpt = False,
+    rewrite: RewriteOpt = True,
     force: ForceOpt = False,
 ) -> None:
     """Continue a video: new frames after its end, the original kept exactly."""
@@ -746,6 +777,7 @@ def extend(
             seed,
             steps,
             _Out(prompt, "extend", visible_mark, sign_prompt),
+            rewrite,
         )
 
 
@@ -791,6 +823,7 @@ def fill(
     safety: SafetyOpt = True,
     visible_mark: VisibleOpt = False,
     sign_prompt: SignPromptOpt = False,
+    rewrite: RewriteOpt = True,
     force: ForceOpt = False,
 ) -> None:
     """Regenerate missing or damaged frames; every other frame is kept exactly."""
@@ -811,6 +844,7 @@ def fill(
             seed,
             steps,
             _Out(prompt, "fill", visible_mark, sign_prompt),
+            rewrite,
         )
 
 
@@ -828,6 +862,7 @@ def interpolate(
     safety: SafetyOpt = True,
     visible_mark: VisibleOpt = False,
     sign_prompt: SignPromptOpt = False,
+    rewrite: RewriteOpt = True,
     force: ForceOpt = False,
 ) -> None:
     """Raise the frame rate: new frames between each pair, originals kept exactly."""
@@ -847,6 +882,7 @@ def interpolate(
             seed,
             steps,
             _Out(prompt, "interpolate", visible_mark, sign_prompt),
+            rewrite,
         )
 
 

@@ -322,6 +322,32 @@ def test_generated_files_are_watermarked_signed_and_verifiable(
     assert json.loads(r.output)["c2pa"]["claims"]["prompt"] == "a red circle"
 
 
+def test_generate_says_what_the_model_reads_and_records_it(tmp_path: Path, tiny_pipeline) -> None:
+    import dataclasses
+
+    from kinema.pipelines import Pipeline
+
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
+                    dataclasses.replace(tiny_pipeline.config, prompt_rewrite="shapes-world"))  # fmt: skip
+    w = ["--weights", str(pipe.save_pretrained(tmp_path / "w")), "--steps", "1", "--frames", "1"]
+    said = "a tiny blue box sliding to the left on grey"
+    frames, claims = {}, {}
+    for flag in ("--rewrite", "--as-written"):
+        out = tmp_path / f"{flag[2:]}.mp4"
+        r = runner.invoke(app, ["generate", said, "-o", str(out), "--seed", "4", flag, *w])
+        assert r.exit_code == 0, r.output
+        said_it = "the model reads: a small blue square moving left on a gray background"
+        assert (said_it in " ".join(r.output.split())) is (flag == "--rewrite"), r.output
+        frames[flag] = read_video(out).frames
+        r = runner.invoke(app, ["verify", str(out), "--json"])
+        claims[flag] = json.loads(r.output)["c2pa"]["claims"]["parameters"]
+    assert claims["--rewrite"]["prompt_rewritten"] is True
+    assert claims["--as-written"]["prompt_rewritten"] is False
+    assert not np.array_equal(frames["--rewrite"], frames["--as-written"])
+    r = runner.invoke(app, ["generate", "a dog on a beach", "-o", str(tmp_path / "d.mp4"), *w])
+    assert r.exit_code == 0 and "the model reads" not in r.output  # nothing it can rewrite
+
+
 def test_keyframes_describe_and_curate(tmp_path: Path) -> None:
     from kinema.io import Video, write_video
     from kinema.world.edits import edited_video

@@ -369,7 +369,9 @@ def export(
     """Write the EMA DiT (fp16), its pipeline defaults, recipe, log and command to ``weights_dir``.
 
     The recipe owns the fields that must match training (steps and guidance of its eval, the
-    text encoder, the flow schedule); the rest of an existing ``pipeline.json`` in
+    text encoder, the flow schedule, and the prompt rewrite: a model trained on Shapes World
+    captions reads prompts rewritten into them, one trained on a manifest's captions reads
+    prompts as written); the rest of an existing ``pipeline.json`` in
     ``weights_dir`` (sampler, fps, bf16, watermark key, extension windows, tuned by benchmarks
     after training) is kept, so re-exporting a longer run does not reset them to defaults.
     """
@@ -382,6 +384,7 @@ def export(
         steps=recipe.eval.steps,
         guidance=recipe.eval.guidance,
         text_model=recipe.data.text_model,
+        prompt_rewrite="shapes-world" if recipe.data.source == "shapes" else "",
         flow=recipe.flow,
     )
     config.save(weights_dir)

@@ -1,6 +1,6 @@
 """Shapes World: the built-in procedural world the default model trains and is scored on."""
 
-from kinema.world.captions import canonical_caption, caption, parse_prompt
+from kinema.world.captions import canonical_caption, caption, parse_prompt, rewrite_prompt
 from kinema.world.parse import ParsedClip, parse_clip
 from kinema.world.render import render
 from kinema.world.scene import ObjectSpec, SceneGraph, SceneSpec, sample_scene, sample_spec
@@ -15,6 +15,7 @@ __all__ = [
     "parse_clip",
     "parse_prompt",
     "render",
+    "rewrite_prompt",
     "sample_scene",
     "sample_spec",
 ]

@@ -305,3 +305,37 @@ def parse_prompt(text: str, default_background: str | None = None) -> SceneSpec:
     if background is None:
         raise PromptParseError(f"no background in {text!r}; add 'on a black/white/gray background'")
     return SceneSpec(background, tuple(objects))
+
+
+def rewrite_prompt(text: str) -> str | None:
+    """The canonical caption of a prompt that reads unambiguously as a Shapes World scene, else
+    ``None``: "a tiny blue box sliding to the left on grey" -> "a small blue square moving left
+    on a gray background".
+
+    A model trained on Shapes World captions follows the canonical phrasing best (it is how
+    the scene graph is spoken), so a pipeline trained on them may hand its DiT this instead of
+    the user's words, as Sora and DALL-E 3 hand theirs an LLM's rewrite. Only prompts the
+    parser reads without guessing are rewritten: a background, and per object (one colour
+    each) exactly one shape and one motion and at most one size, so no mention is dropped or
+    paired by distance. Anything else (another world, a second motion, a repeated noun)
+    returns ``None`` and the prompt goes to the text encoder as written.
+    """
+    if not isinstance(text, str):
+        return None
+    try:
+        spec = parse_prompt(text)
+    except PromptParseError:
+        return None
+    counts: dict[str, int] = {}
+    for _, kind, _ in _mentions(text):
+        counts[kind] = counts.get(kind, 0) + 1
+    n = len(spec.objects)
+    if (
+        counts.get("color") != n
+        or counts.get("shape") != n
+        or counts.get("motion") != n
+        or counts.get("size", 0) > n
+        or counts.get("background") != 1
+    ):
+        return None
+    return canonical_caption(spec)

@@ -39,3 +39,6 @@ def test_shipped_model_draws_large_single_objects(text_encoder) -> None:
     assert all(s.background for s in scores)  # every background right
     found = [o.found for s in scores for o in s.objects]
     assert sum(found) >= 2, [s.objects for s in scores]  # the colour is drawn in most
+    # the shipped model was trained on Shapes World captions, so it reads the canonical one
+    assert config.prompt_rewrite == "shapes-world"
+    assert pipe.model_prompt("on grey, a huge blue tile heading right") == prompts[1]

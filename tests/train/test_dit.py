@@ -207,10 +207,13 @@ def test_export_keeps_tuned_sampling_settings(tmp_path: Path, vae: CausalVAE, te
     assert (saved["sampler"], saved["watermark_key"]) == ("heun", "k2")
     assert (saved["extend_context"], saved["extend_window"]) == (9, 8)
     assert saved["flow"]["text_drop"] == 0.5  # from the recipe
+    assert saved["prompt_rewrite"] == "shapes-world"  # trained on Shapes World captions
 
     (weights / "pipeline.json").unlink()  # a first export writes the defaults
     saved = exported()
     assert (saved["sampler"], saved["extend_window"]) == ("euler", 12)
+    recipe.data.source = str(tmp_path / "manifest.jsonl")  # its own captions: read as written
+    assert exported()["prompt_rewrite"] == ""
 
 
 def test_cache_rendered_in_workers_equals_the_inline_cache(vae, text_encoder, cache) -> None:

@@ -12,6 +12,7 @@ from kinema.world.captions import (
     canonical_caption,
     caption,
     parse_prompt,
+    rewrite_prompt,
 )
 from kinema.world.scene import ObjectSpec, SceneSpec, sample_spec
 
@@ -123,3 +124,47 @@ def test_repeated_colour_is_one_object_and_paraphrase_needs_rng() -> None:
     spec = SceneSpec("black", (ObjectSpec("red", "circle", "left", "large"),))
     with pytest.raises(InvalidInputError, match="pass rng"):
         caption(spec, None, "train")
+
+
+@pytest.mark.parametrize("style", ["train", "heldout"])
+def test_rewrite_gives_the_canonical_caption_of_what_a_paraphrase_says(style: str) -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        spec = sample_spec(rng, max_objects=3)
+        text = caption(spec, rng, style)  # type: ignore[arg-type]
+        out = rewrite_prompt(text)
+        assert out is not None, text
+        read = parse_prompt(out)
+        assert out == canonical_caption(read)
+        assert read.background == spec.background
+        for got, want in zip(read.objects, spec.objects, strict=True):
+            assert (got.color, got.shape, got.motion) == (want.color, want.shape, want.motion)
+            assert got.size in (None, want.size)  # a paraphrase may leave the size out
+
+
+def test_rewrite_maps_synonyms_and_keeps_what_was_left_out() -> None:
+    assert (
+        rewrite_prompt("a tiny blue box sliding to the left on grey")
+        == "a small blue square moving left on a gray background"
+    )
+    assert (  # no size named: none is made up
+        rewrite_prompt("on white, a yellow wedge hopping and a cyan disc rising")
+        == "a yellow triangle bouncing and a cyan circle moving up on a white background"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a red circle moving left",  # no background: the parser would have to invent one
+        "a red circle moving left then right on black",  # two motions for one object
+        "a red ball and the red box bouncing on black",  # one colour, two shapes
+        "a small large red circle bouncing on black",  # two sizes for one object
+        "a red circle bouncing on a black background with a white border",  # two backgrounds
+        "a dog running through a field of flowers",  # not this world
+        "",
+    ],
+)
+def test_rewrite_leaves_prompts_it_would_have_to_guess_at(text: str) -> None:
+    assert rewrite_prompt(text) is None
+    assert rewrite_prompt(None) is None  # type: ignore[arg-type]
