@@ -32,6 +32,7 @@ import numpy as np
 from kinema.config import load_yaml
 from kinema.errors import InvalidInputError, KinemaError
 from kinema.safety.request import read_request
+from kinema.world.captions import is_world_caption
 
 
 class PromptRefusedError(KinemaError, ValueError):
@@ -213,7 +214,9 @@ class Decision:
     category: str | None = None
     title: str | None = None
     reason: str = ""
-    via: str | None = None  # "rule" | "model" (the learned head) | "semantic" (similarity)
+    # "rule" | "model" (the learned head) | "semantic" (similarity) | "world" (allowed: only
+    # Shapes World caption words)
+    via: str | None = None
     score: float | None = None  # P(harmful) from the head, or the cosine similarity
     normalised: str = ""
     scores: dict[str, float] = field(default_factory=dict)  # best similarity per category
@@ -405,6 +408,10 @@ class Moderator:
     refused when any window is (see ``windows``); ``read_segments``: a prompt that asks for
     several things is also read part by part (see ``segments``), and a part's reading counts
     when the whole prompt's reaches ``gate`` (None: the head's ``segment_gate``).
+    ``allow_world``: a prompt that says one Shapes World scene and nothing else
+    (``kinema.world.is_world_caption``: only the world's caption words) is allowed without
+    the rules or the model, which misread a few ("sinking, a huge blue dot ..." read as
+    violence at p=0.99: 4 of 3,600 world captions under the round 28 head).
     """
 
     def __init__(
@@ -417,8 +424,10 @@ class Moderator:
         window_tokens: int = 24,
         read_segments: bool = True,
         gate: float | None = None,
+        allow_world: bool = True,
     ) -> None:
         self.policy = policy or Policy.load()
+        self.allow_world = allow_world
         self.semantic = semantic
         self._encoder = text_encoder
         self.log = Path(log) if log else None
@@ -481,7 +490,11 @@ class Moderator:
                 f"negative_prompt must be a string, got {type(negative_prompt).__name__}"
             )
         text, negative, reads, note = self.policy.read(prompt, negative_prompt)
-        decision = self._decide(text, normalise(text))
+        if self.allow_world and is_world_caption(text):
+            decision = Decision(text, True, reason="a Shapes World scene, in its words only",
+                                via="world")  # fmt: skip
+        else:
+            decision = self._decide(text, normalise(text))
         if decision.allowed and reads:
             for read in self.policy.with_reads(text, reads):
                 d = self._decide(read, normalise(read))

@@ -1,6 +1,12 @@
 """Shapes World: the built-in procedural world the default model trains and is scored on."""
 
-from kinema.world.captions import canonical_caption, caption, parse_prompt, rewrite_prompt
+from kinema.world.captions import (
+    canonical_caption,
+    caption,
+    is_world_caption,
+    parse_prompt,
+    rewrite_prompt,
+)
 from kinema.world.parse import ParsedClip, parse_clip
 from kinema.world.render import render
 from kinema.world.scene import ObjectSpec, SceneGraph, SceneSpec, sample_scene, sample_spec
@@ -12,6 +18,7 @@ __all__ = [
     "SceneSpec",
     "canonical_caption",
     "caption",
+    "is_world_caption",
     "parse_clip",
     "parse_prompt",
     "render",

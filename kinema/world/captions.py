@@ -11,6 +11,7 @@ and pairs them with objects in order of appearance, which every template respect
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from typing import Literal
@@ -230,6 +231,15 @@ def _lexicon() -> list[tuple[tuple[str, ...], str, str]]:
 
 
 _LEXICON = _lexicon()
+_BACKDROP_WORDS = frozenset({"background", "backdrop", "scene"})
+_BACKDROP_COLOURS = frozenset({*S.BACKGROUNDS, *_GRAY})
+# words that start an object's noun or size: "a gray triangle", "a white big box"
+_OBJECT_WORDS = frozenset(
+    p.split()[0]
+    for table in (SHAPE_SYNONYMS, _EXTRA_SHAPES, SIZE_SYNONYMS, _EXTRA_SIZES)
+    for phrases in table.values()
+    for p in phrases
+)
 
 
 def _mentions(text: str) -> list[tuple[int, str, str]]:
@@ -317,11 +327,19 @@ def rewrite_prompt(text: str) -> str | None:
     the user's words, as Sora and DALL-E 3 hand theirs an LLM's rewrite. Only prompts the
     parser reads without guessing are rewritten: a background, and per object (one colour
     each) exactly one shape and one motion and at most one size, so no mention is dropped or
-    paired by distance. Anything else (another world, a second motion, a repeated noun)
-    returns ``None`` and the prompt goes to the text encoder as written.
+    paired by distance, and no object colour names a backdrop nor a backdrop colour an object
+    ("a gray triangle on a purple background" is not swapped into the world). Anything else
+    (another world, a second motion, a repeated noun) returns ``None`` and the prompt goes to
+    the text encoder as written.
     """
     if not isinstance(text, str):
         return None
+    tokens = re.findall(r"[a-z]+", text.lower())
+    for word, after in itertools.pairwise(tokens):
+        if (word in S.COLORS and after in _BACKDROP_WORDS) or (
+            word in _BACKDROP_COLOURS and after in _OBJECT_WORDS
+        ):
+            return None
     try:
         spec = parse_prompt(text)
     except PromptParseError:
@@ -339,3 +357,34 @@ def rewrite_prompt(text: str) -> str | None:
     ):
         return None
     return canonical_caption(spec)
+
+
+def _world_words() -> frozenset[str]:
+    """Every word a Shapes World caption or the parser's lexicon uses (no template fields)."""
+    text = " ".join([*OBJECT_TEMPLATES, *SCENE_TEMPLATES, *JOINERS, *_GRAY, *S.COLORS,
+                     *S.BACKGROUNDS])  # fmt: skip
+    for table in (SHAPE_SYNONYMS, SIZE_SYNONYMS, MOTION_PHRASES, _EXTRA_MOTION, _EXTRA_SHAPES,
+                  _EXTRA_SIZES):  # fmt: skip
+        text += " " + " ".join(p for phrases in table.values() for p in phrases)
+    text = re.sub(r"\{[a-z]+\}", " ", text)
+    return frozenset(re.findall(r"[a-z]+", text))
+
+
+WORLD_WORDS = _world_words()
+_WORLD_CHARS = re.compile(r"[a-z\s,.:]*")  # all a caption writes: no digits, symbols, emoji
+
+
+def is_world_caption(text: str) -> bool:
+    """True when ``text`` says one Shapes World scene and nothing else: written only in
+    letters, spaces and the captions' punctuation, every word one of ``WORLD_WORDS``, and read
+    by ``rewrite_prompt`` without guessing. Geometric shapes on a plain background is all such
+    a text can say, whatever order its words come in ("sinking, a huge blue dot, against a
+    white backdrop"), so the moderator lets these through without asking its model."""
+    if not isinstance(text, str):
+        return False
+    low = text.lower()
+    return (
+        _WORLD_CHARS.fullmatch(low) is not None
+        and set(low.replace(",", " ").replace(".", " ").replace(":", " ").split()) <= WORLD_WORDS
+        and rewrite_prompt(text) is not None
+    )

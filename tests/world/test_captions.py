@@ -162,6 +162,8 @@ def test_rewrite_maps_synonyms_and_keeps_what_was_left_out() -> None:
         "a small large red circle bouncing on black",  # two sizes for one object
         "a red circle bouncing on a black background with a white border",  # two backgrounds
         "a dog running through a field of flowers",  # not this world
+        "a gray triangle moving right on a purple background",  # colours the other way round
+        "a white box bouncing on black",
         "",
     ],
 )
