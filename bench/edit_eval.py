@@ -157,8 +157,8 @@ def image_to_video(pipe: Pipeline, items: list, batch: int) -> dict:
         # the model's own frame 0, before the input is pasted back
         clean = pipe.encode(draft)
         given = pipe.latent_given(known)
-        # the pipeline's call hands the DiT model_prompt(p); this section samples directly
-        lat = pipe.sample([pipe.model_prompt(p) for p, _ in chunk], [""] * len(chunk), pipe.latent_shape(17, 64, 64),
+        # prompts as written, as the pipeline's call reads them when frames are given
+        lat = pipe.sample([p for p, _ in chunk], [""] * len(chunk), pipe.latent_shape(17, 64, 64),
                           pipe.config.steps, pipe.config.guidance, s, given=given, clean=clean)  # fmt: skip
         raw = pipe.decode(lat)
         for r, c, (_, g) in zip(raw, clips, chunk, strict=True):
@@ -409,8 +409,10 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
         f"# Every mode of one model (`python bench/edit_eval.py --cases {args.cases} --long {args.long} --long-prompts {args.long_prompts} --repeats {args.repeats}{flag}`)",
         "",
         "The DiT reads "
-        + (f"the pipeline's {res['prompt_rewrite']!r} rewrite of each prompt (`kinema generate` "
-           "does the same)." if res.get("prompt_rewrite") else "each prompt as written."),
+        + (f"the pipeline's {res['prompt_rewrite']!r} rewrite of each prompt in text to video "
+           "(the first clip of a long video), and the prompt as written where frames are "
+           "given, as `kinema generate` does." if res.get("prompt_rewrite")
+           else "each prompt as written."),
         "",
         "| measure | value |",
         "|---|---|",

@@ -453,7 +453,8 @@ RewriteOpt = Annotated[
     typer.Option(
         "--rewrite/--as-written",
         help="Hand the model its own phrasing of a prompt it can read (the embedded model: the "
-        "canonical Shapes World caption), or the prompt exactly as written.",
+        "canonical Shapes World caption), or the prompt exactly as written. Text to video "
+        "only: modes that continue given frames read the prompt as written.",
     ),
 ]
 
@@ -521,7 +522,7 @@ def generate(
         pipe, load = _load_pipeline(weights, safety)
         seed = _seed(seed)
         _say_pasted_negative(prompt)
-        rewritten = _say_model_prompt(pipe, prompt, rewrite)
+        rewritten = _say_model_prompt(pipe, prompt, rewrite, windows=frames > first)
         args = dict(negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
                     seed=seed, fps=fps, sampler=sampler, rewrite_prompt=rewrite)  # fmt: skip
         timings = Timings()
@@ -561,15 +562,17 @@ def _load_pipeline(weights: Path | None, safety: bool = True) -> tuple:  # type:
     return pipe, time.perf_counter() - t0
 
 
-def _say_model_prompt(pipe, prompt: str, rewrite: bool) -> bool:  # type: ignore[no-untyped-def]
-    """Say what the model reads when the pipeline rewrites the prompt; True when it does."""
+def _say_model_prompt(pipe, prompt: str, rewrite: bool, windows: bool = False) -> bool:  # type: ignore[no-untyped-def]
+    """Say what the model reads when the pipeline rewrites the prompt; True when it does.
+    ``windows``: a long video, whose extension windows read the prompt as written."""
     from kinema.safety.request import read_request
 
     text = read_request(prompt).prompt
     model = pipe.model_prompt(text) if rewrite else text
     if model != text:
-        err_console.print(f"[dim]the model reads: {escape(model)} (--as-written to send the "
-                          "prompt unchanged)[/]")  # fmt: skip
+        where = " for the first clip; its extension windows read the prompt" if windows else ""
+        err_console.print(f"[dim]the model reads{where}: {escape(model)} (--as-written to send "
+                          "the prompt unchanged)[/]")  # fmt: skip
     return model != text
 
 
@@ -635,7 +638,6 @@ def _edit(
     seed: int | None,
     steps: int | None,
     out: _Out,
-    rewrite: bool = True,
 ) -> None:
     """Load the pipeline, run one edit with a progress bar, write the video and report."""
     from kinema.pipelines.text_to_video import Timings
@@ -643,7 +645,6 @@ def _edit(
     pipe, load = _load_pipeline(weights, safety)
     seed = _seed(seed)
     _say_pasted_negative(out.prompt)
-    rewritten = _say_model_prompt(pipe, out.prompt, rewrite)
     timings = Timings()
     with _progress() as bar:
         task = bar.add_task("sampling", total=steps or pipe.config.steps)
@@ -651,11 +652,9 @@ def _edit(
             pipe,
             timings=timings,
             seed=seed,
-            rewrite_prompt=rewrite,
             callback=lambda i, n: bar.update(task, completed=i, total=n),
         )
-    params = {"seed": seed, "steps": steps or pipe.config.steps, "prompt_rewritten": rewritten}
-    _save(video, output, force, pipe, out, params)
+    _save(video, output, force, pipe, out, {"seed": seed, "steps": steps or pipe.config.steps})
     _report(output, video, seed, timings, load)
 
 
@@ -710,7 +709,6 @@ def animate(
     safety: SafetyOpt = True,
     visible_mark: VisibleOpt = False,
     sign_prompt: SignPromptOpt = False,
-    rewrite: RewriteOpt = True,
     force: ForceOpt = False,
 ) -> None:
     """Animate a still image: it becomes frame 0 of a video that follows the prompt."""
@@ -734,7 +732,6 @@ def animate(
             seed,
             steps,
             _Out(prompt, "animate", visible_mark, sign_prompt),
-            rewrite,
         )
 
 
@@ -752,7 +749,6 @@ def extend(
     safety: SafetyOpt = True,
     visible_mark: VisibleOpt = False,
     sign_prompt: SignPromptOpt = False,
-    rewrite: RewriteOpt = True,
     force: ForceOpt = False,
 ) -> None:
     """Continue a video: new frames after its end, the original kept exactly."""
@@ -777,7 +773,6 @@ def extend(
             seed,
             steps,
             _Out(prompt, "extend", visible_mark, sign_prompt),
-            rewrite,
         )
 
 
@@ -823,7 +818,6 @@ def fill(
     safety: SafetyOpt = True,
     visible_mark: VisibleOpt = False,
     sign_prompt: SignPromptOpt = False,
-    rewrite: RewriteOpt = True,
     force: ForceOpt = False,
 ) -> None:
     """Regenerate missing or damaged frames; every other frame is kept exactly."""
@@ -844,7 +838,6 @@ def fill(
             seed,
             steps,
             _Out(prompt, "fill", visible_mark, sign_prompt),
-            rewrite,
         )
 
 
@@ -862,7 +855,6 @@ def interpolate(
     safety: SafetyOpt = True,
     visible_mark: VisibleOpt = False,
     sign_prompt: SignPromptOpt = False,
-    rewrite: RewriteOpt = True,
     force: ForceOpt = False,
 ) -> None:
     """Raise the frame rate: new frames between each pair, originals kept exactly."""
@@ -882,7 +874,6 @@ def interpolate(
             seed,
             steps,
             _Out(prompt, "interpolate", visible_mark, sign_prompt),
-            rewrite,
         )
 
 

@@ -346,6 +346,9 @@ def test_generate_says_what_the_model_reads_and_records_it(tmp_path: Path, tiny_
     assert not np.array_equal(frames["--rewrite"], frames["--as-written"])
     r = runner.invoke(app, ["generate", "a dog on a beach", "-o", str(tmp_path / "d.mp4"), *w])
     assert r.exit_code == 0 and "the model reads" not in r.output  # nothing it can rewrite
+    long = ["generate", said, "-o", str(tmp_path / "l.mp4"), "--seconds", "3", "--size", "32"]
+    r = runner.invoke(app, [*long, *w[:4]])  # its extension windows read the prompt as written
+    assert r.exit_code == 0 and "the model reads for the first clip" in r.output, r.output
 
 
 def test_keyframes_describe_and_curate(tmp_path: Path) -> None:

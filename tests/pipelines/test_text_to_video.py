@@ -202,6 +202,11 @@ def test_the_dit_reads_the_configured_rewrite_and_the_moderator_the_prompt(
     as_written = pipe(said, rewrite_prompt=False, **args).frames
     assert np.array_equal(as_written, tiny_pipeline(said, **args).frames)
     assert not np.array_equal(rewritten, as_written)
+    # with frames given the prompt goes in as written (the rewrite cost i2v and extension shape)
+    still = (np.arange(64 * 64 * 3) % 251).astype(np.uint8).reshape(64, 64, 3)
+    i2v = dict(image=still, num_frames=5, seed=3)
+    assert np.array_equal(pipe(said, **i2v).frames, tiny_pipeline(said, **i2v).frames)
+    assert not np.array_equal(pipe(said, **i2v).frames, tiny_pipeline(canonical, **i2v).frames)
     # the rewrite of this prompt is harmless ("a red circle moving left on a black background"),
     # so only reading the prompt itself refuses it
     harmful = "a red circle moving left on a black background, then a man hanging himself"
