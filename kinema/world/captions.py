@@ -385,6 +385,6 @@ def is_world_caption(text: str) -> bool:
     low = text.lower()
     return (
         _WORLD_CHARS.fullmatch(low) is not None
-        and set(low.replace(",", " ").replace(".", " ").replace(":", " ").split()) <= WORLD_WORDS
+        and set(re.findall(r"[a-z]+", low)) <= WORLD_WORDS
         and rewrite_prompt(text) is not None
     )
