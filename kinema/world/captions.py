@@ -242,8 +242,13 @@ _OBJECT_WORDS = frozenset(
 )
 
 
-def _mentions(text: str) -> list[tuple[int, str, str]]:
-    tokens = re.findall(r"[a-z]+", text.lower())
+def _words(text: str) -> list[str]:
+    """The lower-case words of ``text``, as the parser reads it (punctuation and digits drop)."""
+    return re.findall(r"[a-z]+", text.lower())
+
+
+def _mentions(tokens: list[str]) -> list[tuple[int, str, str]]:
+    """(word position, kind, value) of every lexicon phrase in ``tokens``, longest first."""
     out: list[tuple[int, str, str]] = []
     i = 0
     while i < len(tokens):
@@ -279,7 +284,13 @@ def parse_prompt(text: str, default_background: str | None = None) -> SceneSpec:
         raise PromptParseError(
             "empty prompt; describe e.g. 'a large red circle moving left on a black background'"
         )
-    found = _mentions(text)
+    return _read(text, _mentions(_words(text)), default_background)
+
+
+def _read(
+    text: str, found: list[tuple[int, str, str]], default_background: str | None
+) -> SceneSpec:
+    """``parse_prompt`` from the mentions ``found`` in ``text`` (named in its errors)."""
     by_kind: dict[str, list[tuple[int, str]]] = {}
     for pos, kind, value in found:
         by_kind.setdefault(kind, []).append((pos, value))
@@ -334,18 +345,19 @@ def rewrite_prompt(text: str) -> str | None:
     """
     if not isinstance(text, str):
         return None
-    tokens = re.findall(r"[a-z]+", text.lower())
+    tokens = _words(text)
     for word, after in itertools.pairwise(tokens):
         if (word in S.COLORS and after in _BACKDROP_WORDS) or (
             word in _BACKDROP_COLOURS and after in _OBJECT_WORDS
         ):
             return None
+    found = _mentions(tokens)
     try:
-        spec = parse_prompt(text)
+        spec = _read(text, found, None)
     except PromptParseError:
         return None
     counts: dict[str, int] = {}
-    for _, kind, _ in _mentions(text):
+    for _, kind, _ in found:
         counts[kind] = counts.get(kind, 0) + 1
     n = len(spec.objects)
     if (
@@ -359,18 +371,10 @@ def rewrite_prompt(text: str) -> str | None:
     return canonical_caption(spec)
 
 
-def _world_words() -> frozenset[str]:
-    """Every word a Shapes World caption or the parser's lexicon uses (no template fields)."""
-    text = " ".join([*OBJECT_TEMPLATES, *SCENE_TEMPLATES, *JOINERS, *_GRAY, *S.COLORS,
-                     *S.BACKGROUNDS])  # fmt: skip
-    for table in (SHAPE_SYNONYMS, SIZE_SYNONYMS, MOTION_PHRASES, _EXTRA_MOTION, _EXTRA_SHAPES,
-                  _EXTRA_SIZES):  # fmt: skip
-        text += " " + " ".join(p for phrases in table.values() for p in phrases)
-    text = re.sub(r"\{[a-z]+\}", " ", text)
-    return frozenset(re.findall(r"[a-z]+", text))
-
-
-WORLD_WORDS = _world_words()
+# every word a Shapes World caption (its templates, no fields) or the parser's lexicon uses
+WORLD_WORDS = frozenset(
+    _words(re.sub(r"\{[a-z]+\}", " ", " ".join([*OBJECT_TEMPLATES, *SCENE_TEMPLATES, *JOINERS])))
+) | {word for seq, _, _ in _LEXICON for word in seq}
 _WORLD_CHARS = re.compile(r"[a-z\s,.:]*")  # all a caption writes: no digits, symbols, emoji
 
 
@@ -385,6 +389,6 @@ def is_world_caption(text: str) -> bool:
     low = text.lower()
     return (
         _WORLD_CHARS.fullmatch(low) is not None
-        and set(re.findall(r"[a-z]+", low)) <= WORLD_WORDS
+        and set(_words(low)) <= WORLD_WORDS
         and rewrite_prompt(text) is not None
     )
