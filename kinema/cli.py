@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -506,19 +507,24 @@ def generate(
     """Generate a video from a text prompt with the embedded default model."""
 
     from kinema.io.video import check_output
-    from kinema.pipelines.text_to_video import Timings, check_request
+    from kinema.pipelines.text_to_video import MAX_FRAMES, Timings, check_fps, check_request
 
     with _user_errors():
         check_output(output, force)
         height, width = parse_size(size)
+        check_fps(fps)
         if seconds is not None:  # long-video mode: 17 frames, then sliding-window extension
-            if not 0 < seconds <= 60.0:
-                raise InvalidInputError(f"--seconds must be in (0, 60], got {seconds}")
-            frames = 1 + max(4, round(seconds * (fps or 8.0) / 4) * 4)
+            rate = 8.0 if fps is None else fps
+            frames = 1 + max(4, _frames_for(seconds, rate))
+            if frames > MAX_FRAMES:
+                raise InvalidInputError(
+                    f"--seconds {seconds:g} at {rate:g} fps is {frames} frames; a video holds at "
+                    f"most {MAX_FRAMES} (60 s at 8 fps)"
+                )
             first = min(frames, 17)
         else:  # one window: every frame attends to every other
             first = frames
-        check_request(first, height, width, steps or 1, guidance or 1.0)
+        check_request(frames, height, width, steps or 1, 1.0 if guidance is None else guidance)
         pipe, load = _load_pipeline(weights, safety)
         seed = _seed(seed)
         _say_pasted_negative(prompt)
@@ -713,12 +719,14 @@ def animate(
 ) -> None:
     """Animate a still image: it becomes frame 0 of a video that follows the prompt."""
     from kinema.io.video import check_output, read_video
+    from kinema.pipelines.text_to_video import check_request
 
     with _user_errors():
         check_output(output, force)
         still = read_video(image, end=1).frames[0]
         h, w = still.shape[:2]
         height, width = parse_size(size) if size else (max(16, h // 16 * 16), max(16, w // 16 * 16))
+        check_request(frames, height, width, steps or 1, 1.0)
         if (height, width) != (h, w):
             err_console.print(f"note: {image} is {w}x{h}; resized/cropped to {width}x{height}")
         call = lambda pipe, **kw: pipe(prompt, image=still, num_frames=frames, height=height,  # noqa: E731
@@ -753,11 +761,18 @@ def extend(
 ) -> None:
     """Continue a video: new frames after its end, the original kept exactly."""
     from kinema.io.video import check_output, read_video
+    from kinema.pipelines.text_to_video import MAX_FRAMES, check_extension
 
     with _user_errors():
         check_output(output, force)
         src = read_video(video)
-        new = max(4, round(seconds * src.fps / 4) * 4)
+        new = max(4, _frames_for(seconds, src.fps))
+        if new > MAX_FRAMES - 1:
+            raise InvalidInputError(
+                f"--seconds {seconds:g} at the video's {src.fps:g} fps is {new} new frames; "
+                f"extend adds at most {MAX_FRAMES - 1} per call"
+            )
+        check_extension(new)
 
         def call(pipe, **kw):
             _check_fps(src.fps, pipe.config.fps)
@@ -774,6 +789,13 @@ def extend(
             steps,
             _Out(prompt, "extend", visible_mark, sign_prompt),
         )
+
+
+def _frames_for(seconds: float, fps: float) -> int:
+    """``--seconds`` at ``fps`` as frames, rounded to a multiple of 4 (0.5 s at 8 fps)."""
+    if not math.isfinite(seconds) or not 0 < seconds <= 60.0:
+        raise InvalidInputError(f"--seconds must be in (0, 60], got {seconds}")
+    return round(seconds * fps / 4) * 4
 
 
 def _check_fps(fps: float, model_fps: float) -> None:
@@ -822,10 +844,12 @@ def fill(
 ) -> None:
     """Regenerate missing or damaged frames; every other frame is kept exactly."""
     from kinema.io.video import check_output, read_video
+    from kinema.pipelines.text_to_video import check_fill_length
 
     with _user_errors():
         check_output(output, force)
         src = read_video(video)
+        check_fill_length(src.num_frames)
         missing = parse_frames(frames, src.num_frames)
         call = lambda pipe, **kw: pipe(prompt, video=src, missing=missing,  # noqa: E731
                                        num_inference_steps=steps, **kw)  # fmt: skip
@@ -859,10 +883,12 @@ def interpolate(
 ) -> None:
     """Raise the frame rate: new frames between each pair, originals kept exactly."""
     from kinema.io.video import check_output, read_video
+    from kinema.pipelines.text_to_video import interpolated_length
 
     with _user_errors():
         check_output(output, force)
         src = read_video(video)
+        interpolated_length(src.num_frames, factor)
         call = lambda pipe, **kw: pipe.interpolate(src, factor=factor, prompt=prompt,  # noqa: E731
                                                    num_inference_steps=steps, **kw)  # fmt: skip
         _edit(

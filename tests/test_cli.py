@@ -256,6 +256,45 @@ def test_edit_commands(tmp_path: Path, tiny_pipeline) -> None:
     assert r.exit_code == 2 and "--seconds must be in (0, 60]" in r.output
 
 
+def test_bad_numbers_are_refused_before_the_model_loads(tmp_path: Path) -> None:
+    """Each of these once loaded the model first, and some sampled a whole clip (or silently did
+    something else: extend --seconds -5 added 4 frames, --fps 0 wrote 8 fps). The weights
+    folder here does not exist, so a refusal that names the bad number came before loading."""
+    src = tmp_path / "src.mp4"
+    r = runner.invoke(app, ["world", "render", "a red circle moving left on black", "-o", str(src),
+                            "--frames", "9", "--size", "32"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    out = str(tmp_path / "out.mp4")
+    nowhere = ["--weights", str(tmp_path / "none"), "-o", out]
+    for args, message in (
+        (["extend", str(src), "--seconds", "-5"], "--seconds must be in (0, 60], got -5.0"),
+        (["extend", str(src), "--seconds", "0"], "--seconds must be in (0, 60], got 0.0"),
+        (["extend", str(src), "--seconds", "nan"], "--seconds must be in (0, 60], got nan"),
+        (["extend", str(src), "--seconds", "inf"], "--seconds must be in (0, 60], got inf"),
+        (
+            ["generate", "x", "--seconds", "60", "--fps", "24"],
+            "is 1441 frames; a video holds at most 481",
+        ),
+        (["generate", "x", "--fps", "0"], "fps must be a positive number, got 0.0"),
+        (["generate", "x", "--fps", "-8"], "fps must be a positive number, got -8.0"),
+        (["generate", "x", "--frames", "1001"], "num_frames 1001 is over 481"),
+        (["generate", "x", "--guidance", "nan"], "guidance_scale must be in [0, 50], got nan"),
+        (["interpolate", str(src), "--factor", "1"], "factor must be an integer >= 2, got 1"),
+        (["interpolate", str(src), "--factor", "61"], "9 frames x 61 gives 489, over 481"),
+        (["animate", str(src), "up", "--frames", "6"], "num_frames must be 1 + 4k"),
+    ):
+        r = runner.invoke(app, [*args, *nowhere])
+        assert r.exit_code == 2 and message in r.output, (args, r.output)
+        assert "Traceback" not in r.output and "dit_config" not in r.output, r.output
+        assert not Path(out).exists()
+    short = tmp_path / "short"  # 8 frames: fill needs 1 + 4k
+    from kinema.io import Video, write_video
+
+    write_video(Video(read_video(src).frames[:8], 8.0), short)
+    r = runner.invoke(app, ["fill", str(short), "--frames", "2", *nowhere])
+    assert r.exit_code == 2 and "trim it to 5 first" in r.output, r.output
+
+
 def test_generate_refuses_harmful_prompts_and_warns_when_unsafe(
     tmp_path: Path, tiny_pipeline
 ) -> None:

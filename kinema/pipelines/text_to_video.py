@@ -10,6 +10,7 @@ pipeline may serve concurrent calls.
 from __future__ import annotations
 
 import json
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -148,8 +149,8 @@ def check_request(num_frames: int, height: int, width: int, steps: int, guidance
         )
     if num_frames > MAX_FRAMES:
         raise InvalidInputError(
-            f"num_frames {num_frames} is over {MAX_FRAMES}; longer videos go through "
-            "`kinema generate --seconds` (sliding windows)"
+            f"num_frames {num_frames} is over {MAX_FRAMES} (a minute at 8 fps), the most one "
+            "video holds"
         )
     for name, v in (("height", height), ("width", width)):
         if not isinstance(v, int) or v % 16 or not MIN_SIDE <= v <= MAX_SIDE:
@@ -160,6 +161,68 @@ def check_request(num_frames: int, height: int, width: int, steps: int, guidance
         raise InvalidInputError(f"num_inference_steps must be 1..1000, got {steps}")
     if not 0.0 <= guidance <= 50.0:
         raise InvalidInputError(f"guidance_scale must be in [0, 50], got {guidance}")
+
+
+def check_fps(fps: float | None) -> None:
+    """Raise InvalidInputError unless ``fps`` is None (the default) or a positive number."""
+    if fps is not None and (
+        isinstance(fps, bool)
+        or not isinstance(fps, int | float)
+        or not math.isfinite(fps)
+        or fps <= 0
+    ):
+        raise InvalidInputError(f"fps must be a positive number, got {fps!r}")
+
+
+def check_extension(num_frames: int) -> None:
+    """Raise InvalidInputError unless ``num_frames`` new frames can extend a video in one call."""
+    if (
+        isinstance(num_frames, bool)
+        or not isinstance(num_frames, int)
+        or num_frames < 4
+        or num_frames % 4
+    ):
+        raise InvalidInputError(
+            f"extend adds a multiple of 4 frames (4 = 0.5 s at 8 fps), got {num_frames}"
+        )
+    if num_frames > MAX_FRAMES - 1:
+        raise InvalidInputError(
+            f"extend adds at most {MAX_FRAMES - 1} frames per call (a minute at 8 fps), "
+            f"got {num_frames}"
+        )
+
+
+def check_fill_length(num_frames: int) -> None:
+    """Raise InvalidInputError unless a video of ``num_frames`` frames can be filled in."""
+    if (num_frames - 1) % 4:
+        raise InvalidInputError(
+            f"filling needs a video of 1 + 4k frames (5, 9, 17, 33, ...), this one has "
+            f"{num_frames}; trim it to {1 + (num_frames - 1) // 4 * 4} first"
+        )
+    if num_frames > MAX_FRAMES:
+        raise InvalidInputError(
+            f"filling takes at most {MAX_FRAMES} frames at once (a minute at 8 fps), this video "
+            f"has {num_frames}; fill a part of it"
+        )
+
+
+def interpolated_length(num_frames: int, factor: int) -> int:
+    """Frames after ``factor`` x interpolation of ``num_frames``; InvalidInputError where the
+    model cannot make them (factor under 2, a length that is not 1 + 4k, over MAX_FRAMES)."""
+    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 2:
+        raise InvalidInputError(f"factor must be an integer >= 2, got {factor}")
+    T = (num_frames - 1) * factor + 1
+    if (T - 1) % 4:
+        raise InvalidInputError(
+            f"{num_frames} frames x {factor} gives {T}; use 1 + 4k/{factor} frames "
+            "(e.g. 9 or 17 with factor 2)"
+        )
+    if T > MAX_FRAMES:
+        raise InvalidInputError(
+            f"{num_frames} frames x {factor} gives {T}, over {MAX_FRAMES} (a minute at 8 fps); "
+            "interpolate a shorter part"
+        )
+    return T
 
 
 class Pipeline:
@@ -530,6 +593,7 @@ class Pipeline:
             raise InvalidInputError("negative_prompt must be a string or a list of strings")
         if sampler not in ("euler", "heun"):
             raise InvalidInputError(f"sampler must be 'euler' or 'heun', got {sampler!r}")
+        check_fps(fps)
         if self.moderator is not None:
             for p, n in zip(prompts, negative, strict=True):
                 self.moderator.enforce(p, n)  # PromptRefusedError names the category and why
@@ -547,7 +611,9 @@ class Pipeline:
             seed = int(np.random.SeedSequence().entropy % (2**63))
         timings = timings if timings is not None else Timings()
         B = len(prompts)
-        rate = float(fps or (video.fps if video is not None else self.config.fps))
+        rate = float(
+            fps if fps is not None else video.fps if video is not None else self.config.fps
+        )
 
         if video is not None:
             if image is not None:
@@ -558,20 +624,13 @@ class Pipeline:
                 src = resize_frames(src, (height or H, width or W))
                 H, W = src.shape[1:3]
             if mode == "extend":
-                if num_frames < 4 or num_frames % 4:
-                    raise InvalidInputError(
-                        f"extend adds a multiple of 4 frames (4 = 0.5 s at 8 fps), got {num_frames}"
-                    )
+                check_extension(num_frames)
                 check_request(1 + num_frames, H, W, steps, guidance)
                 out = self._extend(prompts, negative, src, num_frames, steps, guidance, seed,
                                    sampler, callback, timings)  # fmt: skip
             elif missing is not None:
                 T = len(src)
-                if (T - 1) % 4:
-                    raise InvalidInputError(
-                        f"filling needs a video of 1 + 4k frames (5, 9, 17, 33, ...), this one has "
-                        f"{T}; trim it to {1 + (T - 1) // 4 * 4} first"
-                    )
+                check_fill_length(T)
                 check_request(T, H, W, steps, guidance)
                 # ints or NumPy integers (np.flatnonzero(...) is how many build the list);
                 # not bools, floats or strings, which would index something else
@@ -687,14 +746,7 @@ class Pipeline:
         every step (see ``complete_latents``) and kept exactly in the output. 0.3 was picked on
         a tuning stream (bench/results/edit_eval_interpolate_strength_tune.md: 0.2-0.5 within
         0.25 dB of each other, 0.7 below)."""
-        if not isinstance(factor, int) or factor < 2:
-            raise InvalidInputError(f"factor must be an integer >= 2, got {factor}")
-        T = (len(video.frames) - 1) * factor + 1
-        if (T - 1) % 4:
-            raise InvalidInputError(
-                f"{len(video.frames)} frames x {factor} gives {T}; use 1 + 4k/{factor} frames "
-                "(e.g. 9 or 17 with factor 2)"
-            )
+        T = interpolated_length(len(video.frames), factor)
         canvas = np.zeros((T, *video.frames.shape[1:]), dtype=np.uint8)
         canvas[::factor] = video.frames
         missing = [i for i in range(T) if i % factor]

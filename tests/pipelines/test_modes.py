@@ -114,9 +114,11 @@ def test_extend_appends_and_keeps_the_original(tiny_pipeline: Pipeline, clip: Vi
     assert out.frames.shape == (25, 32, 32, 3) and out.fps == clip.fps
     assert np.array_equal(out.frames[:9], clip.frames)
     assert seen[-1] == (6, 6)  # two windows (12 + 4 new frames) of 3 steps
-    for n in (0, 6):
+    for n in (0, 6, True, 8.0):
         with pytest.raises(InvalidInputError, match="multiple of 4"):
-            tiny_pipeline("x", video=clip, mode="extend", num_frames=n)
+            tiny_pipeline("x", video=clip, mode="extend", num_frames=n)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="extend adds at most 480 frames per call"):
+        tiny_pipeline("x", video=clip, mode="extend", num_frames=484)
     with pytest.raises(InvalidInputError, match="mode='extend' or missing"):
         tiny_pipeline("x", video=clip)
 
@@ -185,6 +187,9 @@ def test_fill_regenerates_only_the_missing_frames(tiny_pipeline: Pipeline, clip:
             tiny_pipeline("x", video=clip, missing=bad)
     with pytest.raises(InvalidInputError, match="trim it to 5 first"):
         tiny_pipeline("x", video=Video(clip.frames[:8], 8.0), missing=[2])
+    long = Video(np.repeat(clip.frames[:1], 485, axis=0), 8.0)
+    with pytest.raises(InvalidInputError, match="at most 481 frames at once"):
+        tiny_pipeline("x", video=long, missing=[2])
 
 
 def test_interpolate_doubles_the_frame_rate(tiny_pipeline: Pipeline, clip: Video) -> None:
@@ -195,6 +200,24 @@ def test_interpolate_doubles_the_frame_rate(tiny_pipeline: Pipeline, clip: Video
         tiny_pipeline.interpolate(clip, factor=1)
     with pytest.raises(InvalidInputError, match="gives 22"):
         tiny_pipeline.interpolate(Video(clip.frames[:8], 8.0), factor=3)
+    with pytest.raises(InvalidInputError, match="9 frames x 61 gives 489, over 481"):
+        tiny_pipeline.interpolate(clip, factor=61)
+    with pytest.raises(InvalidInputError, match="factor must be an integer >= 2, got True"):
+        tiny_pipeline.interpolate(clip, factor=True)
+
+
+def test_fps_must_be_a_positive_number(tiny_pipeline: Pipeline, clip: Video) -> None:
+    """fps=0 once fell back to the default (``fps or ...``) and a negative one failed only
+    after sampling; both are refused before any work."""
+    calls: list[int] = []
+    for bad in (0, 0.0, -8.0, float("nan"), float("inf"), True, "8"):
+        with pytest.raises(InvalidInputError, match="fps must be a positive number"):
+            tiny_pipeline("x", num_frames=5, fps=bad, callback=lambda i, n: calls.append(i))  # type: ignore[arg-type]
+        with pytest.raises(InvalidInputError, match="fps must be a positive number"):
+            tiny_pipeline("x", video=clip, missing=[2], fps=bad)  # type: ignore[arg-type]
+    assert calls == []  # refused before a single sampler step
+    out = tiny_pipeline("x", num_frames=5, fps=24, num_inference_steps=1, seed=0)
+    assert out.fps == 24.0
 
 
 def test_crossfade_is_linear_between_known_frames() -> None:
