@@ -460,6 +460,15 @@ RewriteOpt = Annotated[
 ]
 
 
+CandidatesOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Sample this many clips and keep the one the model's verifier scores closest to the "
+        "prompt (default: the model's; 1 = one clip, fastest). Time grows with it."
+    ),
+]
+
+
 @app.command("generate")
 def generate(
     prompt: Annotated[str, typer.Argument(help="What to show, e.g. 'a red circle bouncing'.")],
@@ -502,12 +511,19 @@ def generate(
         ),
     ] = False,
     rewrite: RewriteOpt = True,
+    candidates: CandidatesOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """Generate a video from a text prompt with the embedded default model."""
 
     from kinema.io.video import check_output
-    from kinema.pipelines.text_to_video import MAX_FRAMES, Timings, check_fps, check_request
+    from kinema.pipelines.text_to_video import (
+        MAX_FRAMES,
+        Timings,
+        check_candidates,
+        check_fps,
+        check_request,
+    )
 
     with _user_errors():
         check_output(output, force)
@@ -525,10 +541,15 @@ def generate(
         else:  # one window: every frame attends to every other
             first = frames
         check_request(frames, height, width, steps or 1, 1.0 if guidance is None else guidance)
+        if candidates is not None:
+            check_candidates(candidates)
         pipe, load = _load_pipeline(weights, safety)
         seed = _seed(seed)
         _say_pasted_negative(prompt)
         rewritten = _say_model_prompt(pipe, prompt, rewrite, windows=frames > first)
+        best_of = _say_best_of(
+            pipe, prompt, candidates, " (the first clip)" if frames > first else ""
+        )
         args = dict(negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
                     seed=seed, fps=fps, sampler=sampler, rewrite_prompt=rewrite)  # fmt: skip
         timings = Timings()
@@ -537,13 +558,15 @@ def generate(
         with _progress() as bar:
             task = bar.add_task("sampling", total=total * (1 + windows))
             video = pipe(prompt, num_frames=first, height=height, width=width, timings=timings,
-                         callback=lambda i, n: bar.update(task, completed=i), **args)  # fmt: skip
+                         callback=lambda i, n: bar.update(task, completed=i),
+                         candidates=candidates, **args)  # fmt: skip
             if frames > first:
                 video = pipe(prompt, video=video, mode="extend", num_frames=frames - first,
                              timings=timings, **args,
                              callback=lambda i, n: bar.update(task, completed=total + i))  # fmt: skip
         params = {"seed": seed, "steps": total, "guidance": guidance or pipe.config.guidance,
-                  "frames": frames, "size": f"{width}x{height}", "prompt_rewritten": rewritten}  # fmt: skip
+                  "frames": frames, "size": f"{width}x{height}", "prompt_rewritten": rewritten,
+                  "candidates": best_of}  # fmt: skip
         _save(video, output, force, pipe, _Out(prompt, "generate", visible_mark, sign_prompt),
               params)  # fmt: skip
     _report(output, video, seed, timings, load)  # type: ignore[arg-type]
@@ -582,6 +605,15 @@ def _say_model_prompt(pipe, prompt: str, rewrite: bool, windows: bool = False) -
     return model != text
 
 
+def _say_best_of(pipe, prompt: str, candidates: int | None, where: str = "") -> int:  # type: ignore[no-untyped-def]
+    """Say so when the pipeline keeps the best of several clips; how many it samples."""
+    best_of = pipe.candidates_for(prompt, candidates)
+    if best_of > 1:
+        err_console.print(f"[dim]best of {best_of} clips{where}, chosen by the "
+                          f"{pipe.config.verifier} verifier (--candidates 1: one clip)[/]")  # fmt: skip
+    return best_of
+
+
 def _say_pasted_negative(prompt: str) -> None:
     """Say so when the prompt holds a pasted negative field (it is used as a negative prompt) or
     is a whole JSON request body (only its prompt is read)."""
@@ -608,7 +640,9 @@ def _report(output: Path, video, seed: int, timings, load: float) -> None:
     console.print(
         f"{output}: {video.num_frames} frames {video.width}x{video.height} at {video.fps:g} fps, "
         f"seed {seed}; text {timings.text:.2f}s, sampling {timings.sampling:.2f}s, "
-        f"decode {timings.decode:.2f}s (+ {load:.1f}s loading)"
+        f"decode {timings.decode:.2f}s"
+        + (f", verify {timings.verify:.2f}s" if timings.verify else "")
+        + f" (+ {load:.1f}s loading)"
     )
 
 
@@ -644,13 +678,20 @@ def _edit(
     seed: int | None,
     steps: int | None,
     out: _Out,
+    candidates: int | None = None,
 ) -> None:
-    """Load the pipeline, run one edit with a progress bar, write the video and report."""
+    """Load the pipeline, run one edit with a progress bar, write the video and report.
+    ``candidates`` (animate): best of N as ``generate`` takes it; None for the model's."""
     from kinema.pipelines.text_to_video import Timings
 
     pipe, load = _load_pipeline(weights, safety)
     seed = _seed(seed)
     _say_pasted_negative(out.prompt)
+    params = {"seed": seed, "steps": steps or pipe.config.steps}
+    extra = {}
+    if out.mode == "animate":
+        params["candidates"] = _say_best_of(pipe, out.prompt, candidates)
+        extra["candidates"] = candidates
     timings = Timings()
     with _progress() as bar:
         task = bar.add_task("sampling", total=steps or pipe.config.steps)
@@ -659,8 +700,9 @@ def _edit(
             timings=timings,
             seed=seed,
             callback=lambda i, n: bar.update(task, completed=i, total=n),
+            **extra,
         )
-    _save(video, output, force, pipe, out, {"seed": seed, "steps": steps or pipe.config.steps})
+    _save(video, output, force, pipe, out, params)
     _report(output, video, seed, timings, load)
 
 
@@ -715,11 +757,12 @@ def animate(
     safety: SafetyOpt = True,
     visible_mark: VisibleOpt = False,
     sign_prompt: SignPromptOpt = False,
+    candidates: CandidatesOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """Animate a still image: it becomes frame 0 of a video that follows the prompt."""
     from kinema.io.video import check_output, read_video
-    from kinema.pipelines.text_to_video import check_request
+    from kinema.pipelines.text_to_video import check_candidates, check_request
 
     with _user_errors():
         check_output(output, force)
@@ -727,6 +770,8 @@ def animate(
         h, w = still.shape[:2]
         height, width = parse_size(size) if size else (max(16, h // 16 * 16), max(16, w // 16 * 16))
         check_request(frames, height, width, steps or 1, 1.0)
+        if candidates is not None:
+            check_candidates(candidates)
         if (height, width) != (h, w):
             err_console.print(f"note: {image} is {w}x{h}; resized/cropped to {width}x{height}")
         call = lambda pipe, **kw: pipe(prompt, image=still, num_frames=frames, height=height,  # noqa: E731
@@ -740,6 +785,7 @@ def animate(
             seed,
             steps,
             _Out(prompt, "animate", visible_mark, sign_prompt),
+            candidates,
         )
 
 

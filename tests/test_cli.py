@@ -390,6 +390,55 @@ def test_generate_says_what_the_model_reads_and_records_it(tmp_path: Path, tiny_
     assert r.exit_code == 0 and "the model reads for the first clip" in r.output, r.output
 
 
+def test_generate_best_of_n_says_so_and_records_it(tmp_path: Path, tiny_pipeline) -> None:
+    import dataclasses
+
+    import torch
+
+    from kinema.models.classifier import ClassifierConfig
+    from kinema.pipelines import Pipeline
+    from kinema.pipelines.verify import ShapesWorldVerifier
+    from kinema.understand.recognize import SlotRecognizer
+
+    torch.manual_seed(0)
+    verifier = ShapesWorldVerifier(SlotRecognizer(ClassifierConfig(
+        in_channels=1, channels=(8, 8, 8), heads={"slot": 12})))  # fmt: skip
+    config = dataclasses.replace(tiny_pipeline.config, candidates=3, verifier="shapes-world")
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config,
+                    verifier=verifier)  # fmt: skip
+    w = ["--weights", str(pipe.save_pretrained(tmp_path / "w")), "--steps", "1", "--frames", "5",
+         "--size", "32", "--seed", "2"]  # fmt: skip
+    said = "a large red circle moving left on a black background"
+    claims = {}
+    for extra in ([], ["--candidates", "1"], ["--candidates", "2"]):
+        out = tmp_path / f"c{len(extra)}{extra[-1] if extra else ''}.mp4"
+        r = runner.invoke(app, ["generate", said, "-o", str(out), *w, *extra])
+        assert r.exit_code == 0, r.output
+        n = int(extra[-1]) if extra else 3
+        assert ("best of" in r.output) is (n > 1), r.output
+        if n > 1:
+            assert f"best of {n} clips, chosen by the shapes-world verifier" in r.output
+            assert "verify" in r.output  # its time is reported
+        r = runner.invoke(app, ["verify", str(out), "--json"])
+        claims[n] = json.loads(r.output)["c2pa"]["claims"]["parameters"]["candidates"]
+    assert claims == {3: 3, 1: 1, 2: 2}
+    r = runner.invoke(app, ["generate", "a dog on a beach", "-o", str(tmp_path / "d.mp4"), *w])
+    assert r.exit_code == 0 and "best of" not in r.output  # a prompt it cannot read: one clip
+    still = tmp_path / "still"
+    from kinema.io import Video, write_video
+
+    write_video(Video(read_video(tmp_path / "c0.mp4").frames[:1], 8.0), still)
+    anim = tmp_path / "anim.mp4"
+    r = runner.invoke(app, ["animate", str(next(still.glob("*.png"))), said, "-o", str(anim),
+                            "--candidates", "2", *w[:4], "--frames", "5", "--seed", "1"])  # fmt: skip
+    assert r.exit_code == 0 and "best of 2 clips, chosen by" in r.output, r.output
+    r = runner.invoke(app, ["verify", str(anim), "--json"])
+    assert json.loads(r.output)["c2pa"]["claims"]["parameters"]["candidates"] == 2
+    r = runner.invoke(app, ["generate", said, "-o", str(tmp_path / "e.mp4"), *w,
+                            "--candidates", "0"])  # fmt: skip
+    assert r.exit_code == 2 and "candidates must be 1..16, got 0" in r.output
+
+
 def test_keyframes_describe_and_curate(tmp_path: Path) -> None:
     from kinema.io import Video, write_video
     from kinema.world.edits import edited_video

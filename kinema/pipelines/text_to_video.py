@@ -29,6 +29,7 @@ from kinema.models.dit import DiT, check_parts
 from kinema.models.layers import StreamCache
 from kinema.models.text import TextEncoder
 from kinema.models.vae import CausalVAE, default_weights_dir
+from kinema.pipelines.verify import VERIFIERS, Verifier
 from kinema.safety.moderation import Moderator
 from kinema.safety.request import read_request
 from kinema.safety.watermark import DEFAULT_KEY, embed
@@ -41,6 +42,7 @@ PROMPT_REWRITES: dict[str, Callable[[str], str | None]] = {
     "shapes-world": shapes_world_rewrite,
 }
 MAX_FRAMES = 481  # a minute at 8 fps
+MAX_CANDIDATES = 16
 MIN_SIDE, MAX_SIDE = 16, 512
 
 
@@ -83,6 +85,14 @@ class PipelineConfig:
     # long video's windows) the DiT reads the prompt as written: with the frames in context the
     # rewrite cost shape (80 tuning cases: i2v 53.8% vs 50.0%, extend 90.6% vs 88.4%)
     prompt_rewrite: str = ""
+    # best of N in text and image to video (a long video's first clip too, not its extension
+    # windows, whose cost per second must stay flat): sample `candidates` clips per prompt in
+    # one batch and keep the one `verifier` (kinema.pipelines.verify.VERIFIERS, loaded from the
+    # weights folder) scores closest to the prompt; 1 = one clip, no verifier run. Candidate 0
+    # is the clip a single sample gives with the same seed. Prompts the verifier cannot read get
+    # one clip. The cost is N x the sampling and decoding.
+    candidates: int = 1
+    verifier: str = ""
     flow: FlowConfig = field(default_factory=FlowConfig)
 
     def __post_init__(self) -> None:
@@ -103,6 +113,15 @@ class PipelineConfig:
         if self.prompt_rewrite not in PROMPT_REWRITES:
             raise InvalidInputError(
                 f"prompt_rewrite must be one of {sorted(PROMPT_REWRITES)}, got {self.prompt_rewrite!r}"
+            )
+        if self.verifier and self.verifier not in VERIFIERS:
+            raise InvalidInputError(
+                f"verifier must be '' or one of {sorted(VERIFIERS)}, got {self.verifier!r}"
+            )
+        check_candidates(self.candidates)
+        if self.candidates > 1 and not self.verifier:
+            raise InvalidInputError(
+                f"candidates = {self.candidates} needs a verifier to choose among them"
             )
         if self.extend_window < 4 or self.extend_window % 4:
             raise InvalidInputError(
@@ -135,10 +154,11 @@ class Timings:
     text: float = 0.0
     sampling: float = 0.0
     decode: float = 0.0
+    verify: float = 0.0  # scoring best-of-N candidates
 
     @property
     def total(self) -> float:
-        return self.text + self.sampling + self.decode
+        return self.text + self.sampling + self.decode + self.verify
 
 
 def check_request(num_frames: int, height: int, width: int, steps: int, guidance: float) -> None:
@@ -161,6 +181,16 @@ def check_request(num_frames: int, height: int, width: int, steps: int, guidance
         raise InvalidInputError(f"num_inference_steps must be 1..1000, got {steps}")
     if not 0.0 <= guidance <= 50.0:
         raise InvalidInputError(f"guidance_scale must be in [0, 50], got {guidance}")
+
+
+def check_candidates(candidates: int) -> None:
+    """Raise InvalidInputError unless ``candidates`` is an int in 1..MAX_CANDIDATES."""
+    if (
+        isinstance(candidates, bool)
+        or not isinstance(candidates, int)
+        or not 1 <= candidates <= MAX_CANDIDATES
+    ):
+        raise InvalidInputError(f"candidates must be 1..{MAX_CANDIDATES}, got {candidates!r}")
 
 
 def check_fps(fps: float | None) -> None:
@@ -236,12 +266,21 @@ class Pipeline:
         config: PipelineConfig | None = None,
         safety: bool = True,
         model_id: str = "kinema/in-memory",
+        verifier: Verifier | None = None,
     ) -> None:
         check_parts(dit.cfg, vae.cfg.latent_channels, text_encoder.dim)
         self.dit = dit.eval()
         self.vae = vae.eval()
         self.text_encoder = text_encoder
         self.config = config or PipelineConfig()
+        self.verifier = verifier  # best of N (config.candidates); None: one clip per prompt
+        if self.config.candidates > 1 and verifier is None:
+            warnings.warn(
+                f"the config asks for the best of {self.config.candidates} clips, chosen by the "
+                f"{self.config.verifier!r} verifier, but none was given: one clip per prompt "
+                "(Pipeline.from_pretrained loads it from the weights folder)",
+                stacklevel=2,
+            )
         # moderation before any compute, a watermark on every generated frame; off only when
         # asked, and never silently
         self.moderator = Moderator(text_encoder=text_encoder) if safety else None
@@ -268,12 +307,16 @@ class Pipeline:
         dit = DiT.from_pretrained(directory)
         vae = CausalVAE.from_pretrained(directory)
         text = TextEncoder(text_model or config.text_model or None)
-        return cls(dit, vae, text, config, safety=safety, model_id=model_id(directory))
+        verifier = VERIFIERS[config.verifier](directory) if config.verifier else None
+        return cls(dit, vae, text, config, safety=safety, model_id=model_id(directory),
+                   verifier=verifier)  # fmt: skip
 
     def save_pretrained(self, directory: str | Path) -> Path:
         directory = Path(directory)
         self.dit.save_pretrained(directory)
         self.vae.save_pretrained(directory)
+        if self.verifier is not None:
+            self.verifier.save_pretrained(directory)
         self.config.save(directory)
         return directory
 
@@ -281,6 +324,23 @@ class Pipeline:
         """The text the DiT reads for ``prompt``: ``config.prompt_rewrite``'s rewrite of it
         where there is one, else the prompt unchanged."""
         return PROMPT_REWRITES[self.config.prompt_rewrite](prompt) or prompt
+
+    def candidates_for(self, prompt: str, candidates: int | None = None) -> int:
+        """Clips text to video samples for ``prompt`` to keep the best one: ``candidates`` (default
+        ``config.candidates``) where the verifier reads the prompt, else 1."""
+        if candidates is None:  # the config's; without a verifier (warned at load) one clip
+            n = self.config.candidates if self.verifier is not None else 1
+        else:
+            n = candidates
+            check_candidates(n)
+            if n > 1 and self.verifier is None:
+                raise InvalidInputError(
+                    f"candidates = {n} needs a verifier to choose among them; this pipeline has "
+                    "none (pipeline.json's verifier)"
+                )
+        if n == 1 or self.verifier is None:
+            return 1
+        return n if self.verifier.target(read_request(prompt).prompt) is not None else 1
 
     # ------------------------------------------------------------------ sampling
     def latent_shape(self, num_frames: int, height: int, width: int) -> tuple[int, int, int, int]:
@@ -425,16 +485,28 @@ class Pipeline:
         callback: Callable[[int], None] | None = None,
         timings: Timings | None = None,
         project: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        candidates: int = 1,
     ) -> torch.Tensor:
         """Latents [B, *shape] from noise (or, with ``strength`` < 1, from ``clean`` noised to
         t = strength: partial denoising of a draft), holding ``given`` frames at ``clean``;
         ``project`` corrects the data estimate at each step (``euler``'s, so it samples with
-        Euler whatever ``sampler`` says)."""
+        Euler whatever ``sampler`` says).
+
+        ``candidates`` K > 1: [K B, *shape], candidate k of prompt b at k B + b, all in one
+        batch, each holding the prompt's ``clean`` given frames; candidate 0 is the sample K = 1
+        gives (its noise is drawn first, the others' after it)."""
+        if candidates > 1 and project is not None:
+            raise InvalidInputError("candidates > 1 cannot take a per-step projection")
         pt, ph, pw = self.dit.cfg.patch
         tokens = (shape[1] // pt) * (shape[2] // ph) * (shape[3] // pw)
         ts = sample_timesteps(steps, shift_for_tokens(tokens, self.config.flow))
         gen = torch.Generator().manual_seed(int(seed))
-        x = torch.randn((len(prompts), *shape), generator=gen)  # [B, C, T, h, w]
+        x = torch.cat(
+            [torch.randn((len(prompts), *shape), generator=gen) for _ in range(candidates)]
+        )  # [K B, C, T, h, w]
+        prompts, negative = prompts * candidates, negative * candidates
+        if clean is not None and candidates > 1:
+            clean = clean.repeat(candidates, 1, 1, 1, 1)  # [K B, C, T, h, w]
         # drawn after x, so context_guidance leaves the sample's own noise as it was
         guide_ctx = given is not None and self.config.context_guidance != 1.0
         ctx_noise = torch.randn(x.shape, generator=gen) if guide_ctx else None
@@ -457,6 +529,20 @@ class Pipeline:
             timings.sampling += time.perf_counter() - t0
         return out
 
+    def best_of(self, clips: np.ndarray, prompts: list[str], timings: Timings) -> np.ndarray:
+        """uint8 [K, B, T, H, W, 3] candidates -> [B, T, H, W, 3]: per prompt the one the
+        verifier scores highest (candidate 0 where it cannot read the prompt)."""
+        t0 = time.perf_counter()
+        assert self.verifier is not None
+        pick = []
+        for b, prompt in enumerate(prompts):
+            target = self.verifier.target(prompt)
+            pick.append(
+                0 if target is None else int(np.argmax(self.verifier.score(clips[:, b], target)))
+            )
+        timings.verify += time.perf_counter() - t0
+        return clips[pick, np.arange(len(prompts))]
+
     def complete_latents(
         self,
         prompts: list[str],
@@ -470,9 +556,11 @@ class Pipeline:
         strength: float = 1.0,
         callback: Callable[[int], None] | None = None,
         timings: Timings | None = None,
+        candidates: int = 1,
     ) -> torch.Tensor:
         """Latents [B, C, T', h, w] of ``canvas`` uint8 [B, T, H, W, 3] with its unknown frames
-        (known: bool [T]) generated and the latent frames whose pixels are all known held.
+        (known: bool [T]) generated and the latent frames whose pixels are all known held;
+        [K B, ...] with ``candidates`` K > 1 (``sample``'s layout).
 
         Unknown frames are first drafted by linear cross-fade between the nearest known frames
         (or copies at the ends): the VAE is causal, so later latents see them, and with
@@ -515,15 +603,26 @@ class Pipeline:
                     return torch.where(keep, x0, self.encode(frames))
 
         return self.sample(prompts, negative, self.latent_shape(T, H, W), steps, guidance, seed,
-                           sampler, given, clean, strength, callback, timings, project)  # fmt: skip
+                           sampler, given, clean, strength, callback, timings, project,
+                           candidates)  # fmt: skip
 
     def finish(
-        self, latents: torch.Tensor, canvas: np.ndarray, known: np.ndarray, timings: Timings
+        self,
+        latents: torch.Tensor,
+        canvas: np.ndarray,
+        known: np.ndarray,
+        timings: Timings,
+        prompts: list[str] | None = None,
     ) -> np.ndarray:
-        """Decode ``complete_latents``' output to uint8 [B, T, H, W, 3], watermark what the model
-        made, and put every known pixel frame of ``canvas`` back exactly as given."""
+        """Decode ``complete_latents``' output to uint8 [B, T, H, W, 3] (with K candidates per
+        prompt, the verifier's pick for each of ``prompts``), watermark what the model made, and
+        put every known pixel frame of ``canvas`` back exactly as given."""
         t1 = time.perf_counter()
-        frames = self.decode(latents)  # [B, T, H, W, 3]
+        frames = self.decode(latents)  # [K B, T, H, W, 3]
+        timings.decode += time.perf_counter() - t1
+        if len(frames) > len(canvas):
+            frames = self.best_of(frames.reshape(-1, *canvas.shape), prompts or [], timings)
+        t1 = time.perf_counter()
         frames[:, ~known] = self.mark(frames[:, ~known])  # only what the model made is marked
         frames[:, known] = canvas[:, known]  # given pixels back exactly
         timings.decode += time.perf_counter() - t1
@@ -549,6 +648,7 @@ class Pipeline:
         callback: Callable[[int, int], None] | None = None,
         timings: Timings | None = None,
         rewrite_prompt: bool = True,
+        candidates: int | None = None,
     ) -> Video | list[Video]:
         """Generate one video per prompt (a list in, a list out). One code path, four modes:
 
@@ -567,6 +667,10 @@ class Pipeline:
         rewrite ``config.prompt_rewrite`` names), or the prompt itself with
         ``rewrite_prompt=False``; with frames given (``image=``, ``video=``) it reads the prompt
         as written.
+
+        In text and image to video, ``candidates`` (default ``config.candidates``) > 1 samples
+        that many clips per prompt and returns the one the pipeline's verifier scores closest to
+        the prompt (``candidates_for``); with ``video=`` it must be 1 or None.
 
         Given frames come back exactly. ``strength`` < 1 starts from a cross-fade draft noised
         to that level instead of pure noise. ``callback(step, total)`` follows sampler steps;
@@ -594,6 +698,13 @@ class Pipeline:
         if sampler not in ("euler", "heun"):
             raise InvalidInputError(f"sampler must be 'euler' or 'heun', got {sampler!r}")
         check_fps(fps)
+        if candidates is not None:
+            check_candidates(candidates)
+            if candidates > 1 and video is not None:
+                raise InvalidInputError(
+                    "candidates > 1 is for text or image to video; extend, fill and interpolate "
+                    "make one clip"
+                )
         if self.moderator is not None:
             for p, n in zip(prompts, negative, strict=True):
                 self.moderator.enforce(p, n)  # PromptRefusedError names the category and why
@@ -601,6 +712,7 @@ class Pipeline:
         # prompt, as the moderator read it, not words to steer towards
         requests = [read_request(p) for p in prompts]
         prompts = [r.prompt for r in requests]
+        as_written = prompts
         if rewrite_prompt and image is None and video is None:  # text to video only
             prompts = [self.model_prompt(p) for p in prompts]
         negative = [", ".join(x for x in (n, r.negative) if x.strip())
@@ -665,20 +777,26 @@ class Pipeline:
             known = np.zeros(num_frames, dtype=bool)
             known[0] = True
             done = callback and (lambda i: callback(i + 1, steps))
+            K = max(self.candidates_for(p, candidates) for p in as_written)
             latents = self.complete_latents(prompts, negative, canvas, known, steps, guidance,
-                                            seed, sampler, 1.0, done, timings)  # fmt: skip
-            out = self.finish(latents, canvas, known, timings)
+                                            seed, sampler, 1.0, done, timings, K)  # fmt: skip
+            out = self.finish(latents, canvas, known, timings, as_written)
         else:
             if mode is not None or missing is not None:
                 raise InvalidInputError("mode= and missing= need video=")
             H, W = height or 64, width or 64
             check_request(num_frames, H, W, steps, guidance)
             done = callback and (lambda i: callback(i + 1, steps))
+            K = max(self.candidates_for(p, candidates) for p in as_written)
             latents = self.sample(prompts, negative, self.latent_shape(num_frames, H, W), steps,
-                                  guidance, seed, sampler, callback=done, timings=timings)  # fmt: skip
+                                  guidance, seed, sampler, callback=done, timings=timings,
+                                  candidates=K)  # fmt: skip
             t1 = time.perf_counter()
-            out = self.mark(self.decode(latents))  # [B, T, H, W, 3]
+            out = self.decode(latents)  # [K B, T, H, W, 3]
             timings.decode += time.perf_counter() - t1
+            if K > 1:
+                out = self.best_of(out.reshape(K, B, *out.shape[1:]), as_written, timings)
+            out = self.mark(out)  # [B, T, H, W, 3]
         videos = [Video(f, rate) for f in out]
         return videos[0] if single else videos
 

@@ -58,7 +58,10 @@ def make_clips(
     for i in range(0, n_generated, 8):
         prompts = [caption(sample_scene(rng, max_objects=2).spec, rng, style)  # type: ignore[arg-type]
                    for _ in range(min(8, n_generated - i))]  # fmt: skip
-        videos = pipe(prompts, num_frames=frames, height=size, width=size, seed=seed * 7919 + i)
+        # one sample per prompt: the DiT's own output distribution (and the shipped detector's
+        # data), not the pipeline's best-of-N pick among them
+        videos = pipe(prompts, num_frames=frames, height=size, width=size, seed=seed * 7919 + i,
+                      candidates=1)  # fmt: skip
         clips.extend(v.frames for v in videos)
         labels.extend([1.0] * len(videos))
         if on_clip:

@@ -372,19 +372,26 @@ def export(
     text encoder, the flow schedule, and the prompt rewrite: a model trained on Shapes World
     captions reads prompts rewritten into them, one trained on a manifest's captions reads
     prompts as written); the rest of an existing ``pipeline.json`` in
-    ``weights_dir`` (sampler, fps, bf16, watermark key, extension windows, tuned by benchmarks
-    after training) is kept, so re-exporting a longer run does not reset them to defaults.
+    ``weights_dir`` (sampler, fps, bf16, watermark key, extension windows, best of N, tuned by
+    benchmarks after training) is kept, so re-exporting a longer run does not reset them to
+    defaults; a manifest-trained model gets no Shapes World verifier.
     """
     weights_dir = Path(weights_dir)
     ema.save_pretrained(weights_dir)
     if not (weights_dir / "vae.safetensors").is_file():
         vae.save_pretrained(weights_dir)
+    config = PipelineConfig.load(weights_dir)
+    shapes = recipe.data.source == "shapes"
     config = dataclasses.replace(
-        PipelineConfig.load(weights_dir),
+        config,
         steps=recipe.eval.steps,
         guidance=recipe.eval.guidance,
         text_model=recipe.data.text_model,
-        prompt_rewrite="shapes-world" if recipe.data.source == "shapes" else "",
+        prompt_rewrite="shapes-world" if shapes else "",
+        # best of N by the Shapes World recognizer reads world prompts only: kept (as tuned)
+        # for a Shapes World model, off for one trained on a manifest's captions
+        candidates=config.candidates if shapes else 1,
+        verifier=config.verifier if shapes else "",
         flow=recipe.flow,
     )
     config.save(weights_dir)

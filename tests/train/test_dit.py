@@ -193,8 +193,9 @@ def test_export_keeps_tuned_sampling_settings(tmp_path: Path, vae: CausalVAE, te
     recipe_path = tmp_path / "recipe.yaml"
     recipe_path.write_text("train: {steps: 1}\n")
     PipelineConfig(
-        steps=99, sampler="heun", watermark_key="k2", extend_context=9, extend_window=8
-    ).save(weights)
+        steps=99, sampler="heun", watermark_key="k2", extend_context=9, extend_window=8,
+        candidates=3, verifier="shapes-world",
+    ).save(weights)  # fmt: skip
 
     model = new_dit(recipe, vae, text_encoder)
 
@@ -208,12 +209,17 @@ def test_export_keeps_tuned_sampling_settings(tmp_path: Path, vae: CausalVAE, te
     assert (saved["extend_context"], saved["extend_window"]) == (9, 8)
     assert saved["flow"]["text_drop"] == 0.5  # from the recipe
     assert saved["prompt_rewrite"] == "shapes-world"  # trained on Shapes World captions
+    assert (saved["candidates"], saved["verifier"]) == (3, "shapes-world")  # as tuned
 
     (weights / "pipeline.json").unlink()  # a first export writes the defaults
     saved = exported()
     assert (saved["sampler"], saved["extend_window"]) == ("euler", 12)
+    PipelineConfig(candidates=3, verifier="shapes-world").save(weights)
     recipe.data.source = str(tmp_path / "manifest.jsonl")  # its own captions: read as written
-    assert exported()["prompt_rewrite"] == ""
+    saved = exported()
+    assert saved["prompt_rewrite"] == ""
+    # and no Shapes World verifier choosing among its clips
+    assert (saved["candidates"], saved["verifier"]) == (1, "")
 
 
 def test_cache_rendered_in_workers_equals_the_inline_cache(vae, text_encoder, cache) -> None:

@@ -1,0 +1,193 @@
+"""Best of N in text to video: the verifier's pick, paired seeds, and the shipped verifier."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from kinema.errors import InvalidInputError
+from kinema.pipelines import Pipeline, PipelineConfig
+from kinema.pipelines.text_to_video import Timings
+from kinema.pipelines.verify import ShapesWorldVerifier, recognizer_view
+from kinema.world.render import render
+from kinema.world.scene import ObjectSpec, SceneSpec, sample_scene
+
+
+class Brightest:
+    """A verifier that prefers bright clips and cannot read prompts saying 'unreadable'."""
+
+    def __init__(self) -> None:
+        self.scored: list[int] = []  # candidates per score() call
+
+    def target(self, prompt: str) -> str | None:
+        return None if "unreadable" in prompt else prompt
+
+    def score(self, clips: np.ndarray, target: object) -> np.ndarray:
+        self.scored.append(len(clips))
+        return clips.reshape(len(clips), -1).mean(1)
+
+    def save_pretrained(self, directory: object) -> None:
+        pass
+
+
+@pytest.fixture
+def best_of(tiny_pipeline: Pipeline) -> Pipeline:
+    config = dataclasses.replace(tiny_pipeline.config, candidates=3, verifier="shapes-world")
+    p = tiny_pipeline
+    return Pipeline(p.dit, p.vae, p.text_encoder, config, verifier=Brightest())  # type: ignore[arg-type]
+
+
+def test_best_of_n_returns_the_candidate_the_verifier_prefers(best_of: Pipeline) -> None:
+    prompts = ["a red circle", "a blue square"]
+    shape = best_of.latent_shape(9, 32, 32)
+    latents = best_of.sample(prompts, ["", ""], shape, 3, best_of.config.guidance, 7,
+                             candidates=3)  # fmt: skip
+    assert latents.shape == (6, *shape)  # candidate k of prompt b at k B + b
+    clips = best_of.decode(latents).reshape(3, 2, 9, 32, 32, 3)
+    bright = clips.reshape(3, 2, -1).mean(-1)  # [K, B]
+    assert len(set(bright[:, 0].round(6))) == 3  # distinct candidates, or the test proves nothing
+    timings = Timings()
+    out = best_of(prompts, num_frames=9, height=32, width=32, seed=7, timings=timings)
+    for b, video in enumerate(out):
+        best = int(np.argmax(bright[:, b]))
+        assert np.array_equal(video.frames, best_of.mark(clips[best, b][None])[0])
+    assert best_of.verifier.scored == [3, 3] and timings.verify > 0  # type: ignore[union-attr]
+    # candidate 0 is the clip one sample gives with the same seed
+    one = best_of(prompts, num_frames=9, height=32, width=32, seed=7, candidates=1)
+    for b, video in enumerate(one):
+        assert np.array_equal(video.frames, best_of.mark(clips[0, b][None])[0])
+
+
+def test_best_of_n_animates_a_still_too(best_of: Pipeline) -> None:
+    still = render(sample_scene(3, height=32, width=32, num_frames=1))[0]
+    kw = dict(image=still, num_frames=9, seed=5)
+    picked = best_of("a red circle", **kw)
+    assert np.array_equal(picked.frames[0], still)  # the given frame, exactly
+    canvas = np.zeros((1, 9, 32, 32, 3), dtype=np.uint8)
+    canvas[:, 0] = still
+    known = np.zeros(9, dtype=bool)
+    known[0] = True
+    latents = best_of.complete_latents(["a red circle"], [""], canvas, known, 3,
+                                       best_of.config.guidance, 5, candidates=3)  # fmt: skip
+    clips = best_of.decode(latents)  # [3, 9, 32, 32, 3]
+    best = int(np.argmax(clips.reshape(3, -1).mean(1)))
+    assert np.array_equal(picked.frames[1:], best_of.mark(clips[best : best + 1, 1:])[0])
+    one = best_of("a red circle", candidates=1, **kw)
+    assert np.array_equal(one.frames[1:], best_of.mark(clips[:1, 1:])[0])  # candidate 0
+    with pytest.raises(InvalidInputError, match="extend, fill and interpolate make one clip"):
+        best_of("a red circle", video=picked, mode="extend", num_frames=4, candidates=2)
+
+
+def test_prompts_the_verifier_cannot_read_get_one_clip(
+    best_of: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches: list[int] = []
+    real = best_of.sample
+
+    def record(prompts: list[str], *args: object, **kwargs: object) -> torch.Tensor:
+        out = real(prompts, *args, **kwargs)  # type: ignore[arg-type]
+        batches.append(out.shape[0])
+        return out
+
+    monkeypatch.setattr(best_of, "sample", record)
+    assert best_of.candidates_for("unreadable scene") == 1
+    assert best_of.candidates_for("a red circle") == 3
+    assert best_of.candidates_for("a red circle", candidates=5) == 5
+    kw = dict(num_frames=5, height=32, width=32, seed=3)
+    alone = best_of("unreadable scene", **kw)
+    assert batches == [1]  # no candidates sampled for nothing
+    same = best_of("unreadable scene", candidates=1, **kw)
+    assert np.array_equal(alone.frames, same.frames)
+    # in a batch with a readable prompt, the unreadable one keeps candidate 0
+    mixed = best_of(["unreadable scene", "a red circle"], **kw)
+    first = best_of(["unreadable scene", "a red circle"], candidates=1, **kw)
+    assert batches[-2:] == [6, 2]
+    assert np.array_equal(mixed[0].frames, first[0].frames)
+
+
+def test_best_of_n_input_errors(best_of: Pipeline, tiny_pipeline: Pipeline) -> None:
+    for bad in (0, 17, True, 2.0):
+        with pytest.raises(InvalidInputError, match=r"candidates must be 1\.\.16"):
+            best_of("a red circle", num_frames=5, candidates=bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="needs a verifier to choose among them"):
+        tiny_pipeline("a red circle", num_frames=5, candidates=2)
+    with pytest.raises(InvalidInputError, match="candidates = 2 needs a verifier"):
+        PipelineConfig(candidates=2)
+    with pytest.raises(InvalidInputError, match="verifier must be"):
+        PipelineConfig(verifier="clip")
+    # a config asking for best of N without the verifier loaded says so, and samples one clip
+    config = dataclasses.replace(best_of.config)
+    p = tiny_pipeline
+    with pytest.warns(UserWarning, match="best of 3 clips"):
+        plain = Pipeline(p.dit, p.vae, p.text_encoder, config)
+    assert plain.candidates_for("a red circle") == 1
+
+
+@pytest.fixture(scope="module")
+def shipped_verifier() -> ShapesWorldVerifier:
+    from kinema.models.vae import default_weights_dir
+
+    return ShapesWorldVerifier.from_pretrained(default_weights_dir())
+
+
+def test_shapes_world_verifier_ranks_the_prompted_scene_first(
+    shipped_verifier: ShapesWorldVerifier,
+) -> None:
+    prompt = "a large red circle moving left on a black background"
+    target = shipped_verifier.target(prompt)
+    assert target == SceneSpec("black", (ObjectSpec("red", "circle", "left", "large"),))
+    right = ObjectSpec("red", "circle", "left", "large")
+    wrong = [
+        SceneSpec("black", (dataclasses.replace(right, shape="square"),)),
+        SceneSpec("black", (dataclasses.replace(right, motion="right"),)),
+        SceneSpec("black", (dataclasses.replace(right, color="blue"),)),
+        SceneSpec("black", (dataclasses.replace(right, size="small"),)),
+        SceneSpec("white", (right,)),
+        SceneSpec("black", (right, ObjectSpec("green", "square", "still", "small"))),
+    ]
+    clips = np.stack([render(sample_scene(s, spec=spec)) for s, spec in
+                      enumerate([SceneSpec("black", (right,)), *wrong])])  # fmt: skip
+    scores = shipped_verifier.score(clips, target)
+    assert scores.shape == (7,)
+    assert int(np.argmax(scores)) == 0, scores
+    # a prompt it cannot read unambiguously gets no target: no candidates sampled for it
+    for prompt in ("a cat on a sofa", "a red circle and a red square on black",
+                   "a red circle moving left"):  # fmt: skip
+        assert shipped_verifier.target(prompt) is None, prompt
+
+
+def test_recognizer_view_keeps_the_aspect_at_its_scale() -> None:
+    def clips(t: int, h: int, w: int) -> np.ndarray:
+        return np.zeros((2, t, h, w, 3), dtype=np.uint8)
+
+    assert recognizer_view(clips(17, 64, 64)).shape == (2, 17, 64, 64, 3)
+    assert recognizer_view(clips(33, 64, 96)).shape == (2, 17, 64, 96, 3)  # first 17 frames
+    assert recognizer_view(clips(17, 128, 128)).shape == (2, 17, 64, 64, 3)
+    assert recognizer_view(clips(17, 32, 48)).shape == (2, 17, 64, 96, 3)
+    short = clips(5, 64, 64)
+    short[:, -1] = 9
+    view = recognizer_view(short)
+    assert view.shape == (2, 17, 64, 64, 3) and (view[:, 4:] == 9).all()  # last frame repeated
+    with pytest.raises(InvalidInputError, match="uint8"):
+        recognizer_view(np.zeros((2, 5, 64, 64, 3), dtype=np.float32))
+
+
+def test_a_saved_pipeline_keeps_its_verifier(tmp_path, tiny_pipeline: Pipeline) -> None:
+    from kinema.models.classifier import ClassifierConfig
+    from kinema.understand.recognize import SlotRecognizer
+
+    torch.manual_seed(0)
+    verifier = ShapesWorldVerifier(SlotRecognizer(ClassifierConfig(
+        in_channels=1, channels=(8, 8, 8), heads={"slot": 12})))  # fmt: skip
+    config = dataclasses.replace(tiny_pipeline.config, candidates=2, verifier="shapes-world")
+    p = tiny_pipeline
+    Pipeline(p.dit, p.vae, p.text_encoder, config, verifier=verifier).save_pretrained(tmp_path)
+    assert (tmp_path / "recognizer.safetensors").is_file()
+    loaded = Pipeline.from_pretrained(tmp_path)
+    assert loaded.config.candidates == 2 and isinstance(loaded.verifier, ShapesWorldVerifier)
+    clip = render(sample_scene(1, num_frames=9))[None]
+    target = verifier.target("a large red circle moving left on a black background")
+    assert np.allclose(loaded.verifier.score(clip, target), verifier.score(clip, target), atol=1e-2)
