@@ -438,7 +438,11 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
         + (f"the pipeline's {res['prompt_rewrite']!r} rewrite of each prompt in text to video "
            "(the first clip of a long video), and the prompt as written where frames are "
            "given, as `kinema generate` does." if res.get("prompt_rewrite")
-           else "each prompt as written."),
+           else "each prompt as written.")
+        + (f" Image to video (and a long video's first clip) keeps the best of "
+           f"{res['i2v']['candidates']} clips by the pipeline's verifier, as `kinema animate` "
+           "(and `kinema generate`) do; extension windows, fill and interpolation make one."
+           if "candidates" in res.get("i2v", {}) else ""),
         "",
         "| measure | value |",
         "|---|---|",

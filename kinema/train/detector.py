@@ -46,8 +46,11 @@ def make_clips(
     crf: tuple[int, int] = (18, 30),
     style: str = "train",
     on_clip=None,
+    candidates: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(clips uint8 [N, T, H, W, 3], labels float [N]: 1 = generated), in a seeded order."""
+    """(clips uint8 [N, T, H, W, 3], labels float [N]: 1 = generated), in a seeded order.
+    ``candidates``: the generated clips are the pipeline's best of that many (1: the DiT's own
+    samples, what the shipped detector was trained on)."""
     from kinema.pipelines import Pipeline
 
     with warnings.catch_warnings():
@@ -58,10 +61,8 @@ def make_clips(
     for i in range(0, n_generated, 8):
         prompts = [caption(sample_scene(rng, max_objects=2).spec, rng, style)  # type: ignore[arg-type]
                    for _ in range(min(8, n_generated - i))]  # fmt: skip
-        # one sample per prompt: the DiT's own output distribution (and the shipped detector's
-        # data), not the pipeline's best-of-N pick among them
         videos = pipe(prompts, num_frames=frames, height=size, width=size, seed=seed * 7919 + i,
-                      candidates=1)  # fmt: skip
+                      candidates=candidates)  # fmt: skip
         clips.extend(v.frames for v in videos)
         labels.extend([1.0] * len(videos))
         if on_clip:
