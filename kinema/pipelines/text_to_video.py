@@ -533,7 +533,10 @@ class Pipeline:
         """uint8 [K, B, T, H, W, 3] candidates -> [B, T, H, W, 3]: per prompt the one the
         verifier scores highest (candidate 0 where it cannot read the prompt)."""
         t0 = time.perf_counter()
-        assert self.verifier is not None
+        if self.verifier is None:
+            raise InvalidInputError(
+                "choosing among candidates needs a verifier; this pipeline has none"
+            )
         pick = []
         for b, prompt in enumerate(prompts):
             target = self.verifier.target(prompt)
