@@ -678,10 +678,12 @@ def _edit(
     seed: int | None,
     steps: int | None,
     out: _Out,
+    best_of: bool = False,
     candidates: int | None = None,
 ) -> None:
     """Load the pipeline, run one edit with a progress bar, write the video and report.
-    ``candidates`` (animate): best of N as ``generate`` takes it; None for the model's."""
+    ``best_of`` (animate): the edit keeps the best of ``candidates`` clips (None: the model's
+    number), as ``generate`` does; the others make one clip."""
     from kinema.pipelines.text_to_video import Timings
 
     pipe, load = _load_pipeline(weights, safety)
@@ -689,7 +691,7 @@ def _edit(
     _say_pasted_negative(out.prompt)
     params = {"seed": seed, "steps": steps or pipe.config.steps}
     extra = {}
-    if out.mode == "animate":
+    if best_of:
         params["candidates"] = _say_best_of(pipe, out.prompt, candidates)
         extra["candidates"] = candidates
     timings = Timings()
@@ -785,7 +787,8 @@ def animate(
             seed,
             steps,
             _Out(prompt, "animate", visible_mark, sign_prompt),
-            candidates,
+            best_of=True,
+            candidates=candidates,
         )
 
 
