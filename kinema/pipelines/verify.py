@@ -1,4 +1,4 @@
-"""Best of N in text to video: score candidate clips against the prompt they were sampled for.
+"""Best of N in text and image to video: score candidate clips against their prompt.
 
 Sampling several clips and keeping the one a separate model judges closest to the prompt is
 how DALL-E (CLIP reranking) and the inference-time search of Ma et al. 2025 ("Inference-Time
