@@ -148,7 +148,7 @@ def image_to_video(pipe: Pipeline, items: list, batch: int) -> dict:
     """The scorer on i2v clips sampled as ``kinema animate`` does: the best of
     ``pipeline.json``'s candidates where the pipeline has a verifier (candidate 0 is the one-clip
     sample, same seed), and one clip per case, the model alone ("one_clip")."""
-    best = pipe.config.candidates if pipe.verifier is not None else 1
+    best = pipe.default_candidates
     res = _image_to_video(pipe, items, batch, best)
     if best > 1:
         res["candidates"] = best

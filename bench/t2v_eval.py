@@ -91,7 +91,7 @@ def main() -> None:
     pipe = Pipeline.from_pretrained(args.weights)
     half = args.prompts // 2
     rows = []
-    best = pipe.config.candidates if pipe.verifier is not None else 1
+    best = pipe.default_candidates
     shipped = f", best of {best}" if best > 1 else ""
     settings = [("heldout", False, 1)]
     if pipe.config.prompt_rewrite:

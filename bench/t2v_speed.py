@@ -37,7 +37,7 @@ def main() -> None:
     steps = args.steps or pipe.config.steps
     rows = []
     # one clip, and the shipped best of N (pipeline.json's candidates, chosen by its verifier)
-    for k in sorted({1, pipe.config.candidates if pipe.verifier is not None else 1}):
+    for k in sorted({1, pipe.default_candidates}):
         for frames in (17, 33):
             runs = []
             for i in range(args.repeats + 1):

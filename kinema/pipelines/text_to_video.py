@@ -325,11 +325,17 @@ class Pipeline:
         where there is one, else the prompt unchanged."""
         return PROMPT_REWRITES[self.config.prompt_rewrite](prompt) or prompt
 
+    @property
+    def default_candidates(self) -> int:
+        """Clips per prompt the pipeline keeps the best of by default: ``config.candidates``, or 1
+        without a verifier (warned at load)."""
+        return self.config.candidates if self.verifier is not None else 1
+
     def candidates_for(self, prompt: str, candidates: int | None = None) -> int:
         """Clips text to video samples for ``prompt`` to keep the best one: ``candidates`` (default
-        ``config.candidates``) where the verifier reads the prompt, else 1."""
-        if candidates is None:  # the config's; without a verifier (warned at load) one clip
-            n = self.config.candidates if self.verifier is not None else 1
+        ``default_candidates``) where the verifier reads the prompt, else 1."""
+        if candidates is None:
+            n = self.default_candidates
         else:
             n = candidates
             check_candidates(n)

@@ -124,6 +124,7 @@ def test_best_of_n_input_errors(best_of: Pipeline, tiny_pipeline: Pipeline) -> N
     with pytest.warns(UserWarning, match="best of 3 clips"):
         plain = Pipeline(p.dit, p.vae, p.text_encoder, config)
     assert plain.candidates_for("a red circle") == 1
+    assert (plain.default_candidates, best_of.default_candidates) == (1, 3)
 
 
 @pytest.fixture(scope="module")
