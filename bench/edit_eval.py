@@ -104,6 +104,8 @@ def main() -> None:
         choices=sorted(PROMPT_REWRITES),
         help="override pipeline.json: what the DiT reads ('' = every prompt as written)",
     )
+    ap.add_argument("--extend-candidates", type=int, default=None, help="override pipeline.json")
+    ap.add_argument("--fill-candidates", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--batch", type=int, default=10)
     ap.add_argument("--fill-strength", type=float, default=1.0, help="noise on the fill draft")
     ap.add_argument(
@@ -115,7 +117,8 @@ def main() -> None:
     ap.add_argument("--out", default="bench/results/edit_eval")
     args = ap.parse_args()
     pipe = Pipeline.from_pretrained(args.weights)
-    overrides = ("extend_context", "extend_window", "context_guidance", "prompt_rewrite")
+    overrides = ("extend_context", "extend_window", "context_guidance", "prompt_rewrite",
+                 "extend_candidates", "fill_candidates")  # fmt: skip
     given = {k: getattr(args, k) for k in overrides}
     # validated again by PipelineConfig.__post_init__
     pipe.config = dataclasses.replace(
@@ -124,7 +127,13 @@ def main() -> None:
     # --tune draws other scenes, so settings picked on them leave the eval's numbers unbiased
     items = cases(max(args.cases, args.long_prompts), seed=EVAL_SEED + 7 * args.tune)
     B = args.batch
-    res: dict[str, object] = {"prompt_rewrite": pipe.config.prompt_rewrite}
+    res: dict[str, object] = {
+        "prompt_rewrite": pipe.config.prompt_rewrite,
+        # samples per output as the pipeline runs: chosen by the verifier (text / image to
+        # video, extension windows; 1 without one) and by consensus (fill, interpolate)
+        "window_candidates": pipe.config.extend_candidates if pipe.verifier else 1,
+        "fill_candidates": pipe.config.fill_candidates,
+    }
     if args.long_only:
         args.only = ["long"]
     only = set(args.only or SECTIONS)
@@ -424,7 +433,8 @@ def short_rows(res: dict) -> list[str]:
 def markdown(res: dict, args: argparse.Namespace) -> str:
     lo = res.get("long")
     flag = f" --only {' '.join(args.only)}" if args.only and set(args.only) != set(SECTIONS) else ""
-    for name in ("extend_context", "extend_window", "interpolate_strength", "context_guidance"):
+    for name in ("extend_context", "extend_window", "interpolate_strength", "context_guidance",
+                 "extend_candidates", "fill_candidates"):  # fmt: skip
         if getattr(args, name) is not None:
             flag += f" --{name.replace('_', '-')} {getattr(args, name)}"
     if args.prompt_rewrite is not None:
@@ -441,8 +451,14 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
            else "each prompt as written.")
         + (f" Image to video (and a long video's first clip) keeps the best of "
            f"{res['i2v']['candidates']} clips by the pipeline's verifier, as `kinema animate` "
-           "(and `kinema generate`) do; extension windows, fill and interpolation make one."
-           if "candidates" in res.get("i2v", {}) else ""),
+           "(and `kinema generate`) do."
+           if "candidates" in res.get("i2v", {}) else "")
+        + (f" Each extension window keeps the best of {res['window_candidates']} continuations "
+           "by the verifier." if res.get("window_candidates", 1) > 1
+           else " Each extension window makes one continuation.")
+        + (f" Fill and interpolation keep the consensus of {res['fill_candidates']} completions "
+           "(the one closest to the others)." if res.get("fill_candidates", 1) > 1
+           else " Fill and interpolation make one completion."),
         "",
         "| measure | value |",
         "|---|---|",

@@ -467,6 +467,21 @@ CandidatesOpt = Annotated[
         "prompt (default: the model's; 1 = one clip, fastest). Time grows with it."
     ),
 ]
+WindowCandidatesOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Sample this many continuations per window and keep the one the model's verifier "
+        "scores closest to the prompt (default: the model's; 1 = one, fastest). Time grows "
+        "with it."
+    ),
+]
+FillCandidatesOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Sample this many completions and keep the one closest to the others (default: "
+        "the model's; 1 = one, fastest). Time grows with it."
+    ),
+]
 
 
 @app.command("generate")
@@ -550,6 +565,9 @@ def generate(
         best_of = _say_best_of(
             pipe, prompt, candidates, " (the first clip)" if frames > first else ""
         )
+        per_window = (
+            _say_best_of(pipe, prompt, candidates, choice="windows") if frames > first else None
+        )
         args = dict(negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
                     seed=seed, fps=fps, sampler=sampler, rewrite_prompt=rewrite)  # fmt: skip
         timings = Timings()
@@ -562,11 +580,13 @@ def generate(
                          candidates=candidates, **args)  # fmt: skip
             if frames > first:
                 video = pipe(prompt, video=video, mode="extend", num_frames=frames - first,
-                             timings=timings, **args,
+                             timings=timings, candidates=candidates, **args,
                              callback=lambda i, n: bar.update(task, completed=total + i))  # fmt: skip
         params = {"seed": seed, "steps": total, "guidance": guidance or pipe.config.guidance,
                   "frames": frames, "size": f"{width}x{height}", "prompt_rewritten": rewritten,
                   "candidates": best_of}  # fmt: skip
+        if per_window is not None:
+            params["window_candidates"] = per_window
         _save(video, output, force, pipe, _Out(prompt, "generate", visible_mark, sign_prompt),
               params)  # fmt: skip
     _report(output, video, seed, timings, load)  # type: ignore[arg-type]
@@ -605,13 +625,23 @@ def _say_model_prompt(pipe, prompt: str, rewrite: bool, windows: bool = False) -
     return model != text
 
 
-def _say_best_of(pipe, prompt: str, candidates: int | None, where: str = "") -> int:  # type: ignore[no-untyped-def]
-    """Say so when the pipeline keeps the best of several clips; how many it samples."""
-    best_of = pipe.candidates_for(prompt, candidates)
-    if best_of > 1:
-        err_console.print(f"[dim]best of {best_of} clips{where}, chosen by the "
-                          f"{pipe.config.verifier} verifier (--candidates 1: one clip)[/]")  # fmt: skip
-    return best_of
+def _say_best_of(pipe, prompt: str, candidates: int | None, where: str = "",  # type: ignore[no-untyped-def]
+                 choice: str = "clips") -> int:  # fmt: skip
+    """Say so when the pipeline keeps the best of several samples; how many it samples.
+    ``choice``: "clips" (text or image to video) and "windows" (extension) are chosen by the
+    verifier, "completions" (fill, interpolate) by their consensus."""
+    if choice == "completions":
+        n = pipe.config.fill_candidates if candidates is None else candidates
+        if n > 1:
+            err_console.print(f"[dim]{n} completions, keeping the one closest to the others "
+                              "(--candidates 1: one)[/]")  # fmt: skip
+        return n
+    n = pipe.candidates_for(prompt, candidates, extend=choice == "windows")
+    if n > 1:
+        what = "continuations per window" if choice == "windows" else "clips"
+        err_console.print(f"[dim]best of {n} {what}{where}, chosen by the "
+                          f"{pipe.config.verifier} verifier (--candidates 1: one)[/]")  # fmt: skip
+    return n
 
 
 def _say_pasted_negative(prompt: str) -> None:
@@ -678,22 +708,19 @@ def _edit(
     seed: int | None,
     steps: int | None,
     out: _Out,
-    best_of: bool = False,
     candidates: int | None = None,
+    choice: str = "clips",
 ) -> None:
-    """Load the pipeline, run one edit with a progress bar, write the video and report.
-    ``best_of`` (animate): the edit keeps the best of ``candidates`` clips (None: the model's
-    number), as ``generate`` does; the others make one clip."""
+    """Load the pipeline, run one edit with a progress bar, write the video and report. The
+    edit samples ``candidates`` (None: the model's number for the mode) and keeps one, chosen
+    as ``choice`` says (``_say_best_of``)."""
     from kinema.pipelines.text_to_video import Timings
 
     pipe, load = _load_pipeline(weights, safety)
     seed = _seed(seed)
     _say_pasted_negative(out.prompt)
     params = {"seed": seed, "steps": steps or pipe.config.steps}
-    extra = {}
-    if best_of:
-        params["candidates"] = _say_best_of(pipe, out.prompt, candidates)
-        extra["candidates"] = candidates
+    params["candidates"] = _say_best_of(pipe, out.prompt, candidates, choice=choice)
     timings = Timings()
     with _progress() as bar:
         task = bar.add_task("sampling", total=steps or pipe.config.steps)
@@ -702,7 +729,7 @@ def _edit(
             timings=timings,
             seed=seed,
             callback=lambda i, n: bar.update(task, completed=i, total=n),
-            **extra,
+            candidates=candidates,
         )
     _save(video, output, force, pipe, out, params)
     _report(output, video, seed, timings, load)
@@ -787,8 +814,7 @@ def animate(
             seed,
             steps,
             _Out(prompt, "animate", visible_mark, sign_prompt),
-            best_of=True,
-            candidates=candidates,
+            candidates,
         )
 
 
@@ -806,14 +832,17 @@ def extend(
     safety: SafetyOpt = True,
     visible_mark: VisibleOpt = False,
     sign_prompt: SignPromptOpt = False,
+    candidates: WindowCandidatesOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """Continue a video: new frames after its end, the original kept exactly."""
     from kinema.io.video import check_output, read_video
-    from kinema.pipelines.text_to_video import MAX_FRAMES, check_extension
+    from kinema.pipelines.text_to_video import MAX_FRAMES, check_candidates, check_extension
 
     with _user_errors():
         check_output(output, force)
+        if candidates is not None:
+            check_candidates(candidates)
         src = read_video(video)
         new = max(4, _frames_for(seconds, src.fps))
         if new > MAX_FRAMES - 1:
@@ -837,6 +866,8 @@ def extend(
             seed,
             steps,
             _Out(prompt, "extend", visible_mark, sign_prompt),
+            candidates,
+            "windows",
         )
 
 
@@ -889,14 +920,17 @@ def fill(
     safety: SafetyOpt = True,
     visible_mark: VisibleOpt = False,
     sign_prompt: SignPromptOpt = False,
+    candidates: FillCandidatesOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """Regenerate missing or damaged frames; every other frame is kept exactly."""
     from kinema.io.video import check_output, read_video
-    from kinema.pipelines.text_to_video import check_fill_length
+    from kinema.pipelines.text_to_video import check_candidates, check_fill_length
 
     with _user_errors():
         check_output(output, force)
+        if candidates is not None:
+            check_candidates(candidates)
         src = read_video(video)
         check_fill_length(src.num_frames)
         missing = parse_frames(frames, src.num_frames)
@@ -911,6 +945,8 @@ def fill(
             seed,
             steps,
             _Out(prompt, "fill", visible_mark, sign_prompt),
+            candidates,
+            "completions",
         )
 
 
@@ -928,14 +964,17 @@ def interpolate(
     safety: SafetyOpt = True,
     visible_mark: VisibleOpt = False,
     sign_prompt: SignPromptOpt = False,
+    candidates: FillCandidatesOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """Raise the frame rate: new frames between each pair, originals kept exactly."""
     from kinema.io.video import check_output, read_video
-    from kinema.pipelines.text_to_video import interpolated_length
+    from kinema.pipelines.text_to_video import check_candidates, interpolated_length
 
     with _user_errors():
         check_output(output, force)
+        if candidates is not None:
+            check_candidates(candidates)
         src = read_video(video)
         interpolated_length(src.num_frames, factor)
         call = lambda pipe, **kw: pipe.interpolate(src, factor=factor, prompt=prompt,  # noqa: E731
@@ -949,6 +988,8 @@ def interpolate(
             seed,
             steps,
             _Out(prompt, "interpolate", visible_mark, sign_prompt),
+            candidates,
+            "completions",
         )
 
 

@@ -437,6 +437,32 @@ def test_generate_best_of_n_says_so_and_records_it(tmp_path: Path, tiny_pipeline
     r = runner.invoke(app, ["generate", said, "-o", str(tmp_path / "e.mp4"), *w,
                             "--candidates", "0"])  # fmt: skip
     assert r.exit_code == 2 and "candidates must be 1..16, got 0" in r.output
+    # extension windows (by the verifier, where it reads the prompt) and fill / interpolate (by
+    # the completions' consensus) take --candidates too, and record it
+    edits = {
+        "extend": ["extend", str(anim), "--seconds", "0.5", "--prompt", said],
+        "extend, no prompt": ["extend", str(anim), "--seconds", "0.5"],
+        "fill": ["fill", str(anim), "--frames", "1-4"],
+        "interpolate": ["interpolate", str(tmp_path / "c0.mp4"), "--factor", "2"],
+    }
+    said_by = {"extend": "best of 2 continuations per window, chosen by the shapes-world verifier",
+               "extend, no prompt": None, "fill": "2 completions, keeping the one closest to "
+               "the others", "interpolate": "2 completions, keeping"}  # fmt: skip
+    for name, argv in edits.items():
+        out = tmp_path / f"{name.replace(' ', '_').replace(',', '')}.mp4"
+        r = runner.invoke(app, [*argv, "-o", str(out), *w[:4], "--candidates", "2"])
+        assert r.exit_code == 0, (name, r.output)
+        flat = " ".join(r.output.split())
+        if said_by[name]:
+            assert said_by[name] in flat, (name, flat)
+        else:  # the verifier has no prompt to read: one continuation per window, said nothing
+            assert "best of" not in flat, flat
+        r = runner.invoke(app, ["verify", str(out), "--json"])
+        got = json.loads(r.output)["c2pa"]["claims"]["parameters"]["candidates"]
+        assert got == (1 if said_by[name] is None else 2), name
+    r = runner.invoke(app, ["fill", str(anim), "--frames", "1-4", "-o", str(tmp_path / "f.mp4"),
+                            "--candidates", "17"])  # fmt: skip
+    assert r.exit_code == 2 and "candidates must be 1..16, got 17" in r.output
 
 
 def test_keyframes_describe_and_curate(tmp_path: Path) -> None:

@@ -27,6 +27,23 @@ M = TypeVar("M", bound=nn.Module)
 class StreamCache(dict):
     """Per-layer carried frames for chunked (streaming) causal inference; one per video."""
 
+    def repeat(self, k: int) -> StreamCache:
+        """The state of a batch of B streams as K B (k-major: stream b is at k B + b for each
+        k), to decode K continuations of each; the flags layers keep stay as they are."""
+        out = StreamCache(self)
+        for key, v in self.items():
+            if isinstance(v, torch.Tensor):
+                out[key] = v.repeat(k, *([1] * (v.dim() - 1)))  # (K B, ...)
+        return out
+
+    def select(self, index: torch.Tensor) -> StreamCache:
+        """The streams at ``index`` (long [B']) of the batch: the continuations kept."""
+        out = StreamCache(self)
+        for key, v in self.items():
+            if isinstance(v, torch.Tensor):
+                out[key] = v[index]  # (B', ...)
+        return out
+
 
 class CausalConv3d(nn.Module):
     """Conv3d over (T, H, W), causal in time, 'same' padding in space."""

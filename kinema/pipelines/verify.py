@@ -20,6 +20,7 @@ measure with): a learned reader that agrees with it on rendered clips.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -46,9 +47,11 @@ from kinema.world.scene import SceneSpec
 class Verifier(Protocol):
     """What ``Pipeline`` needs of a verifier."""
 
-    def target(self, prompt: str) -> object | None:
+    def target(self, prompt: str, continuing: bool = False) -> object | None:
         """What ``score`` checks a clip against, read from ``prompt``; None where it cannot
-        read the prompt (the pipeline then samples a single clip)."""
+        read the prompt (the pipeline then samples a single clip). ``continuing``: the clips
+        are windows of a video that goes on (extension), not the whole video the prompt
+        describes."""
         ...
 
     def score(self, clips: np.ndarray, target: object) -> np.ndarray:
@@ -79,6 +82,18 @@ def recognizer_view(clips: np.ndarray) -> np.ndarray:
     return clips
 
 
+# a linear motion turns round when the object reflects off a wall (the world spec), which the
+# later windows of a long video show
+REVERSED = {"left": "right", "right": "left", "up": "down", "down": "up"}
+
+
+@dataclass(frozen=True)
+class Continuing:
+    """A window's target: the prompt's scene, each linear motion credited either way round."""
+
+    scene: SceneSpec
+
+
 class ShapesWorldVerifier:
     """The recognizer's log-probability of the prompt's scene, per candidate clip."""
 
@@ -94,12 +109,18 @@ class ShapesWorldVerifier:
     def save_pretrained(self, directory: str | Path) -> None:
         self.recognizer.save_pretrained(directory, PREFIX)
 
-    def target(self, prompt: str) -> SceneSpec | None:
+    def target(self, prompt: str, continuing: bool = False) -> SceneSpec | Continuing | None:
         canonical = rewrite_prompt(prompt)
-        return None if canonical is None else parse_prompt(canonical)
+        if canonical is None:
+            return None
+        scene = parse_prompt(canonical)
+        return Continuing(scene) if continuing else scene
 
     @torch.no_grad()
     def score(self, clips: np.ndarray, target: object) -> np.ndarray:
+        either_way = isinstance(target, Continuing)
+        if either_way:
+            target = target.scene  # type: ignore[union-attr]
         if not isinstance(target, SceneSpec):
             raise InvalidInputError(f"the shapes-world verifier scores a SceneSpec, got {target!r}")
         heads = split_heads(run_batched(self.recognizer, recognizer_view(clips)))
@@ -117,7 +138,11 @@ class ShapesWorldVerifier:
             c = COLORS.index(o.color)
             out += present[:, c]
             out += lp["shape"][:, c, S.SHAPES.index(o.shape)]
-            out += lp["motion"][:, c, S.MOTIONS.index(o.motion)]
+            m, i = lp["motion"][:, c], S.MOTIONS.index(o.motion)  # [K, motions]
+            if either_way and o.motion in REVERSED:  # p(motion) + p(reversed)
+                out += np.logaddexp(m[:, i], m[:, S.MOTIONS.index(REVERSED[o.motion])])
+            else:
+                out += m[:, i]
             if o.size is not None:
                 out += lp["size"][:, c, S.SIZES.index(o.size)]
         return out

@@ -391,6 +391,7 @@ def export(
         # best of N by the Shapes World recognizer reads world prompts only: kept (as tuned)
         # for a Shapes World model, off for one trained on a manifest's captions
         candidates=config.candidates if shapes else 1,
+        extend_candidates=config.extend_candidates if shapes else 1,
         verifier=config.verifier if shapes else "",
         flow=recipe.flow,
     )

@@ -77,6 +77,34 @@ def test_decode_continues_a_stream_across_calls(vae: CausalVAE) -> None:
         assert vae.decode(z[:, :, 3:5]).shape[2] == 5
 
 
+def test_a_stream_branches_into_candidates_and_keeps_the_chosen_ones(vae: CausalVAE) -> None:
+    """Best of N over extension windows: B streams become K B continuations, and the kept ones
+    go on as if each had been decoded alone."""
+    torch.manual_seed(4)
+    B, K = 2, 3
+    head = torch.randn(B, 4, 3, 4, 4)  # the shared start of each video
+    branches = torch.randn(K * B, 4, 2, 4, 4)  # K continuations of each, k-major
+    tail = torch.randn(B, 4, 2, 4, 4)
+    with torch.no_grad():
+        cache = StreamCache()
+        vae.decode(head, cache=cache)
+        flag = next(k for k, v in cache.items() if not isinstance(v, torch.Tensor))
+        many = cache.repeat(K)
+        assert many[flag] is True  # layer flags are carried as they are
+        carried = [k for k, v in cache.items() if isinstance(v, torch.Tensor)]
+        assert carried and all(many[k].shape[0] == K * B for k in carried)
+        out = vae.decode(branches, cache=many)  # [K B, 3, 8, 32, 32]
+        rows = torch.tensor([2 * B + 0, 1 * B + 1])  # prompt 0 keeps candidate 2, prompt 1 keeps 1
+        kept = many.select(rows)
+        last = vae.decode(tail, cache=kept)
+        for b, row in enumerate(rows.tolist()):
+            z = torch.cat([head[b : b + 1], branches[row : row + 1], tail[b : b + 1]], dim=2)
+            whole = vae.decode(z)  # [1, 3, 1 + 4 * 6, 32, 32]
+            torch.testing.assert_close(out[row], whole[0, :, 9:17], rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(last[b], whole[0, :, 17:], rtol=1e-4, atol=1e-5)
+    assert all(v.shape[0] == B for v in cache.values() if isinstance(v, torch.Tensor))  # untouched
+
+
 @pytest.mark.parametrize("norm", ["group", "rms"])
 def test_every_norm_keeps_causality_and_chunking(norm: str) -> None:
     torch.manual_seed(2)

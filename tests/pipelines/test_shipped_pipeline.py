@@ -48,3 +48,5 @@ def test_shipped_model_draws_large_single_objects(text_encoder) -> None:
     # and keeps the best of 3 clips by the recognizer's reading (bench/results/t2v_eval.md)
     assert (config.candidates, config.verifier) == (3, "shapes-world")
     assert [pipe.candidates_for(p) for p in prompts] == [3, 3, 3]
+    # fill and interpolate keep the consensus of 4 (bench/results/fill_candidates_tune.md)
+    assert config.fill_candidates == 4

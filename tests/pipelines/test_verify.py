@@ -1,4 +1,5 @@
-"""Best of N in text to video: the verifier's pick, paired seeds, and the shipped verifier."""
+"""Best of N: the verifier's pick in text and image to video and in extension windows, the
+consensus of completions in fill and interpolate, paired seeds, and the shipped verifier."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 from kinema.errors import InvalidInputError
+from kinema.io.video import Video
 from kinema.pipelines import Pipeline, PipelineConfig
 from kinema.pipelines.text_to_video import Timings
 from kinema.pipelines.verify import ShapesWorldVerifier, recognizer_view
@@ -22,7 +24,7 @@ class Brightest:
     def __init__(self) -> None:
         self.scored: list[int] = []  # candidates per score() call
 
-    def target(self, prompt: str) -> str | None:
+    def target(self, prompt: str, continuing: bool = False) -> str | None:
         return None if "unreadable" in prompt else prompt
 
     def score(self, clips: np.ndarray, target: object) -> np.ndarray:
@@ -77,8 +79,91 @@ def test_best_of_n_animates_a_still_too(best_of: Pipeline) -> None:
     assert np.array_equal(picked.frames[1:], best_of.mark(clips[best : best + 1, 1:])[0])
     one = best_of("a red circle", candidates=1, **kw)
     assert np.array_equal(one.frames[1:], best_of.mark(clips[:1, 1:])[0])  # candidate 0
-    with pytest.raises(InvalidInputError, match="extend, fill and interpolate make one clip"):
-        best_of("a red circle", video=picked, mode="extend", num_frames=4, candidates=2)
+
+
+def test_each_extension_window_keeps_the_verifiers_pick(
+    best_of: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = render(sample_scene(4, height=32, width=32, num_frames=9))
+    seen: list[tuple[np.ndarray, np.ndarray]] = []  # (candidate windows, pick) per window
+    real = best_of.pick
+
+    def record(
+        clips: np.ndarray, prompts: list[str], timings: Timings, continuing: bool = False
+    ) -> np.ndarray:
+        assert continuing  # windows of a video that goes on
+        pick = real(clips, prompts, timings, continuing)
+        seen.append((clips.copy(), pick))
+        return pick
+
+    monkeypatch.setattr(best_of, "pick", record)
+    kw = dict(video=Video(src, 8.0), mode="extend", num_frames=16, seed=2)
+    assert best_of.config.extend_candidates == 1
+    plain = best_of("a red circle", **kw)
+    assert seen == []  # extend_candidates = 1: one continuation per window, no verifier run
+    out = best_of("a red circle", candidates=3, **kw)
+    ctx = best_of.config.extend_context
+    assert [c.shape for c, _ in seen] == [(3, 1, ctx + 12, 32, 32, 3), (3, 1, ctx + 4, 32, 32, 3)]
+    assert np.array_equal(out.frames[:9], src)  # the video itself, exactly
+    made = out.frames[9:]
+    raw = []  # the chosen windows' frames, before the watermark
+    for w, (clips, pick) in enumerate(seen):
+        bright = clips[:, 0].reshape(3, -1).mean(1)
+        assert len(set(bright.round(6))) == 3  # distinct candidates, or this proves nothing
+        assert pick.tolist() == [int(np.argmax(bright))]
+        chosen = clips[pick[0], 0, ctx:]
+        assert np.array_equal(made[12 * w : 12 * w + len(chosen)], best_of.mark(chosen[None])[0])
+        raw.append(chosen)
+    # the second window continues from the chosen first one: its context is that window's end
+    assert np.array_equal(seen[1][0][:, 0, :ctx], np.repeat(raw[0][None, -ctx:], 3, axis=0))
+    # a verifier that always keeps candidate 0 gives the one-continuation extension
+    monkeypatch.setattr(best_of.verifier, "score", lambda clips, target: -np.arange(len(clips)))
+    first = best_of("a red circle", candidates=3, **kw)
+    assert np.array_equal(first.frames, plain.frames)
+    # the default comes from the config
+    best_of.config = dataclasses.replace(best_of.config, extend_candidates=2)
+    seen.clear()
+    best_of("a red circle", **kw)
+    assert [c.shape[0] for c, _ in seen] == [2, 2]
+
+
+def test_consensus_keeps_the_completion_closest_to_the_others() -> None:
+    base = np.full((1, 3, 4, 4, 3), 100, dtype=np.uint8)  # [B, T, H, W, 3]
+    clips = np.stack([base, base + 1, base + 50])  # [K, B, ...]: two agree, one is off
+    made = np.array([False, True, True])
+    timings = Timings()
+    # squared distances 1, 2500, 2401: risks 2501, 2402, 4901
+    assert np.array_equal(Pipeline.consensus(clips, made, timings), clips[1])
+    assert timings.verify > 0
+    clips[:, :, 0] = [0, 255, 0]  # frames that are not made do not count
+    assert np.array_equal(Pipeline.consensus(clips, made, timings), clips[1])
+    two = np.stack([base, base + 9])  # a tie keeps the first
+    assert np.array_equal(Pipeline.consensus(two, made, timings), two[0])
+
+
+def test_fill_and_interpolate_keep_the_consensus(tiny_pipeline: Pipeline) -> None:
+    p = tiny_pipeline
+    config = dataclasses.replace(p.config, fill_candidates=3)  # no verifier needed
+    pipe = Pipeline(p.dit, p.vae, p.text_encoder, config)
+    src = render(sample_scene(6, height=32, width=32, num_frames=9))
+    missing = [5, 6, 7, 8]
+    known = np.ones(9, dtype=bool)
+    known[missing] = False
+    out = pipe("x", video=Video(src, 8.0), missing=missing, seed=3)
+    latents = pipe.complete_latents(["x"], [""], src[None], known, config.steps,
+                                    config.guidance, 3, candidates=3)  # fmt: skip
+    clips = pipe.decode(latents).reshape(3, 1, 9, 32, 32, 3)
+    assert len({c.tobytes() for c in clips[:, 0, 5:]}) == 3  # distinct completions
+    chosen = Pipeline.consensus(clips, ~known, Timings())[0]
+    assert np.array_equal(out.frames[known], src[known])  # given frames exactly
+    assert np.array_equal(out.frames[5:], pipe.mark(chosen[5:][None])[0])
+    one = pipe("x", video=Video(src, 8.0), missing=missing, seed=3, candidates=1)
+    assert np.array_equal(one.frames[5:], pipe.mark(clips[0, 0, 5:][None])[0])  # candidate 0
+    # interpolate's projection runs on every candidate's given frames
+    doubled = pipe.interpolate(Video(src[::2], 4.0), 2, seed=1)
+    assert doubled.num_frames == 9 and np.array_equal(doubled.frames[::2], src[::2])
+    single = pipe.interpolate(Video(src[::2], 4.0), 2, seed=1, candidates=1)
+    assert not np.array_equal(doubled.frames, single.frames)
 
 
 def test_prompts_the_verifier_cannot_read_get_one_clip(
@@ -154,6 +239,11 @@ def test_shapes_world_verifier_ranks_the_prompted_scene_first(
     scores = shipped_verifier.score(clips, target)
     assert scores.shape == (7,)
     assert int(np.argmax(scores)) == 0, scores
+    # in an extension window the object may have reflected off a wall: moving right is as good
+    # as moving left there, and the other mistakes stay mistakes
+    window = shipped_verifier.score(clips, shipped_verifier.target(prompt, continuing=True))
+    assert window[2] > scores[2] + 2.0, (window, scores)  # clip 2 moves right
+    assert window[0] >= scores[0] and window[2] > window[[1, 3, 4, 5, 6]].max(), window
     # a prompt it cannot read unambiguously gets no target: no candidates sampled for it
     for prompt in ("a cat on a sofa", "a red circle and a red square on black",
                    "a red circle moving left"):  # fmt: skip

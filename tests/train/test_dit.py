@@ -194,7 +194,7 @@ def test_export_keeps_tuned_sampling_settings(tmp_path: Path, vae: CausalVAE, te
     recipe_path.write_text("train: {steps: 1}\n")
     PipelineConfig(
         steps=99, sampler="heun", watermark_key="k2", extend_context=9, extend_window=8,
-        candidates=3, verifier="shapes-world",
+        candidates=3, extend_candidates=2, fill_candidates=4, verifier="shapes-world",
     ).save(weights)  # fmt: skip
 
     model = new_dit(recipe, vae, text_encoder)
@@ -210,16 +210,19 @@ def test_export_keeps_tuned_sampling_settings(tmp_path: Path, vae: CausalVAE, te
     assert saved["flow"]["text_drop"] == 0.5  # from the recipe
     assert saved["prompt_rewrite"] == "shapes-world"  # trained on Shapes World captions
     assert (saved["candidates"], saved["verifier"]) == (3, "shapes-world")  # as tuned
+    assert (saved["extend_candidates"], saved["fill_candidates"]) == (2, 4)
 
     (weights / "pipeline.json").unlink()  # a first export writes the defaults
     saved = exported()
     assert (saved["sampler"], saved["extend_window"]) == ("euler", 12)
-    PipelineConfig(candidates=3, verifier="shapes-world").save(weights)
+    PipelineConfig(candidates=3, extend_candidates=2, fill_candidates=4,
+                   verifier="shapes-world").save(weights)  # fmt: skip
     recipe.data.source = str(tmp_path / "manifest.jsonl")  # its own captions: read as written
     saved = exported()
     assert saved["prompt_rewrite"] == ""
     # and no Shapes World verifier choosing among its clips
-    assert (saved["candidates"], saved["verifier"]) == (1, "")
+    assert (saved["candidates"], saved["extend_candidates"], saved["verifier"]) == (1, 1, "")
+    assert saved["fill_candidates"] == 4  # the consensus of its own completions needs no verifier
 
 
 def test_cache_rendered_in_workers_equals_the_inline_cache(vae, text_encoder, cache) -> None:
