@@ -104,8 +104,15 @@ def main() -> None:
         choices=sorted(PROMPT_REWRITES),
         help="override pipeline.json: what the DiT reads ('' = every prompt as written)",
     )
+    ap.add_argument("--candidates", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--extend-candidates", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--fill-candidates", type=int, default=None, help="override pipeline.json")
+    ap.add_argument(
+        "--window-candidates",
+        type=int,
+        default=1,
+        help="continuations per window of the long videos (kinema generate --seconds: 1)",
+    )
     ap.add_argument("--batch", type=int, default=10)
     ap.add_argument("--fill-strength", type=float, default=1.0, help="noise on the fill draft")
     ap.add_argument(
@@ -118,7 +125,7 @@ def main() -> None:
     args = ap.parse_args()
     pipe = Pipeline.from_pretrained(args.weights)
     overrides = ("extend_context", "extend_window", "context_guidance", "prompt_rewrite",
-                 "extend_candidates", "fill_candidates")  # fmt: skip
+                 "candidates", "extend_candidates", "fill_candidates")  # fmt: skip
     given = {k: getattr(args, k) for k in overrides}
     # validated again by PipelineConfig.__post_init__
     pipe.config = dataclasses.replace(
@@ -131,7 +138,8 @@ def main() -> None:
         "prompt_rewrite": pipe.config.prompt_rewrite,
         # samples per output as the pipeline runs: chosen by the verifier (text / image to
         # video, extension windows; 1 without one) and by consensus (fill, interpolate)
-        "window_candidates": pipe.config.extend_candidates if pipe.verifier else 1,
+        "extend_candidates": pipe.config.extend_candidates if pipe.verifier else 1,
+        "long_window_candidates": args.window_candidates,
         "fill_candidates": pipe.config.fill_candidates,
     }
     if args.long_only:
@@ -310,8 +318,9 @@ def long_video(pipe: Pipeline, items: list, args: argparse.Namespace) -> dict:
         for _ in range(max(1, args.repeats)):
             t1 = time.perf_counter()
             v = pipe(prompt, num_frames=17, seed=1)
-            if frames > 17:
-                v = pipe(prompt, video=v, mode="extend", num_frames=frames - 17, seed=1)
+            if frames > 17:  # one continuation per window, as `kinema generate --seconds` does
+                v = pipe(prompt, video=v, mode="extend", num_frames=frames - 17, seed=1,
+                         candidates=args.window_candidates)  # fmt: skip
             walls.append(time.perf_counter() - t1)
         wall = float(np.median(walls))
         long_rows.append(
@@ -328,7 +337,8 @@ def long_video(pipe: Pipeline, items: list, args: argparse.Namespace) -> dict:
     frames = 1 + args.long * 8
     for prompt, g in items[1 : max(1, args.long_prompts)]:
         v = pipe(prompt, num_frames=17, seed=1)
-        v = pipe(prompt, video=v, mode="extend", num_frames=frames - 17, seed=1)
+        v = pipe(prompt, video=v, mode="extend", num_frames=frames - 17, seed=1,
+                 candidates=args.window_candidates)  # fmt: skip
         videos.append((prompt, g, v.frames))
     per_prompt, ident, motion_ok, seam_steps, other_steps = [], [], [], [], []
     boundary_steps: list[float] = []
@@ -434,9 +444,11 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
     lo = res.get("long")
     flag = f" --only {' '.join(args.only)}" if args.only and set(args.only) != set(SECTIONS) else ""
     for name in ("extend_context", "extend_window", "interpolate_strength", "context_guidance",
-                 "extend_candidates", "fill_candidates"):  # fmt: skip
+                 "candidates", "extend_candidates", "fill_candidates"):  # fmt: skip
         if getattr(args, name) is not None:
             flag += f" --{name.replace('_', '-')} {getattr(args, name)}"
+    if args.window_candidates != 1:
+        flag += f" --window-candidates {args.window_candidates}"
     if args.prompt_rewrite is not None:
         flag += f" --prompt-rewrite '{args.prompt_rewrite}'"
     flag += f" --fill-strength {args.fill_strength}" if args.fill_strength != 1.0 else ""
@@ -453,9 +465,13 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
            f"{res['i2v']['candidates']} clips by the pipeline's verifier, as `kinema animate` "
            "(and `kinema generate`) do."
            if "candidates" in res.get("i2v", {}) else "")
-        + (f" Each extension window keeps the best of {res['window_candidates']} continuations "
-           "by the verifier." if res.get("window_candidates", 1) > 1
-           else " Each extension window makes one continuation.")
+        + (f" Each window of an extension keeps the best of {res['extend_candidates']} "
+           "continuations by the verifier, as `kinema extend` does"
+           if res.get("extend_candidates", 1) > 1
+           else " Each window of an extension makes one continuation")
+        + (f"; a long video's windows keep the best of {res['long_window_candidates']}."
+           if res.get("long_window_candidates", 1) > 1
+           else "; a long video's windows make one each, as `kinema generate --seconds` does.")
         + (f" Fill and interpolation keep the consensus of {res['fill_candidates']} completions "
            "(the one closest to the others)." if res.get("fill_candidates", 1) > 1
            else " Fill and interpolation make one completion."),

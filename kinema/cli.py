@@ -565,8 +565,12 @@ def generate(
         best_of = _say_best_of(
             pipe, prompt, candidates, " (the first clip)" if frames > first else ""
         )
+        # the windows of a long video make one continuation each unless --candidates asks for
+        # more: pipeline.json's extend_candidates (for `kinema extend`) would take the minute
+        # past its 60 s budget, and best of 3 per window bought no identity on the tuning stream
+        window_k = 1 if candidates is None else candidates
         per_window = (
-            _say_best_of(pipe, prompt, candidates, choice="windows") if frames > first else None
+            _say_best_of(pipe, prompt, window_k, choice="windows") if frames > first else None
         )
         args = dict(negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
                     seed=seed, fps=fps, sampler=sampler, rewrite_prompt=rewrite)  # fmt: skip
@@ -580,7 +584,7 @@ def generate(
                          candidates=candidates, **args)  # fmt: skip
             if frames > first:
                 video = pipe(prompt, video=video, mode="extend", num_frames=frames - first,
-                             timings=timings, candidates=candidates, **args,
+                             timings=timings, candidates=window_k, **args,
                              callback=lambda i, n: bar.update(task, completed=total + i))  # fmt: skip
         params = {"seed": seed, "steps": total, "guidance": guidance or pipe.config.guidance,
                   "frames": frames, "size": f"{width}x{height}", "prompt_rewritten": rewritten,

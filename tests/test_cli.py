@@ -403,7 +403,8 @@ def test_generate_best_of_n_says_so_and_records_it(tmp_path: Path, tiny_pipeline
     torch.manual_seed(0)
     verifier = ShapesWorldVerifier(SlotRecognizer(ClassifierConfig(
         in_channels=1, channels=(8, 8, 8), heads={"slot": 12})))  # fmt: skip
-    config = dataclasses.replace(tiny_pipeline.config, candidates=3, verifier="shapes-world")
+    config = dataclasses.replace(tiny_pipeline.config, candidates=3, extend_candidates=2,
+                                 verifier="shapes-world")  # fmt: skip
     pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config,
                     verifier=verifier)  # fmt: skip
     w = ["--weights", str(pipe.save_pretrained(tmp_path / "w")), "--steps", "1", "--frames", "5",
@@ -460,6 +461,21 @@ def test_generate_best_of_n_says_so_and_records_it(tmp_path: Path, tiny_pipeline
         r = runner.invoke(app, ["verify", str(out), "--json"])
         got = json.loads(r.output)["c2pa"]["claims"]["parameters"]["candidates"]
         assert got == (1 if said_by[name] is None else 2), name
+    r = runner.invoke(app, ["extend", str(anim), "--seconds", "0.5", "--prompt", said,
+                            "-o", str(tmp_path / "x.mp4"), *w[:4]])  # fmt: skip
+    assert "best of 2 continuations per window" in " ".join(r.output.split())  # the config's
+    # a long video: the first clip is the best of 3; its windows make one each unless asked
+    long = ["generate", said, "--seconds", "3", *w[:4], "--size", "32", "--seed", "1"]
+    for extra, per_window in (([], 1), (["--candidates", "2"], 2)):
+        out = tmp_path / f"long{per_window}.mp4"
+        r = runner.invoke(app, [*long, "-o", str(out), *extra])
+        assert r.exit_code == 0, r.output
+        flat = " ".join(r.output.split())
+        assert ("continuations per window" in flat) is (per_window > 1), flat
+        r = runner.invoke(app, ["verify", str(out), "--json"])
+        params = json.loads(r.output)["c2pa"]["claims"]["parameters"]
+        assert (params["candidates"], params["window_candidates"]) == (3 if not extra else 2,
+                                                                       per_window)  # fmt: skip
     r = runner.invoke(app, ["fill", str(anim), "--frames", "1-4", "-o", str(tmp_path / "f.mp4"),
                             "--candidates", "17"])  # fmt: skip
     assert r.exit_code == 2 and "candidates must be 1..16, got 17" in r.output

@@ -92,9 +92,12 @@ class PipelineConfig:
     # is the clip a single sample gives with the same seed. Prompts the verifier cannot read get
     # one clip. The cost is N x the sampling and decoding.
     candidates: int = 1
-    # best of N per extension window (extend, a long video's windows): each window samples
-    # `extend_candidates` continuations and keeps the one the verifier reads closest to the
-    # prompt, over the window's context and new frames; 1 = one per window
+    # best of N per extension window: each window samples `extend_candidates` continuations
+    # and keeps the one the verifier reads closest to the prompt, over the window's context and
+    # new frames (a linear motion counted either way round: objects reflect off walls); 1 = one
+    # per window. 100 tuning cases, colour + shape / direction: 87.4 / 88.0% with 1, 88.9 /
+    # 91.3% with 3, 93.8 / 90.7% with 6. `kinema generate --seconds` keeps one per window in a
+    # long video (best of 3 there: no identity gained, 2.4x the time)
     extend_candidates: int = 1
     # fill and interpolate: sample `fill_candidates` completions in one batch and keep the one
     # closest to the others (mean squared pixel error over the regenerated frames): the

@@ -50,3 +50,6 @@ def test_shipped_model_draws_large_single_objects(text_encoder) -> None:
     assert [pipe.candidates_for(p) for p in prompts] == [3, 3, 3]
     # fill and interpolate keep the consensus of 4 (bench/results/fill_candidates_tune.md)
     assert config.fill_candidates == 4
+    # and each window of an extension keeps the best of 6 by the verifier
+    # (bench/results/edit_eval_extend-candidates-*_extend_tune.md)
+    assert config.extend_candidates == 6
