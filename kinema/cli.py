@@ -634,14 +634,11 @@ def _say_best_of(pipe, prompt: str, candidates: int | None, where: str = "",  # 
     """Say so when the pipeline keeps the best of several samples; how many it samples.
     ``choice``: "clips" (text or image to video) and "windows" (extension) are chosen by the
     verifier, "completions" (fill, interpolate) by their consensus."""
-    if choice == "completions":
-        n = pipe.config.fill_candidates if candidates is None else candidates
-        if n > 1:
-            err_console.print(f"[dim]{n} completions, keeping the one closest to the others "
-                              "(--candidates 1: one)[/]")  # fmt: skip
-        return n
-    n = pipe.candidates_for(prompt, candidates, extend=choice == "windows")
-    if n > 1:
+    n = pipe.candidates_for(prompt, candidates, choice)
+    if n > 1 and choice == "completions":
+        err_console.print(f"[dim]{n} completions, keeping the one closest to the others "
+                          "(--candidates 1: one)[/]")  # fmt: skip
+    elif n > 1:
         what = "continuations per window" if choice == "windows" else "clips"
         err_console.print(f"[dim]best of {n} {what}{where}, chosen by the "
                           f"{pipe.config.verifier} verifier (--candidates 1: one)[/]")  # fmt: skip
@@ -718,8 +715,10 @@ def _edit(
     """Load the pipeline, run one edit with a progress bar, write the video and report. The
     edit samples ``candidates`` (None: the model's number for the mode) and keeps one, chosen
     as ``choice`` says (``_say_best_of``)."""
-    from kinema.pipelines.text_to_video import Timings
+    from kinema.pipelines.text_to_video import Timings, check_candidates
 
+    if candidates is not None:
+        check_candidates(candidates)  # before the model loads
     pipe, load = _load_pipeline(weights, safety)
     seed = _seed(seed)
     _say_pasted_negative(out.prompt)
@@ -795,7 +794,7 @@ def animate(
 ) -> None:
     """Animate a still image: it becomes frame 0 of a video that follows the prompt."""
     from kinema.io.video import check_output, read_video
-    from kinema.pipelines.text_to_video import check_candidates, check_request
+    from kinema.pipelines.text_to_video import check_request
 
     with _user_errors():
         check_output(output, force)
@@ -803,8 +802,6 @@ def animate(
         h, w = still.shape[:2]
         height, width = parse_size(size) if size else (max(16, h // 16 * 16), max(16, w // 16 * 16))
         check_request(frames, height, width, steps or 1, 1.0)
-        if candidates is not None:
-            check_candidates(candidates)
         if (height, width) != (h, w):
             err_console.print(f"note: {image} is {w}x{h}; resized/cropped to {width}x{height}")
         call = lambda pipe, **kw: pipe(prompt, image=still, num_frames=frames, height=height,  # noqa: E731
@@ -841,12 +838,10 @@ def extend(
 ) -> None:
     """Continue a video: new frames after its end, the original kept exactly."""
     from kinema.io.video import check_output, read_video
-    from kinema.pipelines.text_to_video import MAX_FRAMES, check_candidates, check_extension
+    from kinema.pipelines.text_to_video import MAX_FRAMES, check_extension
 
     with _user_errors():
         check_output(output, force)
-        if candidates is not None:
-            check_candidates(candidates)
         src = read_video(video)
         new = max(4, _frames_for(seconds, src.fps))
         if new > MAX_FRAMES - 1:
@@ -929,12 +924,10 @@ def fill(
 ) -> None:
     """Regenerate missing or damaged frames; every other frame is kept exactly."""
     from kinema.io.video import check_output, read_video
-    from kinema.pipelines.text_to_video import check_candidates, check_fill_length
+    from kinema.pipelines.text_to_video import check_fill_length
 
     with _user_errors():
         check_output(output, force)
-        if candidates is not None:
-            check_candidates(candidates)
         src = read_video(video)
         check_fill_length(src.num_frames)
         missing = parse_frames(frames, src.num_frames)
@@ -973,12 +966,10 @@ def interpolate(
 ) -> None:
     """Raise the frame rate: new frames between each pair, originals kept exactly."""
     from kinema.io.video import check_output, read_video
-    from kinema.pipelines.text_to_video import check_candidates, interpolated_length
+    from kinema.pipelines.text_to_video import interpolated_length
 
     with _user_errors():
         check_output(output, force)
-        if candidates is not None:
-            check_candidates(candidates)
         src = read_video(video)
         interpolated_length(src.num_frames, factor)
         call = lambda pipe, **kw: pipe.interpolate(src, factor=factor, prompt=prompt,  # noqa: E731

@@ -348,17 +348,26 @@ class Pipeline:
         return self.config.candidates if self.verifier is not None else 1
 
     def candidates_for(
-        self, prompt: str, candidates: int | None = None, extend: bool = False
+        self, prompt: str, candidates: int | None = None, choice: str = "clips"
     ) -> int:
-        """Clips text or image to video (``extend``: each extension window) samples for
-        ``prompt`` to keep the best one: ``candidates`` (default ``default_candidates``, or
-        ``config.extend_candidates`` for a window) where the verifier reads the prompt, else 1."""
+        """How many samples a call makes for ``prompt`` to keep one, by ``choice``:
+
+        - "clips" (text or image to video) and "windows" (each extension window): the verifier
+          picks, so ``candidates`` (default ``config.candidates`` / ``config.extend_candidates``,
+          1 without a verifier) where it reads the prompt, else 1;
+        - "completions" (fill, interpolate): their ``consensus`` picks, so ``candidates``
+          (default ``config.fill_candidates``) whatever the prompt."""
+        if choice not in ("clips", "windows", "completions"):
+            raise ValueError(f"choice must be clips, windows or completions, got {choice!r}")
+        if candidates is not None:
+            check_candidates(candidates)
+        if choice == "completions":
+            return self.config.fill_candidates if candidates is None else candidates
         if candidates is None:
-            n = self.config.extend_candidates if extend else self.config.candidates
+            n = self.config.extend_candidates if choice == "windows" else self.config.candidates
             n = n if self.verifier is not None else 1
         else:
             n = candidates
-            check_candidates(n)
             if n > 1 and self.verifier is None:
                 raise InvalidInputError(
                     f"candidates = {n} needs a verifier to choose among them; this pipeline has "
@@ -795,7 +804,7 @@ class Pipeline:
             if mode == "extend":
                 check_extension(num_frames)
                 check_request(1 + num_frames, H, W, steps, guidance)
-                K = max(self.candidates_for(p, candidates, extend=True) for p in as_written)
+                K = max(self.candidates_for(p, candidates, "windows") for p in as_written)
                 out = self._extend(prompts, negative, src, num_frames, steps, guidance, seed,
                                    sampler, callback, timings, K)  # fmt: skip
             elif missing is not None:
@@ -814,7 +823,7 @@ class Pipeline:
                 known[[int(i) for i in missing]] = False
                 canvas = np.repeat(src[None], B, axis=0)  # [B, T, H, W, 3]
                 done = callback and (lambda i: callback(i + 1, steps))
-                K = self.config.fill_candidates if candidates is None else candidates
+                K = self.candidates_for("", candidates, "completions")
                 latents = self.complete_latents(prompts, negative, canvas, known, steps,
                                                 guidance, seed, sampler, strength, done, timings,
                                                 K)  # fmt: skip
@@ -899,7 +908,7 @@ class Pipeline:
             known = np.zeros(canvas.shape[1], dtype=bool)
             known[:ctx] = True
             done = callback and (lambda i, w=w: callback(w * steps + i + 1, windows * steps))
-            K = candidates
+            K = candidates  # continuations of this window, the kept one chosen below
             latents = self.complete_latents(prompts, negative, canvas, known, steps, guidance,
                                             seed + w, sampler, 1.0, done, timings, K)  # fmt: skip
             fresh = n // f  # latent frames this window adds: [K B, C, fresh, h, w] at the end

@@ -210,6 +210,13 @@ def test_best_of_n_input_errors(best_of: Pipeline, tiny_pipeline: Pipeline) -> N
         plain = Pipeline(p.dit, p.vae, p.text_encoder, config)
     assert plain.candidates_for("a red circle") == 1
     assert (plain.default_candidates, best_of.default_candidates) == (1, 3)
+    # completions are chosen by their consensus: no verifier, any prompt
+    assert tiny_pipeline.candidates_for("unreadable", 4, "completions") == 4
+    assert tiny_pipeline.candidates_for("unreadable", choice="completions") == 1  # the config's
+    with pytest.raises(InvalidInputError, match=r"candidates must be 1\.\.16"):
+        tiny_pipeline.candidates_for("x", 0, "completions")
+    with pytest.raises(ValueError, match="choice must be clips, windows or completions"):
+        best_of.candidates_for("a red circle", choice="frames")
 
 
 @pytest.fixture(scope="module")
