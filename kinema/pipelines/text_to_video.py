@@ -595,12 +595,12 @@ class Pipeline:
         error). Fill and interpolate choose this way, with no verifier."""
         t0 = time.perf_counter()
         K, B = clips.shape[:2]
+        x = clips[:, :, made].astype(np.float32)  # [K, B, T_made, H, W, 3], converted once
         risk = np.zeros((K, B))
-        for i in range(K):
-            a = clips[i][:, made].astype(np.float32)  # [B, T_made, H, W, 3]
+        for i in range(K):  # pair by pair: all K x K at once would hold K times the frames
             for j in range(i + 1, K):
-                d = np.mean((a - clips[j][:, made].astype(np.float32)) ** 2, axis=(1, 2, 3, 4))
-                risk[i] += d  # [B]
+                d = np.mean((x[i] - x[j]) ** 2, axis=(1, 2, 3, 4))  # [B]
+                risk[i] += d
                 risk[j] += d
         timings.verify += time.perf_counter() - t0
         return clips[risk.argmin(0), np.arange(B)]  # the first of equals on a tie
@@ -891,7 +891,11 @@ class Pipeline:
         the whole call, primed with the first window's context latents): each window's pixels
         continue the decoder state the previous window left, so there is no decoder restart
         at window seams, and each latent is decoded exactly once. The decoded tail is the next
-        window's context, so the model always conditions on the pixels it outputs."""
+        window's context, so the model always conditions on the pixels it outputs.
+
+        With ``candidates`` K > 1 each window samples K continuations, the stream's state is
+        branched to decode all of them (``StreamCache.repeat``), the verifier keeps one per
+        prompt, and the stream goes on from the kept ones (``StreamCache.select``)."""
         B = len(prompts)
         ctx = min(len(src), self.config.extend_context)
         f = self.vae.cfg.temporal_factor
