@@ -38,6 +38,7 @@ from kinema.eval.fidelity import score_clip, summarize
 from kinema.eval.metrics import psnr
 from kinema.io.video import Video
 from kinema.pipelines import Pipeline
+from kinema.pipelines.plan import PLANNERS
 from kinema.pipelines.text_to_video import PROMPT_REWRITES, Timings, crossfade
 from kinema.train.vae import to_tensor
 from kinema.world.captions import caption
@@ -81,6 +82,22 @@ def objects_per_frame(frames: np.ndarray, spec) -> float:
     return hits / max(total, 1)
 
 
+def motion_per_window(frames: np.ndarray, spec) -> list[bool]:
+    """Per object per 2 s window (17 frames every 16) of a long video: is its motion read
+    right? Past the first window the reflected direction counts too."""
+    ok = []
+    for s in range(0, len(frames) - 16, 16):
+        parsed = parse_clip(frames[s : s + 17])
+        for o in spec.objects:
+            # past the first window, an object may have reflected off a wall (the world
+            # spec: left/right/up/down reflect elastically in long clips), so the opposite
+            # direction is right too
+            right = {o.motion} if s == 0 else {o.motion, REFLECTED.get(o.motion, o.motion)}
+            t = parsed.get(o.color)
+            ok.append(t is not None and t.motion in right)
+    return ok
+
+
 def direction(track: np.ndarray) -> np.ndarray:
     d = np.nanmean(np.diff(track, axis=0), axis=0)
     return d / (np.linalg.norm(d) + 1e-9)
@@ -105,6 +122,15 @@ def main() -> None:
         help="override pipeline.json: what the DiT reads ('' = every prompt as written)",
     )
     ap.add_argument("--candidates", type=int, default=None, help="override pipeline.json")
+    ap.add_argument(
+        "--planner",
+        default=None,
+        choices=["", *sorted(PLANNERS)],
+        help="override pipeline.json: what each extension window reads ('' = the prompt held)",
+    )
+    ap.add_argument(
+        "--planner-reach", type=float, default=None, help="the shapes-world planner's reach"
+    )
     ap.add_argument("--extend-candidates", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--fill-candidates", type=int, default=None, help="override pipeline.json")
     ap.add_argument(
@@ -125,12 +151,14 @@ def main() -> None:
     args = ap.parse_args()
     pipe = Pipeline.from_pretrained(args.weights)
     overrides = ("extend_context", "extend_window", "context_guidance", "prompt_rewrite",
-                 "candidates", "extend_candidates", "fill_candidates")  # fmt: skip
+                 "candidates", "extend_candidates", "fill_candidates", "planner")  # fmt: skip
     given = {k: getattr(args, k) for k in overrides}
     # validated again by PipelineConfig.__post_init__
     pipe.config = dataclasses.replace(
         pipe.config, **{k: v for k, v in given.items() if v is not None}
     )
+    reach = {} if args.planner_reach is None else {"reach": args.planner_reach}
+    pipe.planner = PLANNERS[pipe.config.planner](**reach) if pipe.config.planner else None
     # --tune draws other scenes, so settings picked on them leave the eval's numbers unbiased
     items = cases(max(args.cases, args.long_prompts), seed=EVAL_SEED + 7 * args.tune)
     B = args.batch
@@ -141,6 +169,7 @@ def main() -> None:
         "extend_candidates": pipe.config.extend_candidates if pipe.verifier else 1,
         "long_window_candidates": args.window_candidates,
         "fill_candidates": pipe.config.fill_candidates,
+        "planner": pipe.config.planner,
     }
     if args.long_only:
         args.only = ["long"]
@@ -344,16 +373,7 @@ def long_video(pipe: Pipeline, items: list, args: argparse.Namespace) -> dict:
     boundary_steps: list[float] = []
     for prompt, g, f in videos:
         idf = objects_per_frame(f, g.spec)
-        mo = []
-        for s in range(0, len(f) - 16, 16):
-            parsed = parse_clip(f[s : s + 17])
-            for o in g.spec.objects:
-                # past the first window, an object may have reflected off a wall (the world
-                # spec: left/right/up/down reflect elastically in long clips), so the opposite
-                # direction is right too
-                ok = {o.motion} if s == 0 else {o.motion, REFLECTED.get(o.motion, o.motion)}
-                t = parsed.get(o.color)
-                mo.append(t is not None and t.motion in ok)
+        mo = motion_per_window(f, g.spec)
         # seams: window k adds frames 17 + wk .. 16 + w(k + 1) (w = extend_window); compare the
         # step into a window's first frame with the steps elsewhere
         steps = np.array([frame_psnr(f[t - 1 : t], f[t : t + 1]) for t in range(1, len(f))])
@@ -451,6 +471,10 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
         flag += f" --window-candidates {args.window_candidates}"
     if args.prompt_rewrite is not None:
         flag += f" --prompt-rewrite '{args.prompt_rewrite}'"
+    if args.planner is not None:
+        flag += f" --planner '{args.planner}'"
+    if args.planner_reach is not None:
+        flag += f" --planner-reach {args.planner_reach}"
     flag += f" --fill-strength {args.fill_strength}" if args.fill_strength != 1.0 else ""
     flag += " --tune" if args.tune else ""
     lines = [
@@ -474,7 +498,10 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
            else "; a long video's windows make one each, as `kinema generate --seconds` does.")
         + (f" Fill and interpolation keep the consensus of {res['fill_candidates']} completions "
            "(the one closest to the others)." if res.get("fill_candidates", 1) > 1
-           else " Fill and interpolation make one completion."),
+           else " Fill and interpolation make one completion.")
+        + (f" Extension windows read the {res['planner']!r} planner's prompt (linear motions "
+           "turned round at the walls)." if res.get("planner")
+           else " Extension windows read the prompt as given, held throughout."),
         "",
         "| measure | value |",
         "|---|---|",

@@ -475,6 +475,15 @@ WindowCandidatesOpt = Annotated[
         "with it."
     ),
 ]
+PlanOpt = Annotated[
+    bool,
+    typer.Option(
+        "--plan/--hold-prompt",
+        help="Let each extension window read the model's planner's restatement of the prompt "
+        "for the frames so far (the embedded model: objects turn round at the walls, as its "
+        "world's physics has them), or the prompt as given in every window.",
+    ),
+]
 FillCandidatesOpt = Annotated[
     int | None,
     typer.Option(
@@ -527,6 +536,7 @@ def generate(
     ] = False,
     rewrite: RewriteOpt = True,
     candidates: CandidatesOpt = None,
+    plan: PlanOpt = True,
     force: ForceOpt = False,
 ) -> None:
     """Generate a video from a text prompt with the embedded default model."""
@@ -572,6 +582,7 @@ def generate(
         per_window = (
             _say_best_of(pipe, prompt, window_k, choice="windows") if frames > first else None
         )
+        planned = _say_planner(pipe, prompt, plan) if frames > first else ""
         args = dict(negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
                     seed=seed, fps=fps, sampler=sampler, rewrite_prompt=rewrite)  # fmt: skip
         timings = Timings()
@@ -584,13 +595,14 @@ def generate(
                          candidates=candidates, **args)  # fmt: skip
             if frames > first:
                 video = pipe(prompt, video=video, mode="extend", num_frames=frames - first,
-                             timings=timings, candidates=window_k, **args,
+                             timings=timings, candidates=window_k, plan_windows=plan, **args,
                              callback=lambda i, n: bar.update(task, completed=total + i))  # fmt: skip
         params = {"seed": seed, "steps": total, "guidance": guidance or pipe.config.guidance,
                   "frames": frames, "size": f"{width}x{height}", "prompt_rewritten": rewritten,
                   "candidates": best_of}  # fmt: skip
         if per_window is not None:
             params["window_candidates"] = per_window
+            params["window_planner"] = planned
         _save(video, output, force, pipe, _Out(prompt, "generate", visible_mark, sign_prompt),
               params)  # fmt: skip
     _report(output, video, seed, timings, load)  # type: ignore[arg-type]
@@ -615,6 +627,11 @@ def _load_pipeline(weights: Path | None, safety: bool = True) -> tuple:  # type:
     return pipe, time.perf_counter() - t0
 
 
+def _planner_name(pipe, plan: bool) -> str:  # type: ignore[no-untyped-def]
+    """The planner that wrote the extension windows' prompts ("" = the prompt held)."""
+    return pipe.planner.name if plan and pipe.planner is not None else ""
+
+
 def _say_model_prompt(pipe, prompt: str, rewrite: bool, windows: bool = False) -> bool:  # type: ignore[no-untyped-def]
     """Say what the model reads when the pipeline rewrites the prompt; True when it does.
     ``windows``: a long video, whose extension windows read the prompt as written."""
@@ -623,10 +640,20 @@ def _say_model_prompt(pipe, prompt: str, rewrite: bool, windows: bool = False) -
     text = read_request(prompt).prompt
     model = pipe.model_prompt(text) if rewrite else text
     if model != text:
-        where = " for the first clip; its extension windows read the prompt" if windows else ""
-        err_console.print(f"[dim]the model reads{where}: {escape(model)} (--as-written to send "
-                          "the prompt unchanged)[/]")  # fmt: skip
+        where = " for the first clip" if windows else ""
+        then = "; its extension windows read the prompt as written" if windows else ""
+        err_console.print(f"[dim]the model reads{where}: {escape(model)}{then} (--as-written to "
+                          "send the prompt unchanged)[/]")  # fmt: skip
     return model != text
+
+
+def _say_planner(pipe, prompt: str, plan: bool) -> str:  # type: ignore[no-untyped-def]
+    """Say so when extension windows read the planner's prompts; the planner's name or ""."""
+    name = _planner_name(pipe, plan) if prompt.strip() else ""
+    if name:
+        err_console.print(f"[dim]each window's prompt follows the frames so far ({name} planner: "
+                          "objects turn round at the walls; --hold-prompt to hold it)[/]")  # fmt: skip
+    return name
 
 
 def _say_best_of(pipe, prompt: str, candidates: int | None, where: str = "",  # type: ignore[no-untyped-def]
@@ -711,10 +738,12 @@ def _edit(
     out: _Out,
     candidates: int | None = None,
     choice: str = "clips",
+    plan: bool | None = None,
 ) -> None:
     """Load the pipeline, run one edit with a progress bar, write the video and report. The
     edit samples ``candidates`` (None: the model's number for the mode) and keeps one, chosen
-    as ``choice`` says (``_say_best_of``)."""
+    as ``choice`` says (``_say_best_of``). ``plan``: an extension, whose windows read the
+    pipeline's planner's prompts (True) or the prompt held (False); the credentials say which."""
     from kinema.pipelines.text_to_video import Timings, check_candidates
 
     if candidates is not None:
@@ -724,6 +753,8 @@ def _edit(
     _say_pasted_negative(out.prompt)
     params = {"seed": seed, "steps": steps or pipe.config.steps}
     params["candidates"] = _say_best_of(pipe, out.prompt, candidates, choice=choice)
+    if plan is not None:
+        params["window_planner"] = _say_planner(pipe, out.prompt, plan)
     timings = Timings()
     with _progress() as bar:
         task = bar.add_task("sampling", total=steps or pipe.config.steps)
@@ -834,6 +865,7 @@ def extend(
     visible_mark: VisibleOpt = False,
     sign_prompt: SignPromptOpt = False,
     candidates: WindowCandidatesOpt = None,
+    plan: PlanOpt = True,
     force: ForceOpt = False,
 ) -> None:
     """Continue a video: new frames after its end, the original kept exactly."""
@@ -854,7 +886,7 @@ def extend(
         def call(pipe, **kw):
             _check_fps(src.fps, pipe.config.fps)
             return pipe(prompt, video=src, mode="extend", num_frames=new,
-                        num_inference_steps=steps, **kw)  # fmt: skip
+                        num_inference_steps=steps, plan_windows=plan, **kw)  # fmt: skip
 
         _edit(
             call,
@@ -867,6 +899,7 @@ def extend(
             _Out(prompt, "extend", visible_mark, sign_prompt),
             candidates,
             "windows",
+            plan,
         )
 
 

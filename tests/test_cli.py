@@ -476,9 +476,45 @@ def test_generate_best_of_n_says_so_and_records_it(tmp_path: Path, tiny_pipeline
         params = json.loads(r.output)["c2pa"]["claims"]["parameters"]
         assert (params["candidates"], params["window_candidates"]) == (3 if not extra else 2,
                                                                        per_window)  # fmt: skip
+        assert params["window_planner"] == ""  # this model has no planner: the prompt held
     r = runner.invoke(app, ["fill", str(anim), "--frames", "1-4", "-o", str(tmp_path / "f.mp4"),
                             "--candidates", "17"])  # fmt: skip
     assert r.exit_code == 2 and "candidates must be 1..16, got 17" in r.output
+
+
+def test_extension_windows_record_their_planner(tmp_path: Path, tiny_pipeline) -> None:
+    import dataclasses
+
+    from kinema.pipelines import Pipeline
+
+    config = dataclasses.replace(tiny_pipeline.config, planner="shapes-world")
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config)
+    w = ["--weights", str(pipe.save_pretrained(tmp_path / "w")), "--steps", "1", "--seed", "3"]
+    said = "a large red circle moving left on a black background"
+    runs = {
+        "long": ["generate", said, "--seconds", "3", "--size", "32", *w],
+        "long, held": ["generate", said, "--seconds", "3", "--size", "32", *w, "--hold-prompt"],
+    }
+
+    def run(name: str, argv: list[str]) -> None:
+        out = tmp_path / f"{name.replace(', ', '_')}.mp4"
+        r = runner.invoke(app, [*argv, "-o", str(out)])
+        assert r.exit_code == 0, (name, r.output)
+        said_so = "shapes-world planner: objects turn round at the walls" in " ".join(
+            r.output.split()
+        )
+        assert said_so is ("held" not in name), (name, r.output)
+        runs[name] = out  # type: ignore[assignment]
+
+    for name, argv in list(runs.items()):
+        run(name, argv)
+    extend = ["extend", str(runs["long"]), "--seconds", "0.5", "--prompt", said, *w]
+    run("extend", extend)
+    run("extend, held", [*extend, "--hold-prompt"])
+    for name, out in runs.items():
+        r = runner.invoke(app, ["verify", str(out), "--json"])
+        params = json.loads(r.output)["c2pa"]["claims"]["parameters"]
+        assert params["window_planner"] == ("" if "held" in name else "shapes-world"), name
 
 
 def test_keyframes_describe_and_curate(tmp_path: Path) -> None:

@@ -393,6 +393,8 @@ def export(
         candidates=config.candidates if shapes else 1,
         extend_candidates=config.extend_candidates if shapes else 1,
         verifier=config.verifier if shapes else "",
+        # so does the planner that turns Shapes World objects round at the walls
+        planner=config.planner if shapes else "",
         flow=recipe.flow,
     )
     config.save(weights_dir)

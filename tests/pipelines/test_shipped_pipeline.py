@@ -53,3 +53,6 @@ def test_shipped_model_draws_large_single_objects(text_encoder) -> None:
     # and each window of an extension keeps the best of 6 by the verifier
     # (bench/results/edit_eval_extend-candidates-*_extend_tune.md)
     assert config.extend_candidates == 6
+    # and each window reads the prompt with objects turned round at the walls
+    # (bench/results/edit_eval_planner-*_long_tune.md)
+    assert config.planner == "shapes-world" and pipe.planner is not None

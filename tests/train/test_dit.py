@@ -195,6 +195,7 @@ def test_export_keeps_tuned_sampling_settings(tmp_path: Path, vae: CausalVAE, te
     PipelineConfig(
         steps=99, sampler="heun", watermark_key="k2", extend_context=9, extend_window=8,
         candidates=3, extend_candidates=2, fill_candidates=4, verifier="shapes-world",
+        planner="shapes-world",
     ).save(weights)  # fmt: skip
 
     model = new_dit(recipe, vae, text_encoder)
@@ -211,17 +212,19 @@ def test_export_keeps_tuned_sampling_settings(tmp_path: Path, vae: CausalVAE, te
     assert saved["prompt_rewrite"] == "shapes-world"  # trained on Shapes World captions
     assert (saved["candidates"], saved["verifier"]) == (3, "shapes-world")  # as tuned
     assert (saved["extend_candidates"], saved["fill_candidates"]) == (2, 4)
+    assert saved["planner"] == "shapes-world"
 
     (weights / "pipeline.json").unlink()  # a first export writes the defaults
     saved = exported()
     assert (saved["sampler"], saved["extend_window"]) == ("euler", 12)
     PipelineConfig(candidates=3, extend_candidates=2, fill_candidates=4,
-                   verifier="shapes-world").save(weights)  # fmt: skip
+                   verifier="shapes-world", planner="shapes-world").save(weights)  # fmt: skip
     recipe.data.source = str(tmp_path / "manifest.jsonl")  # its own captions: read as written
     saved = exported()
     assert saved["prompt_rewrite"] == ""
     # and no Shapes World verifier choosing among its clips
     assert (saved["candidates"], saved["extend_candidates"], saved["verifier"]) == (1, 1, "")
+    assert saved["planner"] == ""  # nor the world's walls in its windows' prompts
     assert saved["fill_candidates"] == 4  # the consensus of its own completions needs no verifier
 
 
