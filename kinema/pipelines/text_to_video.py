@@ -926,8 +926,9 @@ class Pipeline:
         f = self.vae.cfg.temporal_factor
         ctx = 1 + (ctx - 1) // f * f  # 1 + 4k frames of context, rounded down
         parts = [np.repeat(src[None], B, axis=0)]  # [B, T, H, W, 3]
-        tail = parts[0][:, -ctx:]  # [B, ctx, H, W, 3]
-        recent = parts[0][:, -planner.look :] if planner else tail  # [B, look, H, W, 3]
+        # the latest frames: the next window's context and what the planner reads
+        keep = max(ctx, planner.look if planner else 0)
+        latest = parts[0][:, -keep:]  # [B, keep, H, W, 3]
         said: list[str] = prompts  # what each window's DiT reads
         step = self.config.extend_window
         windows = -(-new // step)
@@ -935,6 +936,7 @@ class Pipeline:
         made = 0
         for w in range(windows):
             n = min(step, new - made)
+            tail = latest[:, -ctx:]  # [B, ctx, H, W, 3]
             canvas = np.concatenate([tail, np.repeat(tail[:, -1:], n, axis=1)], axis=1)
             known = np.zeros(canvas.shape[1], dtype=bool)
             known[:ctx] = True
@@ -943,6 +945,7 @@ class Pipeline:
             if planner is not None:  # said: what the window before read (None for the first)
                 t0 = time.perf_counter()
                 before = said if w else [None] * B
+                recent = latest[:, -planner.look :]  # [B, look, H, W, 3]
                 said = [planner.window_prompt(p, r, n, s)
                         for p, r, s in zip(prompts, recent, before, strict=True)]  # fmt: skip
                 timings.plan += time.perf_counter() - t0
@@ -961,9 +964,7 @@ class Pipeline:
                 rows = pick * B + np.arange(B)  # [B] rows of the K B batch
                 frames = frames[rows]  # [B, n, H, W, 3]
                 stream = streams.select(torch.from_numpy(rows))
-            tail = np.concatenate([tail, frames], axis=1)[:, -ctx:]
-            if planner is not None:
-                recent = np.concatenate([recent, frames], axis=1)[:, -planner.look :]
+            latest = np.concatenate([latest, frames], axis=1)[:, -keep:]
             parts.append(self.mark(frames))
             made += n
         return np.concatenate(parts, axis=1)
