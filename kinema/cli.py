@@ -627,11 +627,6 @@ def _load_pipeline(weights: Path | None, safety: bool = True) -> tuple:  # type:
     return pipe, time.perf_counter() - t0
 
 
-def _planner_name(pipe, plan: bool) -> str:  # type: ignore[no-untyped-def]
-    """The planner that wrote the extension windows' prompts ("" = the prompt held)."""
-    return pipe.planner.name if plan and pipe.planner is not None else ""
-
-
 def _say_model_prompt(pipe, prompt: str, rewrite: bool, windows: bool = False) -> bool:  # type: ignore[no-untyped-def]
     """Say what the model reads when the pipeline rewrites the prompt; True when it does.
     ``windows``: a long video, whose extension windows read the prompt as written."""
@@ -648,12 +643,16 @@ def _say_model_prompt(pipe, prompt: str, rewrite: bool, windows: bool = False) -
 
 
 def _say_planner(pipe, prompt: str, plan: bool) -> str:  # type: ignore[no-untyped-def]
-    """Say so when extension windows read the planner's prompts; the planner's name or ""."""
-    name = _planner_name(pipe, plan) if prompt.strip() else ""
-    if name:
-        err_console.print(f"[dim]each window's prompt follows the frames so far ({name} planner: "
-                          "objects turn round at the walls; --hold-prompt to hold it)[/]")  # fmt: skip
-    return name
+    """Say so when extension windows read the planner's prompts; the planner's name, or ""
+    where the prompt is held (no planner, --hold-prompt, or a prompt it does not read)."""
+    from kinema.safety.request import read_request
+
+    planner = pipe.planner if plan else None
+    if planner is None or not planner.reads(read_request(prompt).prompt):
+        return ""
+    err_console.print(f"[dim]each window's prompt follows the frames so far ({planner.name} "
+                      "planner: objects turn round at the walls; --hold-prompt to hold it)[/]")  # fmt: skip
+    return planner.name
 
 
 def _say_best_of(pipe, prompt: str, candidates: int | None, where: str = "",  # type: ignore[no-untyped-def]

@@ -494,10 +494,20 @@ def test_extension_windows_record_their_planner(tmp_path: Path, tiny_pipeline) -
     runs = {
         "long": ["generate", said, "--seconds", "3", "--size", "32", *w],
         "long, held": ["generate", said, "--seconds", "3", "--size", "32", *w, "--hold-prompt"],
+        # a prompt the planner does not read is held too
+        "long, held as unread": [
+            "generate",
+            "a dog on a beach",
+            "--seconds",
+            "3",
+            "--size",
+            "32",
+            *w,
+        ],
     }
 
     def run(name: str, argv: list[str]) -> None:
-        out = tmp_path / f"{name.replace(', ', '_')}.mp4"
+        out = tmp_path / f"{name.replace(', ', '_').replace(' ', '_')}.mp4"
         r = runner.invoke(app, [*argv, "-o", str(out)])
         assert r.exit_code == 0, (name, r.output)
         said_so = "shapes-world planner: objects turn round at the walls" in " ".join(

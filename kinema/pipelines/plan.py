@@ -31,6 +31,7 @@ from kinema.errors import InvalidInputError
 from kinema.world import spec as S
 from kinema.world.captions import canonical_caption, parse_prompt, rewrite_prompt
 from kinema.world.parse import parse_clip
+from kinema.world.scene import SceneSpec
 
 # a linear motion's axis (0 = x, 1 = y) and sign in image coordinates (y grows downward)
 AXIS = {"left": (0, -1.0), "right": (0, 1.0), "up": (1, -1.0), "down": (1, 1.0)}
@@ -43,6 +44,10 @@ class WindowPlanner(Protocol):
     name: str
     # how many of the latest frames ``window_prompt`` reads
     look: int
+
+    def reads(self, prompt: str) -> bool:
+        """Whether ``window_prompt`` may restate ``prompt`` (else it always returns it)."""
+        ...
 
     def window_prompt(
         self, prompt: str, recent: np.ndarray, new_frames: int, before: str | None = None
@@ -124,6 +129,19 @@ class ShapesWorldPlanner:
             raise InvalidInputError(f"reach must be in (0, 2] windows, got {reach}")
         self.reach = reach
 
+    @staticmethod
+    def _scene(prompt: str) -> SceneSpec | None:
+        """The scene of a prompt the world parser reads unambiguously, with a linear motion
+        to plan; else None."""
+        canonical = rewrite_prompt(prompt)
+        if canonical is None:
+            return None
+        scene = parse_prompt(canonical)
+        return scene if any(o.motion in AXIS for o in scene.objects) else None
+
+    def reads(self, prompt: str) -> bool:
+        return self._scene(prompt) is not None
+
     def window_prompt(
         self, prompt: str, recent: np.ndarray, new_frames: int, before: str | None = None
     ) -> str:
@@ -131,11 +149,8 @@ class ShapesWorldPlanner:
             raise InvalidInputError(
                 f"recent frames must be uint8 [T, H, W, 3], got {getattr(recent, 'shape', recent)}"
             )
-        canonical = rewrite_prompt(prompt)
-        if canonical is None or new_frames < 1 or len(recent) < 2:
-            return prompt
-        scene = parse_prompt(canonical)
-        if not any(o.motion in AXIS for o in scene.objects):
+        scene = self._scene(prompt)
+        if scene is None or new_frames < 1 or len(recent) < 2:
             return prompt
         planned = rewrite_prompt(before) if before is not None else None
         ways = {o.color: o.motion for o in parse_prompt(planned).objects} if planned else {}

@@ -98,7 +98,9 @@ def test_the_planner_keeps_the_scene_and_turns_only_what_reaches_a_wall() -> Non
         == "a large red circle moving left and a small blue square moving up on a white background"
     )
     # prompts the world parser does not read, or with no linear motion, are held as given
+    assert planner.reads(prompt) and planner.reads(UP)
     for held in ("a cat walking on the beach", "a large red circle bouncing on a white background"):
+        assert not planner.reads(held)
         assert planner.window_prompt(held, frames, 12) == held
     # an object the frames do not show keeps the prompt's way
     assert planner.window_prompt(UP, frames, 12) == UP
@@ -116,6 +118,9 @@ class Recording:
 
     def __init__(self) -> None:
         self.read: list[tuple[str, np.ndarray, int, str | None]] = []
+
+    def reads(self, prompt: str) -> bool:
+        return True
 
     def window_prompt(
         self, prompt: str, recent: np.ndarray, new_frames: int, before: str | None = None
