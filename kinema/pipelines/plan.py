@@ -95,8 +95,9 @@ def direction(h: Heading, going: float, new_frames: int, reach: float = 0.5) -> 
     """+1 / -1: which way an object ``going`` that way should head in the next ``new_frames``
     frames: that way, unless at the speed it is seen going (at least the world's slowest, so a
     stuck object counts as moving) it would reach the wall ahead within ``reach`` of the
-    window; then the other way. The world reflects it at the wall, and a window that turns
-    halfway reads as neither direction, so it turns before the window."""
+    window; then the other way. The world reflects it at the wall; one prompt holds for a whole
+    window (and a window that turns halfway reads as neither direction), so with ``reach`` 0.5
+    the turn falls on the window boundary nearest to the wall."""
     speed = max(abs(h.velocity), slowest(h.length))
     gap = (h.length - h.half - h.position) if going > 0 else (h.position - h.half)
     return -going if gap < speed * reach * new_frames else going
