@@ -113,7 +113,9 @@ class PipelineConfig:
     # way the world's wall reflections have it by then (read from the frames made so far),
     # restated only where one turns. 60 s videos from 31 tuning prompts, identity per frame /
     # motion per 2 s window: 52.1% / 55.1% held, 56.1% / 72.1% planned (identity +4.0 +- 4.4,
-    # motion +17.0 +- 4.8 points; bench/results/edit_eval_planner-*_long*_tune.md)
+    # motion +17.0 +- 4.8 points; bench/results/edit_eval_planner-*_long*_tune.md); on 31 eval
+    # minutes identity -10.7 +- 4.5, motion +17.7 +- 5.8 (an object stuck at a wall keeps its
+    # shape; moving and turning it loses some): --hold-prompt keeps that side of the trade
     planner: str = ""
     flow: FlowConfig = field(default_factory=FlowConfig)
 
