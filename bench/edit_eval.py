@@ -1,7 +1,7 @@
 """Every mode of one model: image-to-video, extension, fill / interpolation, minute-long video.
 
     python bench/edit_eval.py [--weights kinema/weights] [--cases 200] [--long 60]
-        [--long-prompts 10] [--repeats 3]
+        [--long-prompts 10] [--long-start 0] [--repeats 3]
 
 Held-out Shapes World scenes (a seed stream training never drew), prompts in held-out
 paraphrase templates. Reported:
@@ -109,12 +109,18 @@ def main() -> None:
     ap.add_argument("--cases", type=int, default=200)
     ap.add_argument("--long", type=int, default=60)
     ap.add_argument("--long-prompts", type=int, default=10)
+    ap.add_argument(
+        "--long-start", type=int, default=0, help="the minutes' prompts start at this case"
+    )
     ap.add_argument("--long-only", action="store_true", help="only the minute-long section")
     ap.add_argument("--only", nargs="+", choices=SECTIONS, default=None, help="these sections")
     ap.add_argument("--repeats", type=int, default=3, help="timings: median of this many runs")
     ap.add_argument("--extend-context", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--extend-window", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--context-guidance", type=float, default=None, help="override pipeline.json")
+    ap.add_argument(
+        "--fill-context-guidance", type=float, default=None, help="override pipeline.json"
+    )
     ap.add_argument(
         "--prompt-rewrite",
         default=None,
@@ -150,7 +156,8 @@ def main() -> None:
     ap.add_argument("--out", default="bench/results/edit_eval")
     args = ap.parse_args()
     pipe = Pipeline.from_pretrained(args.weights)
-    overrides = ("extend_context", "extend_window", "context_guidance", "prompt_rewrite",
+    overrides = ("extend_context", "extend_window", "context_guidance", "fill_context_guidance",
+                 "prompt_rewrite",
                  "candidates", "extend_candidates", "fill_candidates", "planner")  # fmt: skip
     given = {k: getattr(args, k) for k in overrides}
     # validated again by PipelineConfig.__post_init__
@@ -160,7 +167,8 @@ def main() -> None:
     reach = {} if args.planner_reach is None else {"reach": args.planner_reach}
     pipe.planner = PLANNERS[pipe.config.planner](**reach) if pipe.config.planner else None
     # --tune draws other scenes, so settings picked on them leave the eval's numbers unbiased
-    items = cases(max(args.cases, args.long_prompts), seed=EVAL_SEED + 7 * args.tune)
+    items = cases(max(args.cases, args.long_start + args.long_prompts),
+                  seed=EVAL_SEED + 7 * args.tune)  # fmt: skip
     B = args.batch
     res: dict[str, object] = {
         "prompt_rewrite": pipe.config.prompt_rewrite,
@@ -170,6 +178,8 @@ def main() -> None:
         "long_window_candidates": args.window_candidates,
         "fill_candidates": pipe.config.fill_candidates,
         "planner": pipe.config.planner,
+        "context_guidance": pipe.config.context_guidance,
+        "fill_context_guidance": pipe.config.fill_context_guidance,
     }
     if args.long_only:
         args.only = ["long"]
@@ -185,7 +195,7 @@ def main() -> None:
         strengths = {"fill": args.fill_strength, "interpolate": args.interpolate_strength}
         res["fill_interpolate"] = fill_interpolate(pipe, items, args.cases // 2, strengths)
     if "long" in only:
-        res["long"] = long_video(pipe, items, args)
+        res["long"] = long_video(pipe, items[args.long_start :], args)
         print("long", res["long"], flush=True)
     write(res, args, Path(args.out))
 
@@ -221,7 +231,8 @@ def _image_to_video(pipe: Pipeline, items: list, batch: int, candidates: int) ->
         prompts = [p for p, _ in chunk]
         lat = pipe.sample(prompts, [""] * len(chunk), pipe.latent_shape(17, 64, 64),
                           pipe.config.steps, pipe.config.guidance, s, given=given, clean=clean,
-                          candidates=candidates)  # fmt: skip
+                          candidates=candidates,
+                          context_guidance=pipe.config.context_guidance)  # fmt: skip
         raw = pipe.decode(lat)  # [K B, 17, 64, 64, 3]
         if candidates > 1:  # the verifier's pick per case, as the pipeline's finish() makes it
             raw = pipe.best_of(raw.reshape(candidates, len(chunk), *raw.shape[1:]), prompts,
@@ -460,11 +471,25 @@ def short_rows(res: dict) -> list[str]:
     return lines
 
 
+def context_sentence(res: dict) -> str:
+    """The context guidance the run sampled with, as the table's prose says it."""
+    if "context_guidance" not in res:
+        return ""
+    if "fill_context_guidance" not in res:  # runs from before fill had its own setting
+        return (f" Given frames are guided on with context guidance c = {res['context_guidance']:g}"
+                " in every mode (`context_guidance`).")  # fmt: skip
+    return (f" Given frames are guided on with context guidance c = {res['context_guidance']:g} "
+            "in image to video and extension windows and c = "
+            f"{res.get('fill_context_guidance', 1.0):g} in fill and interpolation "
+            "(`context_guidance`, `fill_context_guidance`).")  # fmt: skip
+
+
 def markdown(res: dict, args: argparse.Namespace) -> str:
     lo = res.get("long")
     flag = f" --only {' '.join(args.only)}" if args.only and set(args.only) != set(SECTIONS) else ""
     for name in ("extend_context", "extend_window", "interpolate_strength", "context_guidance",
-                 "candidates", "extend_candidates", "fill_candidates"):  # fmt: skip
+                 "fill_context_guidance", "candidates", "extend_candidates",
+                 "fill_candidates"):  # fmt: skip
         if getattr(args, name) is not None:
             flag += f" --{name.replace('_', '-')} {getattr(args, name)}"
     if args.window_candidates != 1:
@@ -476,6 +501,7 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
     if args.planner_reach is not None:
         flag += f" --planner-reach {args.planner_reach}"
     flag += f" --fill-strength {args.fill_strength}" if args.fill_strength != 1.0 else ""
+    flag += f" --long-start {args.long_start}" if args.long_start else ""
     flag += " --tune" if args.tune else ""
     lines = [
         f"# Every mode of one model (`python bench/edit_eval.py --cases {args.cases} --long {args.long} --long-prompts {args.long_prompts} --repeats {args.repeats}{flag}`)",
@@ -501,7 +527,8 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
            else " Fill and interpolation make one completion.")
         + (f" Extension windows read the {res['planner']!r} planner's prompt (linear motions "
            "turned round at the walls)." if res.get("planner")
-           else " Extension windows read the prompt as given, held throughout."),
+           else " Extension windows read the prompt as given, held throughout.")
+        + context_sentence(res),
         "",
         "| measure | value |",
         "|---|---|",

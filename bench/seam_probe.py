@@ -35,7 +35,10 @@ from kinema.pipelines import Pipeline
 def decoded_per_window(mode: str):
     """An ``_extend`` replacement that decodes each window from a fresh decoder state."""
 
-    def _extend(self, prompts, negative, src, new, steps, guidance, seed, sampler, callback, timings):  # fmt: skip
+    def _extend(self, prompts, negative, src, new, steps, guidance, seed, sampler, callback,
+                timings, candidates=1, planner=None):  # fmt: skip
+        # probe() asks every mode for one continuation per window with the prompt held
+        assert candidates == 1 and planner is None
         ctx = min(len(src), self.config.extend_context)
         ctx = 1 + (ctx - 1) // 4 * 4
         out = np.repeat(src[None], len(prompts), axis=0).astype(np.float32)  # [B, T, H, W, 3]
@@ -47,7 +50,8 @@ def decoded_per_window(mode: str):
             known = np.zeros(canvas.shape[1], dtype=bool)
             known[:ctx] = True
             latents = self.complete_latents(prompts, negative, canvas, known, steps, guidance,
-                                            seed + w, sampler, 1.0, None, timings)  # fmt: skip
+                                            seed + w, sampler, 1.0, None, timings, 1,
+                                            self.config.context_guidance)  # fmt: skip
             r = self.decode(latents).astype(np.float32)  # [B, ctx + n, H, W, 3]
             if mode == "blend":
                 L = out.shape[1]
@@ -73,7 +77,9 @@ def probe(pipe: Pipeline, items: list, seconds: int, mode: str, guidance: float 
     extra = {} if guidance is None else {"guidance_scale": guidance}
     for prompt, g in items:
         v = pipe(prompt, num_frames=17, seed=1)  # the clip at the shipped settings
-        v = pipe(prompt, video=v, mode="extend", num_frames=seconds * 8 - 16, seed=1, **extra)
+        # one continuation per window, the prompt held: the same windows in every mode
+        v = pipe(prompt, video=v, mode="extend", num_frames=seconds * 8 - 16, seed=1,
+                 candidates=1, plan_windows=False, **extra)  # fmt: skip
         f = v.frames
         for t in range(17, len(f)):
             s = frame_psnr(f[t - 1 : t], f[t : t + 1])

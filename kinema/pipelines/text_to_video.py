@@ -57,12 +57,21 @@ class PipelineConfig:
     # prompt alone, one batch instead of two (Kynkaanniemi et al. 2024, "Applying guidance in
     # a limited interval"). [0, 1] = every step.
     guidance_interval: tuple[float, float] = (0.0, 1.0)
-    # guidance on the given frames (i2v, extension, fill), as InstructPix2Pix guides on its input
-    # image: v = v(-, -) + c [v(ctx, -) - v(-, -)] + g [v(ctx, text) - v(ctx, -)], with "-" the
-    # empty prompt or the context frames noised like the rest (the model's t2v case). c = 1 is
-    # the plain text guidance with the context in both branches; c = guidance drops text and
-    # context together (still two DiT batches); other values take three.
+    # guidance on the given frames of a continuation (image to video, extension and a long
+    # video's windows), as InstructPix2Pix guides on its input image:
+    # v = v(-, -) + c [v(ctx, -) - v(-, -)] + g [v(ctx, text) - v(ctx, -)], with "-" the empty
+    # prompt or the context frames noised like the rest (the model's t2v case). c = 1 is the
+    # plain text guidance with the context in both branches; c = guidance drops text and
+    # context together (still two DiT batches, no extra cost); other values take three.
+    # Tuning stream (bench/results/edit_eval_i2v-*_cg-*_i2v_tune.md, edit_eval_cg-4_*_tune.md):
+    # image to video, 200 cases, all right with the best of 3 / one clip: 62.5% / 55.0% with
+    # c = 1, 71.5% / 63.0% with c = 4 (one clip: c = 2.5 57.5%, c = 8 57.0%); extension, 100
+    # cases, best of 6, colour + shape / direction 93.8% / 90.7% -> 97.0% / 90.0%
     context_guidance: float = 1.0
+    # the same for fill (frames given on both sides of the gap). 40 tuning cases, pooled PSNR:
+    # 25.90 dB with c = 1 against 25.33 with c = 4 (bench/results/edit_eval_cg-{1,4}_fill_tune.md);
+    # interpolation 29.25 / 29.26 dB (it runs with this value too)
+    fill_context_guidance: float = 1.0
     sampler: str = "euler"  # euler | heun
     fps: float = 8.0  # Shapes World runs at 8 fps
     text_model: str = ""  # "" = the packaged all-MiniLM-L6-v2; or a local path
@@ -130,10 +139,9 @@ class PipelineConfig:
                 f"guidance_interval must be [lo, hi] with 0 <= lo <= hi <= 1, got {bounds}"
             )
         self.guidance_interval = (bounds[0], bounds[1])
-        if not 0.0 <= self.context_guidance <= 50.0:
-            raise InvalidInputError(
-                f"context_guidance must be in [0, 50], got {self.context_guidance}"
-            )
+        for name in ("context_guidance", "fill_context_guidance"):
+            if not 0.0 <= getattr(self, name) <= 50.0:
+                raise InvalidInputError(f"{name} must be in [0, 50], got {getattr(self, name)}")
         if self.prompt_rewrite not in PROMPT_REWRITES:
             raise InvalidInputError(
                 f"prompt_rewrite must be one of {sorted(PROMPT_REWRITES)}, got {self.prompt_rewrite!r}"
@@ -415,6 +423,7 @@ class Pipeline:
         given: torch.Tensor | None = None,
         clean: torch.Tensor | None = None,
         context_noise: torch.Tensor | None = None,
+        context_guidance: float = 1.0,
     ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """v(x [B,C,T,H,W], t [B]) with guidance, cond and uncond in one batch; at noise levels
         outside ``config.guidance_interval`` the prompt's velocity alone (half the compute).
@@ -422,8 +431,9 @@ class Pipeline:
         With ``given`` (bool [T]: latent frames given as context) and ``clean`` (their latents
         [B, C, T, h, w]), those frames are held at their clean values with timestep 0 and get zero
         velocity, so any sampler leaves them untouched: the frame-mask conditioning of training.
-        Where ``config.context_guidance`` is not 1, the branch without context sees the given
-        frames as (1 - t) clean + t ``context_noise`` at the step's t, like every other frame.
+        Where ``context_guidance`` (c, see ``PipelineConfig.context_guidance``) is not 1, the
+        branch without context sees the given frames as (1 - t) clean + t ``context_noise`` at
+        the step's t, like every other frame.
         """
         t0 = time.perf_counter()
         both = prompts + negative if guidance != 1.0 else prompts
@@ -433,7 +443,9 @@ class Pipeline:
         keep = None if given is None else given[None, None, :, None, None]  # [1, 1, T, 1, 1]
         lo, hi = self.config.guidance_interval
         n = len(prompts)
-        ctx = 1.0 if given is None or not given.any() else self.config.context_guidance
+        ctx = 1.0 if given is None or not given.any() else context_guidance
+        if not 0.0 <= ctx <= 50.0:
+            raise InvalidInputError(f"context_guidance must be in [0, 50], got {ctx}")
         if ctx != 1.0:
             if context_noise is None:
                 raise InvalidInputError("context_guidance != 1 needs context_noise")
@@ -540,11 +552,13 @@ class Pipeline:
         timings: Timings | None = None,
         project: Callable[[torch.Tensor], torch.Tensor] | None = None,
         candidates: int = 1,
+        context_guidance: float = 1.0,
     ) -> torch.Tensor:
         """Latents [B, *shape] from noise (or, with ``strength`` < 1, from ``clean`` noised to
         t = strength: partial denoising of a draft), holding ``given`` frames at ``clean``;
         ``project`` corrects the data estimate at each step (``euler``'s, so it samples with
         Euler whatever ``sampler`` says); with candidates it gets the whole [K B, ...] batch.
+        ``context_guidance``: c of ``velocity_fn`` on the ``given`` frames (1 = plain guidance).
 
         ``candidates`` K > 1: [K B, *shape], candidate k of prompt b at k B + b, all in one
         batch, each holding the prompt's ``clean`` given frames; candidate 0 is the sample K = 1
@@ -560,9 +574,10 @@ class Pipeline:
         if clean is not None and candidates > 1:
             clean = clean.repeat(candidates, 1, 1, 1, 1)  # [K B, C, T, h, w]
         # drawn after x, so context_guidance leaves the sample's own noise as it was
-        guide_ctx = given is not None and self.config.context_guidance != 1.0
+        guide_ctx = given is not None and context_guidance != 1.0
         ctx_noise = torch.randn(x.shape, generator=gen) if guide_ctx else None
-        v = self.velocity_fn(prompts, negative, guidance, timings, given, clean, ctx_noise)
+        v = self.velocity_fn(prompts, negative, guidance, timings, given, clean, ctx_noise,
+                             context_guidance)  # fmt: skip
         if strength < 1.0:
             if clean is None:
                 raise InvalidInputError("strength < 1 needs a draft (clean latents)")
@@ -638,6 +653,7 @@ class Pipeline:
         callback: Callable[[int], None] | None = None,
         timings: Timings | None = None,
         candidates: int = 1,
+        context_guidance: float = 1.0,
     ) -> torch.Tensor:
         """Latents [B, C, T', h, w] of ``canvas`` uint8 [B, T, H, W, 3] with its unknown frames
         (known: bool [T]) generated and the latent frames whose pixels are all known held;
@@ -645,7 +661,8 @@ class Pipeline:
 
         Unknown frames are first drafted by linear cross-fade between the nearest known frames
         (or copies at the ends): the VAE is causal, so later latents see them, and with
-        ``strength`` < 1 the draft is where sampling starts.
+        ``strength`` < 1 the draft is where sampling starts. ``context_guidance`` is
+        ``sample``'s.
 
         Known pixels inside a latent that also holds unknown ones (every other frame, when
         interpolating) cannot be held in latent space. There each step's data estimate is
@@ -687,7 +704,7 @@ class Pipeline:
 
         return self.sample(prompts, negative, self.latent_shape(T, H, W), steps, guidance, seed,
                            sampler, given, clean, strength, callback, timings, project,
-                           candidates)  # fmt: skip
+                           candidates, context_guidance)  # fmt: skip
 
     def finish(
         self,
@@ -851,7 +868,7 @@ class Pipeline:
                 K = self.candidates_for("", candidates, "completions")
                 latents = self.complete_latents(prompts, negative, canvas, known, steps,
                                                 guidance, seed, sampler, strength, done, timings,
-                                                K)  # fmt: skip
+                                                K, self.config.fill_context_guidance)  # fmt: skip
                 out = self.finish(latents, canvas, known, timings)
             else:
                 raise InvalidInputError(
@@ -873,7 +890,8 @@ class Pipeline:
             done = callback and (lambda i: callback(i + 1, steps))
             K = max(self.candidates_for(p, candidates) for p in as_written)
             latents = self.complete_latents(prompts, negative, canvas, known, steps, guidance,
-                                            seed, sampler, 1.0, done, timings, K)  # fmt: skip
+                                            seed, sampler, 1.0, done, timings, K,
+                                            self.config.context_guidance)  # fmt: skip
             out = self.finish(latents, canvas, known, timings, as_written)
         else:
             if mode is not None or missing is not None:
@@ -952,7 +970,8 @@ class Pipeline:
                         for p, r, s in zip(prompts, recent, before, strict=True)]  # fmt: skip
                 timings.plan += time.perf_counter() - t0
             latents = self.complete_latents(said, negative, canvas, known, steps, guidance,
-                                            seed + w, sampler, 1.0, done, timings, K)  # fmt: skip
+                                            seed + w, sampler, 1.0, done, timings, K,
+                                            self.config.context_guidance)  # fmt: skip
             fresh = n // f  # latent frames this window adds: [K B, C, fresh, h, w] at the end
             t0 = time.perf_counter()
             if w == 0:  # prime: the context's causal state (the same in every candidate)

@@ -38,12 +38,13 @@ def test_context_guidance_is_the_instructpix2pix_sum(tiny_pipeline: Pipeline, ct
     pipe = copy.copy(tiny_pipeline)  # a shallow copy: only its config changes
     # fp32 like the reference calls below: on a CPU with native bf16 the pipeline would
     # otherwise run the DiT under bf16 autocast, and 1e-5 is a test of the guidance sum
-    pipe.config = dataclasses.replace(pipe.config, context_guidance=ctx, bf16=False)
+    pipe.config = dataclasses.replace(pipe.config, bf16=False)
     g, shape = 4.0, pipe.latent_shape(9, 32, 32)  # (4, 3, 4, 4)
     gen = torch.Generator().manual_seed(0)
     clean, noise, x = (torch.randn((1, *shape), generator=gen) for _ in range(3))
     given = torch.tensor([True, False, False])
-    v = pipe.velocity_fn(["a red circle"], [""], g, given=given, clean=clean, context_noise=noise)
+    v = pipe.velocity_fn(["a red circle"], [""], g, given=given, clean=clean, context_noise=noise,
+                         context_guidance=ctx)  # fmt: skip
     t = torch.tensor([0.6])
     out = v(x, t)
 
@@ -62,11 +63,53 @@ def test_context_guidance_is_the_instructpix2pix_sum(tiny_pipeline: Pipeline, ct
     assert not torch.allclose(want, vi + g * (vc - vi), atol=1e-4)
 
 
-def test_context_guidance_is_validated() -> None:
+def test_context_guidance_is_validated(tiny_pipeline: Pipeline) -> None:
     from kinema.pipelines import PipelineConfig
 
     with pytest.raises(InvalidInputError, match="context_guidance"):
         PipelineConfig(context_guidance=-1.0)
+    with pytest.raises(InvalidInputError, match="fill_context_guidance"):
+        PipelineConfig(fill_context_guidance=51.0)
+    shape = tiny_pipeline.latent_shape(9, 32, 32)
+    given = torch.tensor([True, False, False])
+    with pytest.raises(InvalidInputError, match="context_guidance"):
+        tiny_pipeline.velocity_fn(["x"], [""], 4.0, given=given, clean=torch.zeros(1, *shape),
+                                  context_guidance=-2.0)  # fmt: skip
+
+
+def test_each_mode_samples_with_its_context_guidance(
+    tiny_pipeline: Pipeline, clip: Video, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Continuations (image to video, extension windows) guide on their context with
+    ``context_guidance``; fill and interpolation with ``fill_context_guidance``; text to video
+    has no context to guide on."""
+    import copy
+    import dataclasses
+
+    pipe = copy.copy(tiny_pipeline)  # a shallow copy: only its config changes
+    pipe.config = dataclasses.replace(pipe.config, context_guidance=3.0,
+                                      fill_context_guidance=2.0, extend_window=4)  # fmt: skip
+    import inspect
+
+    seen: list[tuple[bool, float]] = []
+    sample = pipe.sample
+    signature = inspect.signature(sample)
+
+    def spy(*a, **k):
+        bound = signature.bind(*a, **k)
+        bound.apply_defaults()
+        seen.append((bound.arguments["given"] is not None, bound.arguments["context_guidance"]))
+        return sample(*a, **k)
+
+    monkeypatch.setattr(pipe, "sample", spy)
+    pipe("a red circle", image=clip.frames[0], num_frames=5, seed=0, num_inference_steps=1)
+    pipe("a red circle", video=clip, mode="extend", num_frames=8, seed=0, num_inference_steps=1)
+    pipe("a red circle", video=clip, missing=[5, 6, 7, 8], seed=0, num_inference_steps=1)
+    pipe.interpolate(clip, prompt="a red circle", num_inference_steps=1)
+    pipe("a red circle", num_frames=5, seed=0, num_inference_steps=1)
+    # i2v, two extension windows, fill, interpolation, text to video (1.0: the default, unused)
+    assert seen == [(True, 3.0), (True, 3.0), (True, 3.0), (True, 2.0), (True, 2.0),
+                    (False, 1.0)]  # fmt: skip
 
 
 def test_latent_groups_follow_the_causal_vae(tiny_pipeline: Pipeline) -> None:

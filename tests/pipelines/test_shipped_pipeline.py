@@ -56,3 +56,8 @@ def test_shipped_model_draws_large_single_objects(text_encoder) -> None:
     # and each window reads the prompt with objects turned round at the walls
     # (bench/results/edit_eval_planner-*_long_tune.md)
     assert config.planner == "shapes-world" and pipe.planner is not None
+    # image to video and extension guide on their given frames with c = g = 4 (no extra DiT
+    # batch); fill does not (bench/results/edit_eval_i2v-*_cg-*_i2v_tune.md,
+    # edit_eval_cg-{1,4}_fill_tune.md)
+    assert (config.context_guidance, config.fill_context_guidance) == (4.0, 1.0)
+    assert config.context_guidance == config.guidance
