@@ -41,7 +41,7 @@ from kinema.pipelines import Pipeline
 from kinema.pipelines.plan import PLANNERS
 from kinema.pipelines.text_to_video import PROMPT_REWRITES, Timings, crossfade
 from kinema.train.vae import to_tensor
-from kinema.world.captions import caption
+from kinema.world.captions import caption, rewrite_prompt
 from kinema.world.parse import parse_clip
 from kinema.world.render import render
 from kinema.world.scene import sample_scene
@@ -127,6 +127,12 @@ def main() -> None:
         choices=sorted(PROMPT_REWRITES),
         help="override pipeline.json: what the DiT reads ('' = every prompt as written)",
     )
+    ap.add_argument(
+        "--rewrite-given",
+        action="store_true",
+        help="every case's prompt replaced by its Shapes World rewrite, so the DiT reads the "
+        "canonical caption where frames are given too (the pipeline reads it as written there)",
+    )
     ap.add_argument("--candidates", type=int, default=None, help="override pipeline.json")
     ap.add_argument(
         "--planner",
@@ -169,6 +175,8 @@ def main() -> None:
     # --tune draws other scenes, so settings picked on them leave the eval's numbers unbiased
     items = cases(max(args.cases, args.long_start + args.long_prompts),
                   seed=EVAL_SEED + 7 * args.tune)  # fmt: skip
+    if args.rewrite_given:
+        items = [(rewrite_prompt(p) or p, g) for p, g in items]
     B = args.batch
     res: dict[str, object] = {
         "prompt_rewrite": pipe.config.prompt_rewrite,
@@ -180,6 +188,7 @@ def main() -> None:
         "planner": pipe.config.planner,
         "context_guidance": pipe.config.context_guidance,
         "fill_context_guidance": pipe.config.fill_context_guidance,
+        "rewrite_given": args.rewrite_given,
     }
     if args.long_only:
         args.only = ["long"]
@@ -502,6 +511,7 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
         flag += f" --planner-reach {args.planner_reach}"
     flag += f" --fill-strength {args.fill_strength}" if args.fill_strength != 1.0 else ""
     flag += f" --long-start {args.long_start}" if args.long_start else ""
+    flag += " --rewrite-given" if args.rewrite_given else ""
     flag += " --tune" if args.tune else ""
     lines = [
         f"# Every mode of one model (`python bench/edit_eval.py --cases {args.cases} --long {args.long} --long-prompts {args.long_prompts} --repeats {args.repeats}{flag}`)",
@@ -528,7 +538,10 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
         + (f" Extension windows read the {res['planner']!r} planner's prompt (linear motions "
            "turned round at the walls)." if res.get("planner")
            else " Extension windows read the prompt as given, held throughout.")
-        + context_sentence(res),
+        + context_sentence(res)
+        + (" Every case's prompt was replaced by its rewrite first (`--rewrite-given`), so the "
+           "DiT read the canonical caption where frames are given too." if res.get("rewrite_given")
+           else ""),
         "",
         "| measure | value |",
         "|---|---|",
