@@ -489,7 +489,7 @@ def context_sentence(res: dict) -> str:
                 " in every mode (`context_guidance`).")  # fmt: skip
     return (f" Given frames are guided on with context guidance c = {res['context_guidance']:g} "
             "in image to video and extension windows and c = "
-            f"{res.get('fill_context_guidance', 1.0):g} in fill and interpolation "
+            f"{res['fill_context_guidance']:g} in fill and interpolation "
             "(`context_guidance`, `fill_context_guidance`).")  # fmt: skip
 
 

@@ -140,8 +140,7 @@ class PipelineConfig:
             )
         self.guidance_interval = (bounds[0], bounds[1])
         for name in ("context_guidance", "fill_context_guidance"):
-            if not 0.0 <= getattr(self, name) <= 50.0:
-                raise InvalidInputError(f"{name} must be in [0, 50], got {getattr(self, name)}")
+            check_context_guidance(getattr(self, name), name)
         if self.prompt_rewrite not in PROMPT_REWRITES:
             raise InvalidInputError(
                 f"prompt_rewrite must be one of {sorted(PROMPT_REWRITES)}, got {self.prompt_rewrite!r}"
@@ -219,6 +218,12 @@ def check_request(num_frames: int, height: int, width: int, steps: int, guidance
         raise InvalidInputError(f"num_inference_steps must be 1..1000, got {steps}")
     if not 0.0 <= guidance <= 50.0:
         raise InvalidInputError(f"guidance_scale must be in [0, 50], got {guidance}")
+
+
+def check_context_guidance(value: float, name: str = "context_guidance") -> None:
+    """Raise InvalidInputError unless the context guidance ``value`` lies in [0, 50]."""
+    if not 0.0 <= value <= 50.0:
+        raise InvalidInputError(f"{name} must be in [0, 50], got {value}")
 
 
 def check_candidates(candidates: int) -> None:
@@ -443,9 +448,8 @@ class Pipeline:
         keep = None if given is None else given[None, None, :, None, None]  # [1, 1, T, 1, 1]
         lo, hi = self.config.guidance_interval
         n = len(prompts)
+        check_context_guidance(context_guidance)
         ctx = 1.0 if given is None or not given.any() else context_guidance
-        if not 0.0 <= ctx <= 50.0:
-            raise InvalidInputError(f"context_guidance must be in [0, 50], got {ctx}")
         if ctx != 1.0:
             if context_noise is None:
                 raise InvalidInputError("context_guidance != 1 needs context_noise")
