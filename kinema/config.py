@@ -126,7 +126,8 @@ class VAEDataConfig:
 
 @dataclass
 class VAELossConfig:
-    """Reconstruction = MSE + l1 * L1 + grad * MSE of spatial gradients; plus kl * KL.
+    """Reconstruction = MSE + l1 * L1 + grad * MSE of spatial gradients (+ ssim * (1 - SSIM));
+    plus kl * KL.
 
     MSE leads: with small objects on flat backgrounds, L1's sign gradients from the ~95% of
     pixels already right drown the objects (a plain conv AE memorising 8 images: MSE 34.6 dB,
@@ -137,6 +138,9 @@ class VAELossConfig:
     l1_weight: float = 0.05  # sharpening; large values stall object learning (see above)
     grad_weight: float = 0.5  # squared error of x/y differences: sharp, well-placed edges
     kl_weight: float = 1e-6  # keeps the latent smooth/sampleable; higher blurs reconstructions
+    # 1 - SSIM as bench/vae_eval.py scores it (11x11 Gaussian, per frame): local contrast and
+    # structure at edges, which the squared errors average away; 0 = off (not computed)
+    ssim_weight: float = 0.0
 
 
 @dataclass

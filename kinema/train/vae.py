@@ -12,7 +12,7 @@ from torch import nn
 from kinema.config import VAEConfig, VAELossConfig, VAERecipe
 from kinema.data.dataset import VideoDataset
 from kinema.errors import InvalidInputError
-from kinema.eval.metrics import psnr
+from kinema.eval.metrics import psnr, ssim
 from kinema.io.video import Video, write_video
 from kinema.models.vae import CausalVAE
 from kinema.train.trainer import ship_run_files
@@ -64,14 +64,14 @@ def vae_loss(
     grad = spatial_grad_mse(recon, x)
     kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
     total = w.mse_weight * mse + w.l1_weight * l1 + w.grad_weight * grad + w.kl_weight * kl
+    parts = {"mse": mse.detach(), "l1": l1.detach(), "grad": grad.detach(), "kl": kl.detach()}
+    if w.ssim_weight:
+        dissim = 1.0 - ssim(recon, x).mean()  # scored on the 0..255 scale, as the bench does
+        total = total + w.ssim_weight * dissim
+        parts["ssim"] = 1.0 - dissim.detach()
     with torch.no_grad():  # tensors, read only at logged steps (no host sync on a GPU)
-        return total, {
-            "mse": mse.detach(),
-            "l1": l1.detach(),
-            "grad": grad.detach(),
-            "kl": kl.detach(),
-            "psnr": psnr(recon, x).mean(),
-        }
+        parts["psnr"] = psnr(recon, x).mean()
+        return total, parts
 
 
 class VAETask:
@@ -141,7 +141,12 @@ class VAETask:
         write_video(
             Video(to_uint8(grid[None])[0], 8.0), samples / f"step_{step:06d}.mp4", overwrite=True
         )
-        return {"val_psnr": float(p.mean()), "val_psnr_min": float(p.min())}
+        s = ssim(recon, self.val)
+        return {
+            "val_psnr": float(p.mean()),
+            "val_psnr_min": float(p.min()),
+            "val_ssim": float(s.mean()),
+        }
 
 
 @torch.no_grad()

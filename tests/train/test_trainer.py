@@ -147,6 +147,40 @@ def test_vae_loss_and_psnr_values() -> None:
     assert float(psnr(noisy.clamp(-1, 1), x).mean()) == pytest.approx(48.13, abs=0.3)
 
 
+def test_vae_loss_ssim_term() -> None:
+    """ssim_weight adds w * (1 - SSIM), the bench's SSIM, and trains on it alone if asked."""
+    from kinema.eval.metrics import ssim
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 5, 16, 16, generator=g) * 2 - 1
+    zero = torch.zeros(2, 4, 2, 2, 2)
+    base = VAELossConfig(mse_weight=1.0, l1_weight=0.05, grad_weight=0.5, kl_weight=0.0)
+    _, parts = vae_loss(x, x, zero, zero, base)
+    assert "ssim" not in parts  # off by default: not computed
+    total, parts = vae_loss(x, x, zero, zero, VAELossConfig(ssim_weight=0.3, kl_weight=0.0))
+    assert float(parts["ssim"]) == pytest.approx(1.0) and float(total) == pytest.approx(
+        0.0, abs=1e-6
+    )
+    blurred = (x + x.roll(1, dims=-1)) / 2
+    b_total, _ = vae_loss(blurred, x, zero, zero, base)
+    w = VAELossConfig(
+        mse_weight=1.0, l1_weight=0.05, grad_weight=0.5, kl_weight=0.0, ssim_weight=0.3
+    )
+    total, parts = vae_loss(blurred, x, zero, zero, w)
+    s = float(ssim(blurred, x).mean())
+    assert 0.0 < s < 0.9 and float(parts["ssim"]) == pytest.approx(s)
+    assert float(total) == pytest.approx(float(b_total) + 0.3 * (1 - s), rel=1e-5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # as the trainer calls it: SSIM in fp32
+        _, parts = vae_loss(blurred, x, zero, zero, w)
+    assert float(parts["ssim"]) == pytest.approx(s, abs=1e-5)
+    recon = blurred.clone().requires_grad_(True)  # SSIM alone still gives a gradient
+    only = VAELossConfig(
+        mse_weight=0.0, l1_weight=0.0, grad_weight=0.0, kl_weight=0.0, ssim_weight=1.0
+    )
+    vae_loss(recon, x, zero, zero, only)[0].backward()
+    assert recon.grad is not None and float(recon.grad.abs().sum()) > 0
+
+
 def test_recipes_parse_and_reject_typos(tmp_path: Path) -> None:
     recipe = load_vae_recipe("configs/vae-shapes.yaml")
     assert recipe.model.latent_channels in (4, 8, 16) and recipe.train.bf16
