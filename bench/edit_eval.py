@@ -144,6 +144,8 @@ def main() -> None:
         "--planner-reach", type=float, default=None, help="the shapes-world planner's reach"
     )
     ap.add_argument("--extend-candidates", type=int, default=None, help="override pipeline.json")
+    ap.add_argument("--screen-drafts", type=int, default=None, help="override pipeline.json")
+    ap.add_argument("--screen-step", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--fill-candidates", type=int, default=None, help="override pipeline.json")
     ap.add_argument(
         "--window-candidates",
@@ -164,7 +166,8 @@ def main() -> None:
     pipe = Pipeline.from_pretrained(args.weights)
     overrides = ("extend_context", "extend_window", "context_guidance", "fill_context_guidance",
                  "prompt_rewrite",
-                 "candidates", "extend_candidates", "fill_candidates", "planner")  # fmt: skip
+                 "candidates", "extend_candidates", "fill_candidates", "planner",
+                 "screen_drafts", "screen_step")  # fmt: skip
     given = {k: getattr(args, k) for k in overrides}
     # validated again by PipelineConfig.__post_init__
     pipe.config = dataclasses.replace(
@@ -217,6 +220,8 @@ def image_to_video(pipe: Pipeline, items: list, batch: int) -> dict:
     res = _image_to_video(pipe, items, batch, best)
     if best > 1:
         res["candidates"] = best
+        res["drafts"] = pipe.drafts_for(best)
+        res["screen_step"] = pipe.config.screen_step
         res["one_clip"] = _image_to_video(pipe, items, batch, 1)
     return res
 
@@ -241,7 +246,9 @@ def _image_to_video(pipe: Pipeline, items: list, batch: int, candidates: int) ->
         lat = pipe.sample(prompts, [""] * len(chunk), pipe.latent_shape(17, 64, 64),
                           pipe.config.steps, pipe.config.guidance, s, given=given, clean=clean,
                           candidates=candidates,
-                          context_guidance=pipe.config.context_guidance)  # fmt: skip
+                          context_guidance=pipe.config.context_guidance,
+                          screen=pipe.screen_for(prompts, candidates, timings)
+                          if candidates > 1 else None)  # fmt: skip
         raw = pipe.decode(lat)  # [K B, 17, 64, 64, 3]
         if candidates > 1:  # the verifier's pick per case, as the pipeline's finish() makes it
             raw = pipe.best_of(raw.reshape(candidates, len(chunk), *raw.shape[1:]), prompts,
@@ -522,8 +529,11 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
            "given, as `kinema generate` does." if res.get("prompt_rewrite")
            else "each prompt as written.")
         + (f" Image to video (and a long video's first clip) keeps the best of "
-           f"{res['i2v']['candidates']} clips by the pipeline's verifier, as `kinema animate` "
-           "(and `kinema generate`) do."
+           f"{res['i2v']['candidates']} clips by the pipeline's verifier"
+           + (f" (those {res['i2v']['candidates']} the best of {res['i2v']['drafts']} drafts "
+              f"read at step {res['i2v']['screen_step']})"
+              if res["i2v"].get("drafts", 0) > res["i2v"]["candidates"] else "")
+           + ", as `kinema animate` (and `kinema generate`) do."
            if "candidates" in res.get("i2v", {}) else "")
         + (f" Each window of an extension keeps the best of {res['extend_candidates']} "
            "continuations by the verifier, as `kinema extend` does"

@@ -21,6 +21,7 @@ the one-clip row's clip, same seed).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -86,13 +87,21 @@ def main() -> None:
     ap.add_argument("--guidance", type=float, default=None)
     ap.add_argument("--batch", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--screen-drafts", type=int, default=None, help="override pipeline.json")
+    ap.add_argument("--screen-step", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--out", default="bench/results/t2v_eval")
     args = ap.parse_args()
     pipe = Pipeline.from_pretrained(args.weights)
+    screen = {"screen_drafts": args.screen_drafts, "screen_step": args.screen_step}
+    pipe.config = dataclasses.replace(
+        pipe.config, **{k: v for k, v in screen.items() if v is not None}
+    )
     half = args.prompts // 2
     rows = []
     best = pipe.default_candidates
+    drafts = pipe.drafts_for(best, args.steps)
     shipped = f", best of {best}" if best > 1 else ""
+    shipped += f" of {drafts} drafts" if drafts > best else ""
     settings = [("heldout", False, 1)]
     if pipe.config.prompt_rewrite:
         settings += [("heldout", True, 1)] + ([("heldout", True, best)] if best > 1 else [])
@@ -127,7 +136,14 @@ def main() -> None:
         f"the pipeline's {pipe.config.prompt_rewrite!r} rewrite of it, and samples one clip per "
         f"prompt, except in the best-of rows, which keep the one of {best} that the pipeline's "
         f"{pipe.config.verifier!r} verifier scores closest to the prompt (both as "
-        "`kinema generate` does).",
+        "`kinema generate` does)."
+        + (
+            f" Those {best} are finished from {drafts} drafts: the {best} whose data estimates "
+            f"at sampler step {pipe.config.screen_step} the verifier reads best (screened best "
+            "of N)."
+            if drafts > best
+            else ""
+        ),
         "",
         "| phrasing | objects | frames x H x W | clips | " + " | ".join(cols) + " | seconds |",
         "|---|---|---|---|" + "---|" * len(cols) + "---|",

@@ -572,9 +572,10 @@ def generate(
         seed = _seed(seed)
         _say_pasted_negative(prompt)
         rewritten = _say_model_prompt(pipe, prompt, rewrite, windows=frames > first)
-        best_of = _say_best_of(
-            pipe, prompt, candidates, " (the first clip)" if frames > first else ""
-        )
+        screened: dict = {}
+        best_of = _say_best_of(pipe, prompt, candidates,
+                               " (the first clip)" if frames > first else "", steps=steps,
+                               params=screened)  # fmt: skip
         # the windows of a long video make one continuation each unless --candidates asks for
         # more: pipeline.json's extend_candidates (for `kinema extend`) would take the minute
         # past its 60 s budget, and best of 3 per window bought no identity on the tuning stream
@@ -599,7 +600,7 @@ def generate(
                              callback=lambda i, n: bar.update(task, completed=total + i))  # fmt: skip
         params = {"seed": seed, "steps": total, "guidance": guidance or pipe.config.guidance,
                   "frames": frames, "size": f"{width}x{height}", "prompt_rewritten": rewritten,
-                  "candidates": best_of}  # fmt: skip
+                  "candidates": best_of, **screened}  # fmt: skip
         if per_window is not None:
             params["window_candidates"] = per_window
             params["window_planner"] = planned
@@ -656,18 +657,26 @@ def _say_planner(pipe, prompt: str, plan: bool) -> str:  # type: ignore[no-untyp
 
 
 def _say_best_of(pipe, prompt: str, candidates: int | None, where: str = "",  # type: ignore[no-untyped-def]
-                 choice: str = "clips") -> int:  # fmt: skip
+                 choice: str = "clips", steps: int | None = None,
+                 params: dict | None = None) -> int:  # fmt: skip
     """Say so when the pipeline keeps the best of several samples; how many it samples.
     ``choice``: "clips" (text or image to video) and "windows" (extension) are chosen by the
-    verifier, "completions" (fill, interpolate) by their consensus."""
+    verifier, "completions" (fill, interpolate) by their consensus. Clips screened from more
+    drafts (``Pipeline.drafts_for``) say so too, and ``params`` (the credentials') gets the
+    drafts as "drafts"."""
     n = pipe.candidates_for(prompt, candidates, choice)
+    drafts = pipe.drafts_for(n, steps) if choice == "clips" else n
     if n > 1 and choice == "completions":
         err_console.print(f"[dim]{n} completions, keeping the one closest to the others "
                           "(--candidates 1: one)[/]")  # fmt: skip
     elif n > 1:
         what = "continuations per window" if choice == "windows" else "clips"
-        err_console.print(f"[dim]best of {n} {what}{where}, chosen by the "
+        screened = (f" (the {n} of {drafts} drafts the verifier reads best at step "
+                    f"{pipe.config.screen_step}, finished)" if drafts > n else "")  # fmt: skip
+        err_console.print(f"[dim]best of {n} {what}{where}{screened}, chosen by the "
                           f"{pipe.config.verifier} verifier (--candidates 1: one)[/]")  # fmt: skip
+    if params is not None and drafts > n:
+        params["drafts"] = drafts
     return n
 
 
@@ -751,7 +760,8 @@ def _edit(
     seed = _seed(seed)
     _say_pasted_negative(out.prompt)
     params = {"seed": seed, "steps": steps or pipe.config.steps}
-    params["candidates"] = _say_best_of(pipe, out.prompt, candidates, choice=choice)
+    params["candidates"] = _say_best_of(pipe, out.prompt, candidates, choice=choice,
+                                        steps=steps, params=params)  # fmt: skip
     if plan is not None:
         params["window_planner"] = _say_planner(pipe, out.prompt, plan)
     timings = Timings()

@@ -482,6 +482,42 @@ def test_generate_best_of_n_says_so_and_records_it(tmp_path: Path, tiny_pipeline
     assert r.exit_code == 2 and "candidates must be 1..16, got 17" in r.output
 
 
+def test_screened_best_of_n_says_so_and_records_its_drafts(tmp_path: Path, tiny_pipeline) -> None:
+    import dataclasses
+
+    import torch
+
+    from kinema.models.classifier import ClassifierConfig
+    from kinema.pipelines import Pipeline
+    from kinema.pipelines.verify import ShapesWorldVerifier
+    from kinema.understand.recognize import SlotRecognizer
+
+    torch.manual_seed(0)
+    verifier = ShapesWorldVerifier(SlotRecognizer(ClassifierConfig(
+        in_channels=1, channels=(8, 8, 8), heads={"slot": 12})))  # fmt: skip
+    config = dataclasses.replace(tiny_pipeline.config, candidates=2, screen_drafts=5,
+                                 screen_step=1, verifier="shapes-world")  # fmt: skip
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config,
+                    verifier=verifier)  # fmt: skip
+    w = ["--weights", str(pipe.save_pretrained(tmp_path / "w")), "--frames", "5", "--size", "32",
+         "--seed", "2"]  # fmt: skip
+    said = "a large red circle moving left on a black background"
+    # 4 steps: screened at step 1; 2 steps: no step after it to go on from; --candidates 1: one
+    for extra, drafts in ((["--steps", "4"], 5), (["--steps", "2"], None),
+                          (["--steps", "4", "--candidates", "1"], None)):  # fmt: skip
+        out = tmp_path / f"s{len(extra)}{extra[1]}.mp4"
+        r = runner.invoke(app, ["generate", said, "-o", str(out), *w, *extra])
+        assert r.exit_code == 0, r.output
+        flat = " ".join(r.output.split())
+        assert ("the 2 of 5 drafts the verifier reads best at step 1, finished" in flat) is (
+            drafts is not None
+        ), flat
+        r = runner.invoke(app, ["verify", str(out), "--json"])
+        params = json.loads(r.output)["c2pa"]["claims"]["parameters"]
+        assert params.get("drafts") == drafts
+        assert params["candidates"] == (1 if "--candidates" in extra else 2)
+
+
 def test_extension_windows_record_their_planner(tmp_path: Path, tiny_pipeline) -> None:
     import dataclasses
 

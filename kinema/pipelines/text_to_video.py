@@ -102,6 +102,18 @@ class PipelineConfig:
     # is the clip a single sample gives with the same seed. Prompts the verifier cannot read get
     # one clip. The cost is N x the sampling and decoding.
     candidates: int = 1
+    # screened best of N (text and image to video, where `candidates` > 1): sample
+    # `screen_drafts` noise draws per prompt instead, run them to sampler step `screen_step`,
+    # decode each one's data estimate there (x0 = x - t v, from the velocity that step computes
+    # anyway) for the verifier to read, and finish only the best `candidates` of them, which the
+    # verifier then chooses among as before. Shape and layout are settled early in a flow
+    # sample, so a cheap look at many starts buys what finishing them all would, at a fraction
+    # of the cost: D (s + 1) + K (steps - s - 1) DiT batches for D drafts, K finished, step s.
+    # 0 = off (the `candidates` draws are all finished). 160 tuning prompts, one object
+    # (bench/results/t2v_screen_tune.md): best of 3 85.6% (60 batches), best of 8 93.8% (160),
+    # 8 drafts screened at step 5 with the best 2 finished 93.1% (76), at step 3 88.1% (64).
+    screen_drafts: int = 0
+    screen_step: int = 3
     # best of N per extension window: each window samples `extend_candidates` continuations
     # and keeps the one the verifier reads closest to the prompt, over the window's context and
     # new frames (a linear motion counted either way round: objects reflect off walls); 1 = one
@@ -154,6 +166,16 @@ class PipelineConfig:
                 f"verifier must be '' or one of {sorted(VERIFIERS)}, got {self.verifier!r}"
             )
         check_candidates(self.fill_candidates)
+        if self.screen_drafts:
+            check_candidates(self.screen_drafts)
+            if not self.verifier:
+                raise InvalidInputError("screen_drafts needs a verifier to read the drafts")
+        if (
+            isinstance(self.screen_step, bool)
+            or not isinstance(self.screen_step, int)
+            or (self.screen_step < 1)
+        ):
+            raise InvalidInputError(f"screen_step must be an int >= 1, got {self.screen_step!r}")
         for name in ("candidates", "extend_candidates"):
             n = getattr(self, name)
             check_candidates(n)
@@ -298,6 +320,18 @@ def interpolated_length(num_frames: int, factor: int) -> int:
     return T
 
 
+@dataclass(frozen=True)
+class Screen:
+    """Screened best of N in ``Pipeline.sample``: ``drafts`` D noise draws per prompt run to
+    sampler step ``at``; ``score`` reads their data estimates there (latents [D B, C, T, h, w]
+    -> float [D, B], higher = closer to the prompt) and the best ``candidates`` of each prompt's
+    D are finished."""
+
+    drafts: int
+    at: int
+    score: Callable[[torch.Tensor], np.ndarray]
+
+
 class Pipeline:
     """``pipe(prompt, negative_prompt=None, num_frames=17, height=64, width=64, ...) -> Video``."""
 
@@ -408,6 +442,41 @@ class Pipeline:
         if n == 1 or self.verifier is None:
             return 1
         return n if self.verifier.target(read_request(prompt).prompt) is not None else 1
+
+    def drafts_for(self, candidates: int, steps: int | None = None) -> int:
+        """Noise draws a text or image to video call makes for K = ``candidates`` clips per
+        prompt in ``steps`` sampler steps: ``config.screen_drafts`` where a screen applies (a
+        verifier, more drafts than K, a step after ``screen_step`` to go on from), else K."""
+        steps = self.config.steps if steps is None else steps
+        drafts = self.config.screen_drafts
+        if candidates > 1 and self.verifier is not None and drafts > candidates:
+            return drafts if self.config.screen_step < steps - 1 else candidates
+        return candidates
+
+    def screen_for(self, prompts: list[str], candidates: int, timings: Timings) -> Screen | None:
+        """The screen (``Screen``) for K = ``candidates`` clips per prompt, or None where there is
+        none: ``config.screen_drafts`` <= K or no verifier. Each draft's data estimate is decoded
+        and the verifier scores it against its prompt (0 for a prompt it cannot read)."""
+        drafts = self.config.screen_drafts
+        if self.verifier is None or drafts <= candidates:
+            return None
+        verifier = self.verifier
+        targets = [verifier.target(p) for p in prompts]
+
+        def score(x0: torch.Tensor) -> np.ndarray:  # [D B, C, T, h, w] -> [D, B]
+            t0 = time.perf_counter()
+            frames = self.decode(x0)  # [D B, T, H, W, 3]
+            t1 = time.perf_counter()
+            timings.decode += t1 - t0
+            frames = frames.reshape(drafts, len(prompts), *frames.shape[1:])  # [D, B, ...]
+            out = np.zeros((drafts, len(prompts)))
+            for b, target in enumerate(targets):
+                if target is not None:
+                    out[:, b] = verifier.score(frames[:, b], target)
+            timings.verify += time.perf_counter() - t1
+            return out
+
+        return Screen(drafts, self.config.screen_step, score)
 
     # ------------------------------------------------------------------ sampling
     def latent_shape(self, num_frames: int, height: int, width: int) -> tuple[int, int, int, int]:
@@ -557,6 +626,7 @@ class Pipeline:
         project: Callable[[torch.Tensor], torch.Tensor] | None = None,
         candidates: int = 1,
         context_guidance: float = 1.0,
+        screen: Screen | None = None,
     ) -> torch.Tensor:
         """Latents [B, *shape] from noise (or, with ``strength`` < 1, from ``clean`` noised to
         t = strength: partial denoising of a draft), holding ``given`` frames at ``clean``;
@@ -566,27 +636,41 @@ class Pipeline:
 
         ``candidates`` K > 1: [K B, *shape], candidate k of prompt b at k B + b, all in one
         batch, each holding the prompt's ``clean`` given frames; candidate 0 is the sample K = 1
-        gives (its noise is drawn first, the others' after it)."""
+        gives (its noise is drawn first, the others' after it).
+
+        ``screen`` (with K > 1): D > K drafts per prompt instead, run to step ``screen.at``,
+        where ``screen.score`` reads their data estimates and the best K per prompt go on
+        (``Screen``); the K kept are in rank order, best first. No screen where it cannot apply:
+        D <= K, fewer than two steps after ``at``, or a ``project`` (fill)."""
         pt, ph, pw = self.dit.cfg.patch
         tokens = (shape[1] // pt) * (shape[2] // ph) * (shape[3] // pw)
         ts = sample_timesteps(steps, shift_for_tokens(tokens, self.config.flow))
-        gen = torch.Generator().manual_seed(int(seed))
-        x = torch.cat(
-            [torch.randn((len(prompts), *shape), generator=gen) for _ in range(candidates)]
-        )  # [K B, C, T, h, w]
-        prompts, negative = prompts * candidates, negative * candidates
-        if clean is not None and candidates > 1:
-            clean = clean.repeat(candidates, 1, 1, 1, 1)  # [K B, C, T, h, w]
-        # drawn after x, so context_guidance leaves the sample's own noise as it was
-        guide_ctx = given is not None and context_guidance != 1.0
-        ctx_noise = torch.randn(x.shape, generator=gen) if guide_ctx else None
-        v = self.velocity_fn(prompts, negative, guidance, timings, given, clean, ctx_noise,
-                             context_guidance)  # fmt: skip
         if strength < 1.0:
             if clean is None:
                 raise InvalidInputError("strength < 1 needs a draft (clean latents)")
             ts = ts[ts <= strength]
             ts = torch.cat([torch.tensor([strength]), ts]) if ts[0] < strength else ts
+        # a screen needs a step after the screened one, and an x0 estimate the verifier can read
+        if screen is not None and (screen.drafts <= candidates or screen.at >= len(ts) - 2
+                                   or project is not None):  # fmt: skip
+            screen = None
+        B, D = len(prompts), screen.drafts if screen is not None else candidates
+        gen = torch.Generator().manual_seed(int(seed))
+        x = torch.cat(
+            [torch.randn((B, *shape), generator=gen) for _ in range(D)]
+        )  # [D B, C, T, h, w]
+        # drawn after x, so context_guidance leaves the sample's own noise as it was
+        guide_ctx = given is not None and context_guidance != 1.0
+        ctx_noise = torch.randn(x.shape, generator=gen) if guide_ctx else None
+        if clean is not None and D > 1:
+            clean = clean.repeat(D, 1, 1, 1, 1)  # [D B, C, T, h, w]
+
+        def velocity(rows: int) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+            return self.velocity_fn(prompts * rows, negative * rows, guidance, timings, given,
+                                    clean, ctx_noise, context_guidance)  # fmt: skip
+
+        v = velocity(D)
+        if strength < 1.0:
             x = (1 - strength) * clean + strength * x
         if given is not None and clean is not None:
             x = torch.where(given[None, None, :, None, None], clean, x)
@@ -595,7 +679,26 @@ class Pipeline:
             out = euler(v, x, ts, callback=callback, project=project)  # [B, C, T, h, w]
         else:
             integrate = euler if sampler == "euler" else heun
-            out = integrate(v, x, ts, callback=callback)  # [B, C, T, h, w]
+            if screen is not None:  # D drafts to step `at`, K of them on from there
+                at = screen.at
+                x = integrate(v, x, ts[: at + 1], callback=callback)  # [D B, C, T, h, w]
+                t, t_next = float(ts[at]), float(ts[at + 1])
+                vel = v(x, torch.full((len(x),), t))  # [D B, C, T, h, w]: step `at`'s velocity
+                sampled = time.perf_counter() - t0
+                score = screen.score(x - t * vel)  # [D, B] from the data estimates
+                t0 = time.perf_counter() - sampled  # sampling time excludes the screen's reading
+                best = np.argsort(-score, axis=0, kind="stable")[:candidates]  # [K, B] drafts
+                rows = torch.from_numpy((best * B + np.arange(B)).reshape(-1))  # [K B] of D B
+                x = (x + (t_next - t) * vel)[rows]  # the Euler step, on the kept drafts only
+                clean = None if clean is None else clean[rows]
+                ctx_noise = None if ctx_noise is None else ctx_noise[rows]
+                v = velocity(candidates)
+                if callback is not None:
+                    callback(at)
+                    after = callback
+                    callback = lambda i: after(at + 1 + i)  # noqa: E731
+                ts = ts[at + 1 :]
+            out = integrate(v, x, ts, callback=callback)  # [K B, C, T, h, w]
         if timings is not None:
             timings.sampling += time.perf_counter() - t0
         return out
@@ -658,6 +761,7 @@ class Pipeline:
         timings: Timings | None = None,
         candidates: int = 1,
         context_guidance: float = 1.0,
+        screen: Screen | None = None,
     ) -> torch.Tensor:
         """Latents [B, C, T', h, w] of ``canvas`` uint8 [B, T, H, W, 3] with its unknown frames
         (known: bool [T]) generated and the latent frames whose pixels are all known held;
@@ -665,8 +769,8 @@ class Pipeline:
 
         Unknown frames are first drafted by linear cross-fade between the nearest known frames
         (or copies at the ends): the VAE is causal, so later latents see them, and with
-        ``strength`` < 1 the draft is where sampling starts. ``context_guidance`` is
-        ``sample``'s.
+        ``strength`` < 1 the draft is where sampling starts. ``context_guidance`` and
+        ``screen`` are ``sample``'s.
 
         Known pixels inside a latent that also holds unknown ones (every other frame, when
         interpolating) cannot be held in latent space. There each step's data estimate is
@@ -708,7 +812,7 @@ class Pipeline:
 
         return self.sample(prompts, negative, self.latent_shape(T, H, W), steps, guidance, seed,
                            sampler, given, clean, strength, callback, timings, project,
-                           candidates, context_guidance)  # fmt: skip
+                           candidates, context_guidance, screen)  # fmt: skip
 
     def finish(
         self,
@@ -779,7 +883,8 @@ class Pipeline:
         as written.
 
         ``candidates`` > 1 samples that many clips and keeps one (1: one clip). In text and
-        image to video (default ``config.candidates``) and in each extension window (default
+        image to video (default ``config.candidates``; with ``config.screen_drafts`` more, those
+        K are the best of that many drafts read early, ``screen_for``) and in each extension window (default
         ``config.extend_candidates``) it is the one the pipeline's verifier scores closest to
         the prompt, where the verifier reads the prompt (``candidates_for``); in fill and
         interpolate (default ``config.fill_candidates``) the ``consensus`` of them.
@@ -893,9 +998,10 @@ class Pipeline:
             known[0] = True
             done = callback and (lambda i: callback(i + 1, steps))
             K = max(self.candidates_for(p, candidates) for p in as_written)
+            screen = self.screen_for(as_written, K, timings) if K > 1 else None
             latents = self.complete_latents(prompts, negative, canvas, known, steps, guidance,
                                             seed, sampler, 1.0, done, timings, K,
-                                            self.config.context_guidance)  # fmt: skip
+                                            self.config.context_guidance, screen)  # fmt: skip
             out = self.finish(latents, canvas, known, timings, as_written)
         else:
             if mode is not None or missing is not None:
@@ -904,9 +1010,10 @@ class Pipeline:
             check_request(num_frames, H, W, steps, guidance)
             done = callback and (lambda i: callback(i + 1, steps))
             K = max(self.candidates_for(p, candidates) for p in as_written)
+            screen = self.screen_for(as_written, K, timings) if K > 1 else None
             latents = self.sample(prompts, negative, self.latent_shape(num_frames, H, W), steps,
                                   guidance, seed, sampler, callback=done, timings=timings,
-                                  candidates=K)  # fmt: skip
+                                  candidates=K, screen=screen)  # fmt: skip
             t1 = time.perf_counter()
             out = self.decode(latents)  # [K B, T, H, W, 3]
             timings.decode += time.perf_counter() - t1

@@ -12,7 +12,7 @@ import torch
 from kinema.errors import InvalidInputError
 from kinema.io.video import Video
 from kinema.pipelines import Pipeline, PipelineConfig
-from kinema.pipelines.text_to_video import Timings
+from kinema.pipelines.text_to_video import Screen, Timings
 from kinema.pipelines.verify import ShapesWorldVerifier, recognizer_view
 from kinema.world.render import render
 from kinema.world.scene import ObjectSpec, SceneSpec, sample_scene
@@ -79,6 +79,72 @@ def test_best_of_n_animates_a_still_too(best_of: Pipeline) -> None:
     assert np.array_equal(picked.frames[1:], best_of.mark(clips[best : best + 1, 1:])[0])
     one = best_of("a red circle", candidates=1, **kw)
     assert np.array_equal(one.frames[1:], best_of.mark(clips[:1, 1:])[0])  # candidate 0
+
+
+def test_a_screen_finishes_the_drafts_its_score_ranks_best(best_of: Pipeline) -> None:
+    prompts = ["a red circle", "a blue square"]
+    shape = best_of.latent_shape(9, 32, 32)
+    g = best_of.config.guidance
+    full = best_of.sample(prompts, ["", ""], shape, 4, g, 3, candidates=4)  # [4 B, ...]
+    # per prompt a ranking of the 4 drafts: prompt 0 prefers 3 then 1, prompt 1 prefers 0 then 2
+    ranks = np.array([[0.0, 3.0], [2.0, 0.0], [1.0, 2.0], [3.0, 1.0]])  # [D, B]
+    seen: list[tuple[int, ...]] = []
+
+    def score(x0: torch.Tensor) -> np.ndarray:
+        seen.append(tuple(x0.shape))
+        return ranks
+
+    steps: list[int] = []
+    out = best_of.sample(prompts, ["", ""], shape, 4, g, 3, candidates=2,
+                         screen=Screen(4, 1, score), callback=steps.append)  # fmt: skip
+    assert seen == [(8, *shape)]  # all D B drafts' data estimates, read once
+    assert steps == [0, 1, 2, 3]  # the progress goes on as if nothing happened
+    assert out.shape == (4, *shape)  # K B, best first: row k B + b is prompt b's k-th best
+    for k, (d0, d1) in enumerate([(3, 0), (1, 2)]):
+        # the kept drafts go on exactly as they would have unscreened (same noise, same steps)
+        torch.testing.assert_close(out[2 * k], full[2 * d0], atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(out[2 * k + 1], full[2 * d1 + 1], atol=1e-4, rtol=1e-4)
+    # no screen where it cannot apply: as many drafts as candidates, or no step left after it
+    for screen in (Screen(2, 1, score), Screen(4, 3, score)):
+        same = best_of.sample(prompts, ["", ""], shape, 4, g, 3, candidates=2, screen=screen)
+        torch.testing.assert_close(same, full[:4], atol=1e-4, rtol=1e-4)
+    assert len(seen) == 1
+
+
+def test_screened_best_of_n_in_text_and_image_to_video(best_of: Pipeline) -> None:
+    best_of.config = dataclasses.replace(best_of.config, candidates=2, screen_drafts=5,
+                                         screen_step=1)  # fmt: skip
+    verifier = best_of.verifier
+    kw = dict(num_frames=9, height=32, width=32, seed=4, num_inference_steps=4)
+    timings = Timings()
+    video = best_of("a red circle", timings=timings, **kw)
+    # the screen reads 5 drafts, then the verifier picks among the 2 finished
+    assert verifier.scored == [5, 2] and timings.verify > 0  # type: ignore[union-attr]
+    # the same by hand: the pipeline's screen, then its verifier's pick among the finished
+    shape = best_of.latent_shape(9, 32, 32)
+    latents = best_of.sample(["a red circle"], [""], shape, 4, best_of.config.guidance, 4,
+                             candidates=2, screen=best_of.screen_for(["a red circle"], 2,
+                                                                     Timings()))  # fmt: skip
+    clips = best_of.decode(latents)  # [2, 9, 32, 32, 3]
+    best = int(np.argmax(clips.reshape(2, -1).mean(1)))
+    assert np.array_equal(video.frames, best_of.mark(clips[best : best + 1])[0])
+    verifier.scored.clear()  # type: ignore[union-attr]
+    still = render(sample_scene(3, height=32, width=32, num_frames=1))[0]
+    animated = best_of("a red circle", image=still, **kw)
+    assert np.array_equal(animated.frames[0], still)
+    assert verifier.scored == [5, 2]  # type: ignore[union-attr]
+    verifier.scored.clear()  # type: ignore[union-attr]
+    best_of("a red circle", candidates=1, **kw)  # one clip: no drafts, no verifier
+    best_of("unreadable scene", **kw)  # a prompt the verifier cannot read: one clip
+    assert verifier.scored == []  # type: ignore[union-attr]
+    assert best_of.screen_for(["a red circle"], 5, Timings()) is None  # D <= K: no screen
+    with pytest.raises(InvalidInputError, match="screen_drafts needs a verifier"):
+        PipelineConfig(screen_drafts=6)
+    for bad in (0, 1.5, True):
+        with pytest.raises(InvalidInputError, match="screen_step must be an int >= 1"):
+            PipelineConfig(screen_step=bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match=r"candidates must be 1\.\.16"):
+        PipelineConfig(screen_drafts=17, verifier="shapes-world")
 
 
 def test_each_extension_window_keeps_the_verifiers_pick(
