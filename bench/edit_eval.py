@@ -146,6 +146,7 @@ def main() -> None:
     ap.add_argument("--extend-candidates", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--screen-drafts", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--screen-step", type=int, default=None, help="override pipeline.json")
+    ap.add_argument("--image-screen-step", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--fill-candidates", type=int, default=None, help="override pipeline.json")
     ap.add_argument(
         "--window-candidates",
@@ -167,7 +168,7 @@ def main() -> None:
     overrides = ("extend_context", "extend_window", "context_guidance", "fill_context_guidance",
                  "prompt_rewrite",
                  "candidates", "extend_candidates", "fill_candidates", "planner",
-                 "screen_drafts", "screen_step")  # fmt: skip
+                 "screen_drafts", "screen_step", "image_screen_step")  # fmt: skip
     given = {k: getattr(args, k) for k in overrides}
     # validated again by PipelineConfig.__post_init__
     pipe.config = dataclasses.replace(
@@ -220,8 +221,8 @@ def image_to_video(pipe: Pipeline, items: list, batch: int) -> dict:
     res = _image_to_video(pipe, items, batch, best)
     if best > 1:
         res["candidates"] = best
-        res["drafts"] = pipe.drafts_for(best)
-        res["screen_step"] = pipe.config.screen_step
+        res["drafts"] = pipe.drafts_for(best, image=True)
+        res["screen_step"] = pipe.screen_step_for(image=True)
         res["one_clip"] = _image_to_video(pipe, items, batch, 1)
     return res
 
@@ -247,7 +248,7 @@ def _image_to_video(pipe: Pipeline, items: list, batch: int, candidates: int) ->
                           pipe.config.steps, pipe.config.guidance, s, given=given, clean=clean,
                           candidates=candidates,
                           context_guidance=pipe.config.context_guidance,
-                          screen=pipe.screen_for(prompts, candidates, timings)
+                          screen=pipe.screen_for(prompts, candidates, timings, image=True)
                           if candidates > 1 else None)  # fmt: skip
         raw = pipe.decode(lat)  # [K B, 17, 64, 64, 3]
         if candidates > 1:  # the verifier's pick per case, as the pipeline's finish() makes it

@@ -32,12 +32,27 @@ from kinema.diffusion.flow import shift_for_tokens
 from kinema.diffusion.sample import sample_timesteps
 from kinema.eval.fidelity import score_clip
 from kinema.pipelines import Pipeline
+from kinema.pipelines.text_to_video import crossfade
 
 TUNE_SEED = EVAL_SEED + 7  # the sampling sweep's stream: not the eval's scenes
 STEPS, GUIDANCE = 20, 4.0
 
 
+def image_cases(n: int) -> list[tuple[str, object, np.ndarray]]:
+    """The edit eval's tuning cases for image to video: (prompt, scene, its first frame)."""
+    from edit_eval import EVAL_SEED as EDIT_SEED
+    from edit_eval import cases
+
+    from kinema.world.render import render
+
+    return [(p, g.spec, render(g)[0]) for p, g in cases(n, seed=EDIT_SEED + 7)]
+
+
 def sample_records(pipe: Pipeline, items: list, drafts: int, marks: list[int]) -> list[dict]:
+    """Items (prompt, scene) for text to video, or (prompt, scene, first frame) for image to
+    video, sampled as ``kinema animate`` does: the frame given, the prompt as written, context
+    guidance ``pipeline.json``'s (its noise drawn after the drafts', as ``Pipeline.sample``
+    does), frame 0 pasted back before the scorer reads a clip."""
     shape = pipe.latent_shape(17, 64, 64)
     _, T, h, w = shape
     pt, ph, pw = pipe.dit.cfg.patch
@@ -47,10 +62,24 @@ def sample_records(pipe: Pipeline, items: list, drafts: int, marks: list[int]) -
     for s in range(0, len(items), 10):
         chunk = items[s : s + 10]
         B = len(chunk)
-        said = [pipe.model_prompt(p) for p, _ in chunk] * drafts  # draft k of prompt b: k B + b
+        image = len(chunk[0]) == 3
         gen = torch.Generator().manual_seed(1 + s)
         x = torch.cat([torch.randn((B, *shape), generator=gen) for _ in range(drafts)])
-        v = pipe.velocity_fn(said, [""] * len(said), GUIDANCE)
+        if image:  # the first latent frame given: the still, encoded as the pipeline does
+            said = [c[0] for c in chunk] * drafts  # as written where frames are given
+            canvas = np.zeros((B, 17, 64, 64, 3), dtype=np.uint8)
+            canvas[:, 0] = [c[2] for c in chunk]
+            known = np.zeros(17, dtype=bool)
+            known[0] = True
+            given = pipe.latent_given(known)
+            clean = pipe.encode(crossfade(canvas, known)).repeat(drafts, 1, 1, 1, 1)
+            noise = torch.randn(x.shape, generator=gen)
+            x = torch.where(given[None, None, :, None, None], clean, x)
+            v = pipe.velocity_fn(said, [""] * len(said), GUIDANCE, None, given, clean, noise,
+                                 pipe.config.context_guidance)  # fmt: skip
+        else:
+            said = [pipe.model_prompt(c[0]) for c in chunk] * drafts  # draft k of b: k B + b
+            v = pipe.velocity_fn(said, [""] * len(said), GUIDANCE)
         seen = {}
         for i in range(STEPS):
             t, t_next = float(ts[i]), float(ts[i + 1])
@@ -59,12 +88,15 @@ def sample_records(pipe: Pipeline, items: list, drafts: int, marks: list[int]) -
                 seen[i] = pipe.decode(x - t * vel).reshape(drafts, B, 17, 64, 64, 3)
             x = x + (t_next - t) * vel
         clips = pipe.decode(x).reshape(drafts, B, 17, 64, 64, 3)
-        for b, (p, spec) in enumerate(chunk):
+        for b, (p, spec, *still) in enumerate(chunk):
             target = pipe.verifier.target(p)
+            shown = clips[:, b].copy()  # [D, 17, 64, 64, 3]
+            if still:
+                shown[:, 0] = still[0]  # the given frame back, as the output has it
             r = {
                 "prompt": p,
                 "verifier": pipe.verifier.score(clips[:, b], target).tolist(),
-                "ok": [bool(score_clip(clips[k, b], spec).ok) for k in range(drafts)],
+                "ok": [bool(score_clip(shown[k], spec).ok) for k in range(drafts)],
             }
             for i in marks:
                 r[f"verifier_at_{i}"] = pipe.verifier.score(seen[i][:, b], target).tolist()
@@ -83,7 +115,7 @@ def table(records: list[dict]) -> list[str]:
         if k.startswith("verifier_at_") and all(k in r for r in records)
     )
     rows = [
-        "| policy | all-right, 1 object | DiT batches of one clip |",
+        "| policy | all-right | DiT batches of one clip |",
         "|---|---|---|",
         f"| one clip | {100 * ok[:, 0].mean():.1f}% | {STEPS} |",
     ]
@@ -109,7 +141,8 @@ def table(records: list[dict]) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--weights", default=None)
-    ap.add_argument("--objects", type=int, default=1)
+    ap.add_argument("--objects", type=int, default=1, help="text to video: objects per prompt")
+    ap.add_argument("--image", action="store_true", help="image to video: the edit eval's cases")
     ap.add_argument("--prompts", type=int, default=100)
     ap.add_argument("--start", type=int, default=0, help="skip this many of the stream's prompts")
     ap.add_argument("--drafts", type=int, default=8)
@@ -118,19 +151,26 @@ def main() -> None:
     ap.add_argument("--out", default="bench/results/t2v_screen_tune")
     args = ap.parse_args()
     out = Path(args.out)
+    image = args.image
     if args.merge:
         runs = [json.loads(Path(f).read_text()) for f in args.merge]
+        image = any("--image" in run["command"] for run in runs)
         records = [r for run in runs for r in run["records"]]
         how = " and ".join(f"`{run['command']}`" for run in runs)
     else:
         t0 = time.perf_counter()
         pipe = Pipeline.from_pretrained(args.weights)
-        items = prompts(args.start + args.prompts, args.objects, TUNE_SEED, "heldout")
+        if args.image:
+            items = image_cases(args.start + args.prompts)
+        else:
+            items = prompts(args.start + args.prompts, args.objects, TUNE_SEED, "heldout")
         records = sample_records(pipe, items[args.start :], args.drafts, args.marks)
-        how = (f"`python bench/t2v_screen_sweep.py --objects {args.objects} --prompts "
+        what = "--image" if args.image else f"--objects {args.objects}"
+        how = (f"`python bench/t2v_screen_sweep.py {what} --prompts "
                f"{args.prompts} --start {args.start} --drafts {args.drafts} --marks "
                + " ".join(map(str, args.marks)) + "`")  # fmt: skip
-        out = out.with_name(f"{out.name}_{args.start}-{args.start + args.prompts}")
+        name = f"{out.name}{'_i2v' if args.image else ''}_{args.start}-{args.start + args.prompts}"
+        out = out.with_name(name)
         out.parent.mkdir(parents=True, exist_ok=True)
         run = {"command": how.strip("`"), "records": records,
                "seconds": time.perf_counter() - t0}  # fmt: skip
@@ -138,9 +178,15 @@ def main() -> None:
     lines = [
         f"# Screened best of N on the tuning stream ({how})",
         "",
-        f"{len(records)} held-out-phrased tuning prompts (rewritten, as `kinema generate` "
-        f"reads them), 17x64x64, {STEPS} Euler steps, guidance {GUIDANCE}; all-right by the "
-        "Shapes World scorer. Policies replayed from the same drafts, so they are paired.",
+        (
+            f"{len(records)} image-to-video tuning cases of the edit eval (one and two objects, "
+            "the prompt as written, context guidance as shipped)"
+            if image
+            else f"{len(records)} held-out-phrased tuning prompts (rewritten, as `kinema generate` "
+            "reads them)"
+        )
+        + f", 17x64x64, {STEPS} Euler steps, guidance {GUIDANCE}; all-right by the Shapes "
+        "World scorer. Policies replayed from the same drafts, so they are paired.",
         "",
         *table(records),
     ]

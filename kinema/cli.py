@@ -658,21 +658,21 @@ def _say_planner(pipe, prompt: str, plan: bool) -> str:  # type: ignore[no-untyp
 
 def _say_best_of(pipe, prompt: str, candidates: int | None, where: str = "",  # type: ignore[no-untyped-def]
                  choice: str = "clips", steps: int | None = None,
-                 params: dict | None = None) -> int:  # fmt: skip
+                 params: dict | None = None, image: bool = False) -> int:  # fmt: skip
     """Say so when the pipeline keeps the best of several samples; how many it samples.
     ``choice``: "clips" (text or image to video) and "windows" (extension) are chosen by the
     verifier, "completions" (fill, interpolate) by their consensus. Clips screened from more
-    drafts (``Pipeline.drafts_for``) say so too, and ``params`` (the credentials') gets the
-    drafts as "drafts"."""
+    drafts (``Pipeline.drafts_for``; ``image``: image to video's screen) say so too, and
+    ``params`` (the credentials') gets the drafts as "drafts"."""
     n = pipe.candidates_for(prompt, candidates, choice)
-    drafts = pipe.drafts_for(n, steps) if choice == "clips" else n
+    drafts = pipe.drafts_for(n, steps, image) if choice == "clips" else n
     if n > 1 and choice == "completions":
         err_console.print(f"[dim]{n} completions, keeping the one closest to the others "
                           "(--candidates 1: one)[/]")  # fmt: skip
     elif n > 1:
         what = "continuations per window" if choice == "windows" else "clips"
         screened = (f" (the {n} of {drafts} drafts the verifier reads best at step "
-                    f"{pipe.config.screen_step}, finished)" if drafts > n else "")  # fmt: skip
+                    f"{pipe.screen_step_for(image)}, finished)" if drafts > n else "")  # fmt: skip
         err_console.print(f"[dim]best of {n} {what}{where}{screened}, chosen by the "
                           f"{pipe.config.verifier} verifier (--candidates 1: one)[/]")  # fmt: skip
     if params is not None and drafts > n:
@@ -761,7 +761,8 @@ def _edit(
     _say_pasted_negative(out.prompt)
     params = {"seed": seed, "steps": steps or pipe.config.steps}
     params["candidates"] = _say_best_of(pipe, out.prompt, candidates, choice=choice,
-                                        steps=steps, params=params)  # fmt: skip
+                                        steps=steps, params=params,
+                                        image=choice == "clips")  # fmt: skip
     if plan is not None:
         params["window_planner"] = _say_planner(pipe, out.prompt, plan)
     timings = Timings()

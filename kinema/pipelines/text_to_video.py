@@ -114,6 +114,11 @@ class PipelineConfig:
     # 8 drafts screened at step 5 with the best 2 finished 93.1% (76), at step 3 88.1% (64).
     screen_drafts: int = 0
     screen_step: int = 3
+    # the same in image to video, where the given frame settles shape and layout and what is
+    # left to tell apart (the motion, two objects' above all) shows later: 100 tuning cases
+    # (bench/results/t2v_screen_tune_i2v.md), 8 drafts with the best 2 finished: 85% read at
+    # step 5, 89% at 7, 91% at 9, against 80% for the best of 3. 0 = screen_step
+    image_screen_step: int = 0
     # best of N per extension window: each window samples `extend_candidates` continuations
     # and keeps the one the verifier reads closest to the prompt, over the window's context and
     # new frames (a linear motion counted either way round: objects reflect off walls); 1 = one
@@ -170,12 +175,10 @@ class PipelineConfig:
             check_candidates(self.screen_drafts)
             if not self.verifier:
                 raise InvalidInputError("screen_drafts needs a verifier to read the drafts")
-        if (
-            isinstance(self.screen_step, bool)
-            or not isinstance(self.screen_step, int)
-            or (self.screen_step < 1)
-        ):
-            raise InvalidInputError(f"screen_step must be an int >= 1, got {self.screen_step!r}")
+        for name, least in (("screen_step", 1), ("image_screen_step", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise InvalidInputError(f"{name} must be an int >= {least}, got {value!r}")
         for name in ("candidates", "extend_candidates"):
             n = getattr(self, name)
             check_candidates(n)
@@ -443,20 +446,29 @@ class Pipeline:
             return 1
         return n if self.verifier.target(read_request(prompt).prompt) is not None else 1
 
-    def drafts_for(self, candidates: int, steps: int | None = None) -> int:
-        """Noise draws a text or image to video call makes for K = ``candidates`` clips per
-        prompt in ``steps`` sampler steps: ``config.screen_drafts`` where a screen applies (a
-        verifier, more drafts than K, a step after ``screen_step`` to go on from), else K."""
+    def screen_step_for(self, image: bool = False) -> int:
+        """The sampler step whose data estimates a screen reads: ``config.screen_step``, or in
+        image to video ``config.image_screen_step`` where it is set."""
+        return (image and self.config.image_screen_step) or self.config.screen_step
+
+    def drafts_for(self, candidates: int, steps: int | None = None, image: bool = False) -> int:
+        """Noise draws a text (or, ``image``, image) to video call makes for K = ``candidates``
+        clips per prompt in ``steps`` sampler steps: ``config.screen_drafts`` where a screen
+        applies (a verifier, more drafts than K, a step after ``screen_step_for`` to go on
+        from), else K."""
         steps = self.config.steps if steps is None else steps
         drafts = self.config.screen_drafts
         if candidates > 1 and self.verifier is not None and drafts > candidates:
-            return drafts if self.config.screen_step < steps - 1 else candidates
+            return drafts if self.screen_step_for(image) < steps - 1 else candidates
         return candidates
 
-    def screen_for(self, prompts: list[str], candidates: int, timings: Timings) -> Screen | None:
-        """The screen (``Screen``) for K = ``candidates`` clips per prompt, or None where there is
-        none: ``config.screen_drafts`` <= K or no verifier. Each draft's data estimate is decoded
-        and the verifier scores it against its prompt (0 for a prompt it cannot read)."""
+    def screen_for(
+        self, prompts: list[str], candidates: int, timings: Timings, image: bool = False
+    ) -> Screen | None:
+        """The screen (``Screen``) for K = ``candidates`` clips per prompt (``image``: in image to
+        video, read at ``screen_step_for(image)``), or None where there is none:
+        ``config.screen_drafts`` <= K or no verifier. Each draft's data estimate is decoded and
+        the verifier scores it against its prompt (0 for a prompt it cannot read)."""
         drafts = self.config.screen_drafts
         if self.verifier is None or drafts <= candidates:
             return None
@@ -476,7 +488,7 @@ class Pipeline:
             timings.verify += time.perf_counter() - t1
             return out
 
-        return Screen(drafts, self.config.screen_step, score)
+        return Screen(drafts, self.screen_step_for(image), score)
 
     # ------------------------------------------------------------------ sampling
     def latent_shape(self, num_frames: int, height: int, width: int) -> tuple[int, int, int, int]:
@@ -998,7 +1010,7 @@ class Pipeline:
             known[0] = True
             done = callback and (lambda i: callback(i + 1, steps))
             K = max(self.candidates_for(p, candidates) for p in as_written)
-            screen = self.screen_for(as_written, K, timings) if K > 1 else None
+            screen = self.screen_for(as_written, K, timings, image=True) if K > 1 else None
             latents = self.complete_latents(prompts, negative, canvas, known, steps, guidance,
                                             seed, sampler, 1.0, done, timings, K,
                                             self.config.context_guidance, screen)  # fmt: skip

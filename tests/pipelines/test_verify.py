@@ -138,11 +138,20 @@ def test_screened_best_of_n_in_text_and_image_to_video(best_of: Pipeline) -> Non
     best_of("unreadable scene", **kw)  # a prompt the verifier cannot read: one clip
     assert verifier.scored == []  # type: ignore[union-attr]
     assert best_of.screen_for(["a red circle"], 5, Timings()) is None  # D <= K: no screen
+    # image to video reads its drafts at its own step where one is set
+    best_of.config = dataclasses.replace(best_of.config, image_screen_step=2)
+    assert best_of.screen_for(["a red circle"], 2, Timings(), image=True).at == 2  # type: ignore[union-attr]
+    assert best_of.screen_for(["a red circle"], 2, Timings()).at == 1  # type: ignore[union-attr]
+    # 3 steps: text to video screens at step 1, image to video has no step after its 2
+    assert (best_of.drafts_for(2, 3), best_of.drafts_for(2, 3, image=True)) == (5, 2)
+    assert best_of.drafts_for(1, 4) == 1  # one clip: no drafts
     with pytest.raises(InvalidInputError, match="screen_drafts needs a verifier"):
         PipelineConfig(screen_drafts=6)
     for bad in (0, 1.5, True):
         with pytest.raises(InvalidInputError, match="screen_step must be an int >= 1"):
             PipelineConfig(screen_step=bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="image_screen_step must be an int >= 0"):
+        PipelineConfig(image_screen_step=-1)
     with pytest.raises(InvalidInputError, match=r"candidates must be 1\.\.16"):
         PipelineConfig(screen_drafts=17, verifier="shapes-world")
 
