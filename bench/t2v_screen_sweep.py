@@ -119,14 +119,14 @@ def table(records: list[dict]) -> list[str]:
         "|---|---|---|",
         f"| one clip | {100 * ok[:, 0].mean():.1f}% | {STEPS} |",
     ]
-    for k in (2, 3, 4, 6, 8):
+    for k in (2, 3, 4, 6, 8, 12, 16):
         if k <= D:
             pick = final[:, :k].argmax(1)
             rows.append(f"| best of {k} (oracle: {100 * ok[:, :k].any(1).mean():.1f}%) | "
                         f"{100 * ok[np.arange(n), pick].mean():.1f}% | {STEPS * k} |")  # fmt: skip
     for i in marks:
         early = np.array([r[f"verifier_at_{i}"] for r in records])  # [n, D]
-        for d in sorted({6, D}):
+        for d in sorted({6, 8, 12, D}):
             for keep in (1, 2, 3):
                 if d > D or keep >= d:
                     continue
