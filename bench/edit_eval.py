@@ -248,8 +248,7 @@ def _image_to_video(pipe: Pipeline, items: list, batch: int, candidates: int) ->
                           pipe.config.steps, pipe.config.guidance, s, given=given, clean=clean,
                           candidates=candidates,
                           context_guidance=pipe.config.context_guidance,
-                          screen=pipe.screen_for(prompts, candidates, timings, image=True)
-                          if candidates > 1 else None)  # fmt: skip
+                          screen=pipe.screen_for(prompts, candidates, timings, image=True))  # fmt: skip
         raw = pipe.decode(lat)  # [K B, 17, 64, 64, 3]
         if candidates > 1:  # the verifier's pick per case, as the pipeline's finish() makes it
             raw = pipe.best_of(raw.reshape(candidates, len(chunk), *raw.shape[1:]), prompts,

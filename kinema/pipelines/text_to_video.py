@@ -466,11 +466,12 @@ class Pipeline:
         self, prompts: list[str], candidates: int, timings: Timings, image: bool = False
     ) -> Screen | None:
         """The screen (``Screen``) for K = ``candidates`` clips per prompt (``image``: in image to
-        video, read at ``screen_step_for(image)``), or None where there is none:
-        ``config.screen_drafts`` <= K or no verifier. Each draft's data estimate is decoded and
-        the verifier scores it against its prompt (0 for a prompt it cannot read)."""
+        video, read at ``screen_step_for(image)``), or None where there is none: one clip (K =
+        1, the model alone), ``config.screen_drafts`` <= K or no verifier. Each draft's data
+        estimate is decoded and the verifier scores it against its prompt (0 for a prompt it
+        cannot read)."""
         drafts = self.config.screen_drafts
-        if self.verifier is None or drafts <= candidates:
+        if self.verifier is None or candidates <= 1 or drafts <= candidates:
             return None
         verifier = self.verifier
         targets = [verifier.target(p) for p in prompts]
@@ -652,8 +653,9 @@ class Pipeline:
 
         ``screen`` (with K > 1): D > K drafts per prompt instead, run to step ``screen.at``,
         where ``screen.score`` reads their data estimates and the best K per prompt go on
-        (``Screen``); the K kept are in rank order, best first. No screen where it cannot apply:
-        D <= K, fewer than two steps after ``at``, or a ``project`` (fill)."""
+        (``Screen``); the K kept are in rank order, best first. The screened step itself is an
+        Euler step (with ``sampler="heun"`` too). No screen where it cannot apply: D <= K, fewer
+        than two steps after ``at``, or a ``project`` (fill)."""
         pt, ph, pw = self.dit.cfg.patch
         tokens = (shape[1] // pt) * (shape[2] // ph) * (shape[3] // pw)
         ts = sample_timesteps(steps, shift_for_tokens(tokens, self.config.flow))
@@ -1010,7 +1012,7 @@ class Pipeline:
             known[0] = True
             done = callback and (lambda i: callback(i + 1, steps))
             K = max(self.candidates_for(p, candidates) for p in as_written)
-            screen = self.screen_for(as_written, K, timings, image=True) if K > 1 else None
+            screen = self.screen_for(as_written, K, timings, image=True)
             latents = self.complete_latents(prompts, negative, canvas, known, steps, guidance,
                                             seed, sampler, 1.0, done, timings, K,
                                             self.config.context_guidance, screen)  # fmt: skip
@@ -1022,7 +1024,7 @@ class Pipeline:
             check_request(num_frames, H, W, steps, guidance)
             done = callback and (lambda i: callback(i + 1, steps))
             K = max(self.candidates_for(p, candidates) for p in as_written)
-            screen = self.screen_for(as_written, K, timings) if K > 1 else None
+            screen = self.screen_for(as_written, K, timings)
             latents = self.sample(prompts, negative, self.latent_shape(num_frames, H, W), steps,
                                   guidance, seed, sampler, callback=done, timings=timings,
                                   candidates=K, screen=screen)  # fmt: skip

@@ -138,6 +138,7 @@ def test_screened_best_of_n_in_text_and_image_to_video(best_of: Pipeline) -> Non
     best_of("unreadable scene", **kw)  # a prompt the verifier cannot read: one clip
     assert verifier.scored == []  # type: ignore[union-attr]
     assert best_of.screen_for(["a red circle"], 5, Timings()) is None  # D <= K: no screen
+    assert best_of.screen_for(["a red circle"], 1, Timings()) is None  # one clip: no screen
     # image to video reads its drafts at its own step where one is set
     best_of.config = dataclasses.replace(best_of.config, image_screen_step=2)
     assert best_of.screen_for(["a red circle"], 2, Timings(), image=True).at == 2  # type: ignore[union-attr]
