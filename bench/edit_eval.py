@@ -147,6 +147,7 @@ def main() -> None:
     ap.add_argument("--screen-drafts", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--screen-step", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--image-screen-step", type=int, default=None, help="override pipeline.json")
+    ap.add_argument("--image-screen-drafts", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--fill-candidates", type=int, default=None, help="override pipeline.json")
     ap.add_argument(
         "--window-candidates",
@@ -168,7 +169,8 @@ def main() -> None:
     overrides = ("extend_context", "extend_window", "context_guidance", "fill_context_guidance",
                  "prompt_rewrite",
                  "candidates", "extend_candidates", "fill_candidates", "planner",
-                 "screen_drafts", "screen_step", "image_screen_step")  # fmt: skip
+                 "screen_drafts", "screen_step", "image_screen_step",
+                 "image_screen_drafts")  # fmt: skip
     given = {k: getattr(args, k) for k in overrides}
     # validated again by PipelineConfig.__post_init__
     pipe.config = dataclasses.replace(

@@ -119,6 +119,10 @@ class PipelineConfig:
     # (bench/results/t2v_screen_tune_i2v.md), 8 drafts with the best 2 finished: 85% read at
     # step 5, 89% at 7, 91% at 9, against 80% for the best of 3. 0 = screen_step
     image_screen_step: int = 0
+    # and with more drafts there (image to video has no speed goal; a draft costs what one
+    # does in text to video): 50 more tuning cases (t2v_screen_tune_i2v_0-50.md), read at step
+    # 9 with the best 2 finished: 90% from 8 drafts, 96% from 12 or 16. 0 = screen_drafts
+    image_screen_drafts: int = 0
     # best of N per extension window: each window samples `extend_candidates` continuations
     # and keeps the one the verifier reads closest to the prompt, over the window's context and
     # new frames (a linear motion counted either way round: objects reflect off walls); 1 = one
@@ -171,10 +175,11 @@ class PipelineConfig:
                 f"verifier must be '' or one of {sorted(VERIFIERS)}, got {self.verifier!r}"
             )
         check_candidates(self.fill_candidates)
-        if self.screen_drafts:
-            check_candidates(self.screen_drafts)
-            if not self.verifier:
-                raise InvalidInputError("screen_drafts needs a verifier to read the drafts")
+        for name in ("screen_drafts", "image_screen_drafts"):
+            if getattr(self, name):
+                check_candidates(getattr(self, name))
+                if not self.verifier:
+                    raise InvalidInputError(f"{name} needs a verifier to read the drafts")
         for name, least in (("screen_step", 1), ("image_screen_step", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
@@ -451,13 +456,18 @@ class Pipeline:
         image to video ``config.image_screen_step`` where it is set."""
         return (image and self.config.image_screen_step) or self.config.screen_step
 
+    def screen_drafts_for(self, image: bool = False) -> int:
+        """Drafts a screen starts per prompt: ``config.screen_drafts``, or in image to video
+        ``config.image_screen_drafts`` where it is set."""
+        return (image and self.config.image_screen_drafts) or self.config.screen_drafts
+
     def drafts_for(self, candidates: int, steps: int | None = None, image: bool = False) -> int:
         """Noise draws a text (or, ``image``, image) to video call makes for K = ``candidates``
-        clips per prompt in ``steps`` sampler steps: ``config.screen_drafts`` where a screen
+        clips per prompt in ``steps`` sampler steps: ``screen_drafts_for(image)`` where a screen
         applies (a verifier, more drafts than K, a step after ``screen_step_for`` to go on
         from), else K."""
         steps = self.config.steps if steps is None else steps
-        drafts = self.config.screen_drafts
+        drafts = self.screen_drafts_for(image)
         if candidates > 1 and self.verifier is not None and drafts > candidates:
             return drafts if self.screen_step_for(image) < steps - 1 else candidates
         return candidates
@@ -470,7 +480,7 @@ class Pipeline:
         1, the model alone), ``config.screen_drafts`` <= K or no verifier. Each draft's data
         estimate is decoded and the verifier scores it against its prompt (0 for a prompt it
         cannot read)."""
-        drafts = self.config.screen_drafts
+        drafts = self.screen_drafts_for(image)
         if self.verifier is None or candidates <= 1 or drafts <= candidates:
             return None
         verifier = self.verifier

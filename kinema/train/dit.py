@@ -393,6 +393,7 @@ def export(
         candidates=config.candidates if shapes else 1,
         extend_candidates=config.extend_candidates if shapes else 1,
         screen_drafts=config.screen_drafts if shapes else 0,
+        image_screen_drafts=config.image_screen_drafts if shapes else 0,
         verifier=config.verifier if shapes else "",
         # so does the planner that turns Shapes World objects round at the walls
         planner=config.planner if shapes else "",

@@ -146,8 +146,15 @@ def test_screened_best_of_n_in_text_and_image_to_video(best_of: Pipeline) -> Non
     # 3 steps: text to video screens at step 1, image to video has no step after its 2
     assert (best_of.drafts_for(2, 3), best_of.drafts_for(2, 3, image=True)) == (5, 2)
     assert best_of.drafts_for(1, 4) == 1  # one clip: no drafts
+    # and starts its own number of drafts where one is set
+    best_of.config = dataclasses.replace(best_of.config, image_screen_drafts=7)
+    assert best_of.screen_for(["a red circle"], 2, Timings(), image=True).drafts == 7  # type: ignore[union-attr]
+    assert best_of.screen_for(["a red circle"], 2, Timings()).drafts == 5  # type: ignore[union-attr]
+    assert (best_of.drafts_for(2, 4), best_of.drafts_for(2, 4, image=True)) == (5, 7)
     with pytest.raises(InvalidInputError, match="screen_drafts needs a verifier"):
         PipelineConfig(screen_drafts=6)
+    with pytest.raises(InvalidInputError, match="image_screen_drafts needs a verifier"):
+        PipelineConfig(image_screen_drafts=6)
     for bad in (0, 1.5, True):
         with pytest.raises(InvalidInputError, match="screen_step must be an int >= 1"):
             PipelineConfig(screen_step=bad)  # type: ignore[arg-type]

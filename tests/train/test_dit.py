@@ -195,7 +195,7 @@ def test_export_keeps_tuned_sampling_settings(tmp_path: Path, vae: CausalVAE, te
     PipelineConfig(
         steps=99, sampler="heun", watermark_key="k2", extend_context=9, extend_window=8,
         candidates=3, extend_candidates=2, fill_candidates=4, verifier="shapes-world",
-        planner="shapes-world", screen_drafts=6, screen_step=4,
+        planner="shapes-world", screen_drafts=6, screen_step=4, image_screen_drafts=9,
     ).save(weights)  # fmt: skip
 
     model = new_dit(recipe, vae, text_encoder)
@@ -212,20 +212,21 @@ def test_export_keeps_tuned_sampling_settings(tmp_path: Path, vae: CausalVAE, te
     assert saved["prompt_rewrite"] == "shapes-world"  # trained on Shapes World captions
     assert (saved["candidates"], saved["verifier"]) == (3, "shapes-world")  # as tuned
     assert (saved["extend_candidates"], saved["fill_candidates"]) == (2, 4)
-    assert (saved["screen_drafts"], saved["screen_step"]) == (6, 4)
+    assert (saved["screen_drafts"], saved["screen_step"], saved["image_screen_drafts"]) == (6, 4, 9)
     assert saved["planner"] == "shapes-world"
 
     (weights / "pipeline.json").unlink()  # a first export writes the defaults
     saved = exported()
     assert (saved["sampler"], saved["extend_window"]) == ("euler", 12)
     PipelineConfig(candidates=3, extend_candidates=2, fill_candidates=4, screen_drafts=6,
+                   image_screen_drafts=9,
                    verifier="shapes-world", planner="shapes-world").save(weights)  # fmt: skip
     recipe.data.source = str(tmp_path / "manifest.jsonl")  # its own captions: read as written
     saved = exported()
     assert saved["prompt_rewrite"] == ""
     # and no Shapes World verifier choosing among its clips
     assert (saved["candidates"], saved["extend_candidates"], saved["verifier"]) == (1, 1, "")
-    assert saved["screen_drafts"] == 0  # nor drafts for it to read
+    assert (saved["screen_drafts"], saved["image_screen_drafts"]) == (0, 0)  # nor drafts for it
     assert saved["planner"] == ""  # nor the world's walls in its windows' prompts
     assert saved["fill_candidates"] == 4  # the consensus of its own completions needs no verifier
 
