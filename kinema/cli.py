@@ -604,6 +604,7 @@ def generate(
         if per_window is not None:
             params["window_candidates"] = per_window
             params["window_planner"] = planned
+            params["window_context_guidance"] = _context_guidance(pipe, "extend")
         _save(video, output, force, pipe, _Out(prompt, "generate", visible_mark, sign_prompt),
               params)  # fmt: skip
     _report(output, video, seed, timings, load)  # type: ignore[arg-type]
@@ -759,7 +760,8 @@ def _edit(
     pipe, load = _load_pipeline(weights, safety)
     seed = _seed(seed)
     _say_pasted_negative(out.prompt)
-    params = {"seed": seed, "steps": steps or pipe.config.steps}
+    params = {"seed": seed, "steps": steps or pipe.config.steps,
+              "context_guidance": _context_guidance(pipe, out.mode)}  # fmt: skip
     params["candidates"] = _say_best_of(pipe, out.prompt, candidates, choice=choice,
                                         steps=steps, params=params,
                                         image=choice == "clips")  # fmt: skip
@@ -777,6 +779,15 @@ def _edit(
         )
     _save(video, output, force, pipe, out, params)
     _report(output, video, seed, timings, load)
+
+
+def _context_guidance(pipe, mode: str) -> float:  # type: ignore[no-untyped-def]
+    """The guidance on the given frames a mode samples with (``PipelineConfig``): fill and
+    interpolation take ``fill_context_guidance``, continuations (animate, extend, a long
+    video's windows) ``context_guidance``."""
+    config = pipe.config
+    fill = mode in ("fill", "interpolate")
+    return float(config.fill_context_guidance if fill else config.context_guidance)
 
 
 @dataclass(frozen=True)

@@ -523,7 +523,8 @@ def test_extension_windows_record_their_planner(tmp_path: Path, tiny_pipeline) -
 
     from kinema.pipelines import Pipeline
 
-    config = dataclasses.replace(tiny_pipeline.config, planner="shapes-world")
+    config = dataclasses.replace(tiny_pipeline.config, planner="shapes-world",
+                                 context_guidance=2.5, fill_context_guidance=1.5)  # fmt: skip
     pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config)
     w = ["--weights", str(pipe.save_pretrained(tmp_path / "w")), "--steps", "1", "--seed", "3"]
     said = "a large red circle moving left on a black background"
@@ -557,10 +558,18 @@ def test_extension_windows_record_their_planner(tmp_path: Path, tiny_pipeline) -
     extend = ["extend", str(runs["long"]), "--seconds", "0.5", "--prompt", said, *w]
     run("extend", extend)
     run("extend, held", [*extend, "--hold-prompt"])
+    fill = tmp_path / "fill.mp4"
+    r = runner.invoke(app, ["fill", str(runs["long"]), "--frames", "5-6", "-o", str(fill), *w])
+    assert r.exit_code == 0, r.output
     for name, out in runs.items():
         r = runner.invoke(app, ["verify", str(out), "--json"])
         params = json.loads(r.output)["c2pa"]["claims"]["parameters"]
         assert params["window_planner"] == ("" if "held" in name else "shapes-world"), name
+        # the guidance on the given frames each sampled with: the windows' (and extend's) c
+        key = "context_guidance" if name.startswith("extend") else "window_context_guidance"
+        assert params[key] == 2.5, (name, params)
+    r = runner.invoke(app, ["verify", str(fill), "--json"])
+    assert json.loads(r.output)["c2pa"]["claims"]["parameters"]["context_guidance"] == 1.5
 
 
 def test_keyframes_describe_and_curate(tmp_path: Path) -> None:
