@@ -29,7 +29,7 @@ import numpy as np
 
 from kinema.errors import InvalidInputError
 from kinema.world import spec as S
-from kinema.world.captions import canonical_caption, parse_prompt, rewrite_prompt
+from kinema.world.captions import canonical_caption, read_world_prompt
 from kinema.world.parse import parse_clip
 from kinema.world.scene import SceneSpec
 
@@ -114,7 +114,7 @@ class ShapesWorldPlanner:
     it is given (the prompt's way where it is not seen moving). The frames give where each
     object is and its speed, so the turn comes where the wall does.
 
-    It plans prompts the world parser reads unambiguously (``kinema.world.rewrite_prompt``),
+    It plans prompts the world parser reads unambiguously (``kinema.world.read_world_prompt``),
     and restates one only where a direction differs from the prompt's, as that canonical
     caption with the turned motions; every other prompt, and every window where each object
     goes the prompt's way, reads the prompt as given."""
@@ -134,10 +134,9 @@ class ShapesWorldPlanner:
     def _scene(prompt: str) -> SceneSpec | None:
         """The scene of a prompt the world parser reads unambiguously, with a linear motion
         to plan; else None."""
-        canonical = rewrite_prompt(prompt)
-        if canonical is None:
+        scene = read_world_prompt(prompt)
+        if scene is None:
             return None
-        scene = parse_prompt(canonical)
         return scene if any(o.motion in AXIS for o in scene.objects) else None
 
     def reads(self, prompt: str) -> bool:
@@ -153,8 +152,8 @@ class ShapesWorldPlanner:
         scene = self._scene(prompt)
         if scene is None or new_frames < 1 or len(recent) < 2:
             return prompt
-        planned = rewrite_prompt(before) if before is not None else None
-        ways = {o.color: o.motion for o in parse_prompt(planned).objects} if planned else {}
+        planned = read_world_prompt(before) if before is not None else None
+        ways = {o.color: o.motion for o in planned.objects} if planned else {}
         read = parse_clip(recent)
         H, W = recent.shape[1:3]
         objects, turned = [], False

@@ -12,7 +12,7 @@ how many clips it chooses from.
 each candidate, and a candidate's score is the log-probability the recognizer gives the
 prompt's scene: the background, each named object present with its shape, motion and (where
 the prompt names one) size, and every other object colour absent. It reads only prompts the
-world parser reads unambiguously (``kinema.world.rewrite_prompt``); for any other prompt it
+world parser reads unambiguously (``kinema.world.read_world_prompt``); for any other prompt it
 answers None and the pipeline samples one clip. It is not the Shapes World scorer
 (``kinema.world.parse_clip``, which reads pixels by the world's spec and is what the benches
 measure with): a learned reader that agrees with it on rendered clips.
@@ -40,7 +40,7 @@ from kinema.understand.recognize import (
     split_heads,
 )
 from kinema.world import spec as S
-from kinema.world.captions import parse_prompt, rewrite_prompt
+from kinema.world.captions import read_world_prompt
 from kinema.world.scene import SceneSpec
 
 
@@ -110,10 +110,9 @@ class ShapesWorldVerifier:
         self.recognizer.save_pretrained(directory, PREFIX)
 
     def target(self, prompt: str, continuing: bool = False) -> SceneSpec | Continuing | None:
-        canonical = rewrite_prompt(prompt)
-        if canonical is None:
+        scene = read_world_prompt(prompt)
+        if scene is None:
             return None
-        scene = parse_prompt(canonical)
         return Continuing(scene) if continuing else scene
 
     @torch.no_grad()

@@ -5,6 +5,7 @@ from kinema.world.captions import (
     caption,
     is_world_caption,
     parse_prompt,
+    read_world_prompt,
     rewrite_prompt,
 )
 from kinema.world.parse import ParsedClip, parse_clip
@@ -21,6 +22,7 @@ __all__ = [
     "is_world_caption",
     "parse_clip",
     "parse_prompt",
+    "read_world_prompt",
     "render",
     "rewrite_prompt",
     "sample_scene",

@@ -343,6 +343,15 @@ def rewrite_prompt(text: str) -> str | None:
     (another world, a second motion, a repeated noun) returns ``None`` and the prompt goes to
     the text encoder as written.
     """
+    spec = read_world_prompt(text)
+    return None if spec is None else canonical_caption(spec)
+
+
+def read_world_prompt(text: str) -> SceneSpec | None:
+    """The scene of a prompt that reads unambiguously as a Shapes World scene (what
+    ``rewrite_prompt`` says that is), else ``None``; ``rewrite_prompt`` speaks it as the
+    canonical caption. The verifier and the planner take the scene from here rather than
+    parsing that caption again."""
     if not isinstance(text, str):
         return None
     tokens = _words(text)
@@ -368,7 +377,7 @@ def rewrite_prompt(text: str) -> str | None:
         or counts.get("background") != 1
     ):
         return None
-    return canonical_caption(spec)
+    return spec
 
 
 # every word a Shapes World caption (its templates, no fields) or the parser's lexicon uses

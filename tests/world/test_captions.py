@@ -12,6 +12,7 @@ from kinema.world.captions import (
     canonical_caption,
     caption,
     parse_prompt,
+    read_world_prompt,
     rewrite_prompt,
 )
 from kinema.world.scene import ObjectSpec, SceneSpec, sample_spec
@@ -136,6 +137,7 @@ def test_rewrite_gives_the_canonical_caption_of_what_a_paraphrase_says(style: st
         assert out is not None, text
         read = parse_prompt(out)
         assert out == canonical_caption(read)
+        assert read_world_prompt(text) == read  # the scene the verifier and planner take
         assert read.background == spec.background
         for got, want in zip(read.objects, spec.objects, strict=True):
             assert (got.color, got.shape, got.motion) == (want.color, want.shape, want.motion)
@@ -168,5 +170,6 @@ def test_rewrite_maps_synonyms_and_keeps_what_was_left_out() -> None:
     ],
 )
 def test_rewrite_leaves_prompts_it_would_have_to_guess_at(text: str) -> None:
-    assert rewrite_prompt(text) is None
+    assert rewrite_prompt(text) is None and read_world_prompt(text) is None
     assert rewrite_prompt(None) is None  # type: ignore[arg-type]
+    assert read_world_prompt(None) is None  # type: ignore[arg-type]
