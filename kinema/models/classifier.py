@@ -109,13 +109,22 @@ def load_classifier(cls: type[M], directory: str | Path, prefix: str) -> M:
                        f"{prefix}_config.json", f"kinema train {prefix}")  # fmt: skip
 
 
-def fit_clip(frames: np.ndarray, length: int, size: int, who: str) -> np.ndarray:
-    """uint8 (T, H, W, 3) -> (max(T, length), size, size, 3): centre-cropped / resized, and
-    padded with its last frame up to ``length`` frames."""
+def fit_clip(
+    frames: np.ndarray, length: int, size: int, who: str, keep_aspect: bool = False
+) -> np.ndarray:
+    """uint8 (T, H, W, 3) -> (max(T, length), size, size, 3): resized, and padded with its last
+    frame up to ``length`` frames. ``keep_aspect``: the short side scaled to ``size`` and the
+    long one with it (to a multiple of 4), for models that pool globally and so take any
+    aspect."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise InvalidInputError(f"{who} needs uint8 frames (T, H, W, 3), got {frames.shape}")
-    if frames.shape[1:3] != (size, size):
-        frames = resize_frames(frames, (size, size))
+    h, w = frames.shape[1:3]
+    to = (size, size)
+    if keep_aspect:
+        scale = size / min(h, w)
+        to = (max(4, round(h * scale / 4) * 4), max(4, round(w * scale / 4) * 4))
+    if (h, w) != to:
+        frames = resize_frames(frames, to)
     if len(frames) < length:
         frames = np.concatenate([frames, np.repeat(frames[-1:], length - len(frames), axis=0)])
     return frames

@@ -28,15 +28,13 @@ import numpy as np
 import torch
 
 from kinema.errors import InvalidInputError
-from kinema.io.video import resize_frames
 from kinema.models.classifier import run_batched
 from kinema.understand.recognize import (
     BACKGROUNDS,
-    CLIP_FRAMES,
-    CLIP_SIZE,
     COLORS,
     PREFIX,
     SlotRecognizer,
+    prepare,
     split_heads,
 )
 from kinema.world import spec as S
@@ -62,24 +60,11 @@ class Verifier(Protocol):
 
 
 def recognizer_view(clips: np.ndarray) -> np.ndarray:
-    """uint8 [K, T, H, W, 3] -> what the recognizer reads: its 17 frames (the first ones; the
-    last repeated if fewer), the short side scaled to its 64 pixels with the aspect kept.
-
-    It pools globally, so it takes any aspect, and on rendered 64x96 clips it read 92% of scenes
-    right at their own size against 67% squeezed to 64x64; objects are drawn to scale with the
-    canvas, so the scale has to match its training."""
+    """uint8 [K, T, H, W, 3] -> what the recognizer reads of each (``recognize.prepare``): its
+    first 17 frames, the short side scaled to 64 pixels with the aspect kept."""
     if clips.ndim != 5 or clips.shape[-1] != 3 or clips.dtype != np.uint8:
         raise InvalidInputError(f"clips must be uint8 [K, T, H, W, 3], got {clips.shape}")
-    clips = clips[:, :CLIP_FRAMES]
-    if clips.shape[1] < CLIP_FRAMES:
-        pad = np.repeat(clips[:, -1:], CLIP_FRAMES - clips.shape[1], axis=1)
-        clips = np.concatenate([clips, pad], axis=1)
-    h, w = clips.shape[2:4]
-    if min(h, w) != CLIP_SIZE:
-        scale = CLIP_SIZE / min(h, w)
-        size = (max(4, round(h * scale / 4) * 4), max(4, round(w * scale / 4) * 4))
-        clips = np.stack([resize_frames(c, size) for c in clips])
-    return clips
+    return np.stack([prepare(c) for c in clips])
 
 
 # a linear motion turns round when the object reflects off a wall (the world spec), which the

@@ -104,7 +104,9 @@ def test_save_load_round_trip(tiny: SlotRecognizer, tmp_path: Path) -> None:
 
 
 def test_prepare_fits_any_clip() -> None:
-    assert prepare(np.zeros((5, 96, 128, 3), np.uint8)).shape == (17, 64, 64, 3)
+    # the short side to 64, the aspect kept (to a multiple of 4): 96x128 -> 64x84
+    assert prepare(np.zeros((5, 96, 128, 3), np.uint8)).shape == (17, 64, 84, 3)
+    assert prepare(np.zeros((5, 256, 256, 3), np.uint8)).shape == (17, 64, 64, 3)
     assert prepare(np.zeros((40, 64, 64, 3), np.uint8)).shape == (17, 64, 64, 3)
     with pytest.raises(InvalidInputError):
         prepare(np.zeros((5, 64, 64), np.uint8))
