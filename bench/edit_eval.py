@@ -247,7 +247,8 @@ def _image_to_video(pipe: Pipeline, items: list, batch: int, candidates: int) ->
         # prompts as written, as the pipeline's call reads them when frames are given
         prompts = [p for p, _ in chunk]
         lat = pipe.sample(prompts, [""] * len(chunk), pipe.latent_shape(17, 64, 64),
-                          pipe.config.steps, pipe.config.guidance, s, given=given, clean=clean,
+                          pipe.steps_for(image=True), pipe.config.guidance, s, given=given,
+                          clean=clean,
                           candidates=candidates,
                           context_guidance=pipe.config.context_guidance,
                           screen=pipe.screen_for(prompts, candidates, timings, image=True))  # fmt: skip

@@ -2,7 +2,7 @@
 apart, and how many finished clips does it take?
 
     python bench/t2v_screen_sweep.py [--objects 1] [--prompts 100] [--start 0] [--drafts 8]
-        [--marks 2 3 4 5 6 7 8]
+        [--marks 2 3 4 5 6 7 8] [--steps 20] [--image]
     python bench/t2v_screen_sweep.py --merge A.json B.json ...   # the table over several runs
 
 Per tuning prompt (the t2v sampling sweep's stream, rewritten as ``kinema generate`` does), D
@@ -35,7 +35,7 @@ from kinema.pipelines import Pipeline
 from kinema.pipelines.text_to_video import crossfade
 
 TUNE_SEED = EVAL_SEED + 7  # the sampling sweep's stream: not the eval's scenes
-STEPS, GUIDANCE = 20, 4.0
+STEPS, GUIDANCE = 20, 4.0  # the shipped sampler; --steps for another count
 
 
 def image_cases(n: int) -> list[tuple[str, object, np.ndarray]]:
@@ -48,7 +48,9 @@ def image_cases(n: int) -> list[tuple[str, object, np.ndarray]]:
     return [(p, g.spec, render(g)[0]) for p, g in cases(n, seed=EDIT_SEED + 7)]
 
 
-def sample_records(pipe: Pipeline, items: list, drafts: int, marks: list[int]) -> list[dict]:
+def sample_records(
+    pipe: Pipeline, items: list, drafts: int, marks: list[int], steps: int = STEPS
+) -> list[dict]:
     """Items (prompt, scene) for text to video, or (prompt, scene, first frame) for image to
     video, sampled as ``kinema animate`` does: the frame given, the prompt as written, context
     guidance ``pipeline.json``'s (its noise drawn after the drafts', as ``Pipeline.sample``
@@ -56,7 +58,7 @@ def sample_records(pipe: Pipeline, items: list, drafts: int, marks: list[int]) -
     shape = pipe.latent_shape(17, 64, 64)
     _, T, h, w = shape
     pt, ph, pw = pipe.dit.cfg.patch
-    ts = sample_timesteps(STEPS, shift_for_tokens(T // pt * (h // ph) * (w // pw),
+    ts = sample_timesteps(steps, shift_for_tokens(T // pt * (h // ph) * (w // pw),
                                                   pipe.config.flow))  # fmt: skip
     records = []
     for s in range(0, len(items), 10):
@@ -81,7 +83,7 @@ def sample_records(pipe: Pipeline, items: list, drafts: int, marks: list[int]) -
             said = [pipe.model_prompt(c[0]) for c in chunk] * drafts  # draft k of b: k B + b
             v = pipe.velocity_fn(said, [""] * len(said), GUIDANCE)
         seen = {}
-        for i in range(STEPS):
+        for i in range(steps):
             t, t_next = float(ts[i]), float(ts[i + 1])
             vel = v(x, torch.full((len(x),), t))  # [D B, C, T, h, w]
             if i in marks:
@@ -105,7 +107,7 @@ def sample_records(pipe: Pipeline, items: list, drafts: int, marks: list[int]) -
     return records
 
 
-def table(records: list[dict]) -> list[str]:
+def table(records: list[dict], steps: int = STEPS) -> list[str]:
     ok = np.array([r["ok"] for r in records])  # [n, D]
     final = np.array([r["verifier"] for r in records])  # [n, D]
     n, D = ok.shape
@@ -117,13 +119,13 @@ def table(records: list[dict]) -> list[str]:
     rows = [
         "| policy | all-right | DiT batches of one clip |",
         "|---|---|---|",
-        f"| one clip | {100 * ok[:, 0].mean():.1f}% | {STEPS} |",
+        f"| one clip | {100 * ok[:, 0].mean():.1f}% | {steps} |",
     ]
     for k in (2, 3, 4, 6, 8, 12, 16):
         if k <= D:
             pick = final[:, :k].argmax(1)
             rows.append(f"| best of {k} (oracle: {100 * ok[:, :k].any(1).mean():.1f}%) | "
-                        f"{100 * ok[np.arange(n), pick].mean():.1f}% | {STEPS * k} |")  # fmt: skip
+                        f"{100 * ok[np.arange(n), pick].mean():.1f}% | {steps * k} |")  # fmt: skip
     for i in marks:
         early = np.array([r[f"verifier_at_{i}"] for r in records])  # [n, D]
         for d in sorted({6, 8, 12, D}):
@@ -132,7 +134,7 @@ def table(records: list[dict]) -> list[str]:
                     continue
                 kept = np.argsort(-early[:, :d], 1, kind="stable")[:, :keep]  # [n, keep]
                 best = kept[np.arange(n), final[np.arange(n)[:, None], kept].argmax(1)]
-                cost = d * (i + 1) + keep * (STEPS - i - 1)
+                cost = d * (i + 1) + keep * (steps - i - 1)
                 rows.append(f"| screened at step {i}: {d} drafts, best {keep} finished | "
                             f"{100 * ok[np.arange(n), best].mean():.1f}% | {cost} |")  # fmt: skip
     return rows
@@ -147,6 +149,7 @@ def main() -> None:
     ap.add_argument("--start", type=int, default=0, help="skip this many of the stream's prompts")
     ap.add_argument("--drafts", type=int, default=8)
     ap.add_argument("--marks", type=int, nargs="+", default=[2, 3, 4, 5, 6, 7, 8])
+    ap.add_argument("--steps", type=int, default=STEPS, help="Euler steps of every draft")
     ap.add_argument("--merge", nargs="+", default=None, help="records of earlier runs: table only")
     ap.add_argument("--out", default="bench/results/t2v_screen_tune")
     args = ap.parse_args()
@@ -157,6 +160,10 @@ def main() -> None:
         image = any("--image" in run["command"] for run in runs)
         records = [r for run in runs for r in run["records"]]
         how = " and ".join(f"`{run['command']}`" for run in runs)
+        counts = {run.get("steps", STEPS) for run in runs}
+        if len(counts) != 1:
+            raise SystemExit(f"--merge: the runs sampled with different step counts {counts}")
+        steps = counts.pop()
     else:
         t0 = time.perf_counter()
         pipe = Pipeline.from_pretrained(args.weights)
@@ -164,15 +171,18 @@ def main() -> None:
             items = image_cases(args.start + args.prompts)
         else:
             items = prompts(args.start + args.prompts, args.objects, TUNE_SEED, "heldout")
-        records = sample_records(pipe, items[args.start :], args.drafts, args.marks)
+        steps = args.steps
+        records = sample_records(pipe, items[args.start :], args.drafts, args.marks, steps)
         what = "--image" if args.image else f"--objects {args.objects}"
+        what += f" --steps {steps}" if steps != STEPS else ""
         how = (f"`python bench/t2v_screen_sweep.py {what} --prompts "
                f"{args.prompts} --start {args.start} --drafts {args.drafts} --marks "
                + " ".join(map(str, args.marks)) + "`")  # fmt: skip
-        name = f"{out.name}{'_i2v' if args.image else ''}_{args.start}-{args.start + args.prompts}"
+        name = f"{out.name}{'_i2v' if args.image else ''}"
+        name += f"{f'_steps-{steps}' if steps != STEPS else ''}_{args.start}-{args.start + args.prompts}"
         out = out.with_name(name)
         out.parent.mkdir(parents=True, exist_ok=True)
-        run = {"command": how.strip("`"), "records": records,
+        run = {"command": how.strip("`"), "records": records, "steps": steps,
                "seconds": time.perf_counter() - t0}  # fmt: skip
         out.with_suffix(".json").write_text(json.dumps(run))
     lines = [
@@ -185,10 +195,10 @@ def main() -> None:
             else f"{len(records)} held-out-phrased tuning prompts (rewritten, as `kinema generate` "
             "reads them)"
         )
-        + f", 17x64x64, {STEPS} Euler steps, guidance {GUIDANCE}; all-right by the Shapes "
+        + f", 17x64x64, {steps} Euler steps, guidance {GUIDANCE}; all-right by the Shapes "
         "World scorer. Policies replayed from the same drafts, so they are paired.",
         "",
-        *table(records),
+        *table(records, steps),
     ]
     text = "\n".join(lines)
     print(text)

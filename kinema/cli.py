@@ -673,7 +673,8 @@ def _say_best_of(pipe, prompt: str, candidates: int | None, where: str = "",  # 
     elif n > 1:
         what = "continuations per window" if choice == "windows" else "clips"
         screened = (f" (the {n} of {drafts} drafts the verifier reads best at step "
-                    f"{pipe.screen_step_for(image)}, finished)" if drafts > n else "")  # fmt: skip
+                    f"{pipe.screen_step_for(image)} of {steps or pipe.steps_for(image)}, "
+                    "finished)" if drafts > n else "")  # fmt: skip
         err_console.print(f"[dim]best of {n} {what}{where}{screened}, chosen by the "
                           f"{pipe.config.verifier} verifier (--candidates 1: one)[/]")  # fmt: skip
     if params is not None and drafts > n:
@@ -760,16 +761,17 @@ def _edit(
     pipe, load = _load_pipeline(weights, safety)
     seed = _seed(seed)
     _say_pasted_negative(out.prompt)
-    params = {"seed": seed, "steps": steps or pipe.config.steps,
+    image = choice == "clips"  # animate: image to video, which may take its own step count
+    total = steps or pipe.steps_for(image)
+    params = {"seed": seed, "steps": total,
               "context_guidance": _context_guidance(pipe, out.mode)}  # fmt: skip
     params["candidates"] = _say_best_of(pipe, out.prompt, candidates, choice=choice,
-                                        steps=steps, params=params,
-                                        image=choice == "clips")  # fmt: skip
+                                        steps=steps, params=params, image=image)  # fmt: skip
     if plan is not None:
         params["window_planner"] = _say_planner(pipe, out.prompt, plan)
     timings = Timings()
     with _progress() as bar:
-        task = bar.add_task("sampling", total=steps or pipe.config.steps)
+        task = bar.add_task("sampling", total=total)
         video = call(
             pipe,
             timings=timings,

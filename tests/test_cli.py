@@ -509,13 +509,38 @@ def test_screened_best_of_n_says_so_and_records_its_drafts(tmp_path: Path, tiny_
         r = runner.invoke(app, ["generate", said, "-o", str(out), *w, *extra])
         assert r.exit_code == 0, r.output
         flat = " ".join(r.output.split())
-        assert ("the 2 of 5 drafts the verifier reads best at step 1, finished" in flat) is (
+        assert ("the 2 of 5 drafts the verifier reads best at step 1 of 4, finished" in flat) is (
             drafts is not None
         ), flat
         r = runner.invoke(app, ["verify", str(out), "--json"])
         params = json.loads(r.output)["c2pa"]["claims"]["parameters"]
         assert params.get("drafts") == drafts
         assert params["candidates"] == (1 if "--candidates" in extra else 2)
+
+
+def test_animate_samples_and_records_the_image_step_count(tmp_path: Path, tiny_pipeline) -> None:
+    import dataclasses
+
+    from PIL import Image
+
+    from kinema.pipelines import Pipeline
+
+    config = dataclasses.replace(tiny_pipeline.config, image_steps=2)  # steps = 3
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config)
+    w = ["--weights", str(pipe.save_pretrained(tmp_path / "w")), "--frames", "5", "--seed", "1"]
+    png = tmp_path / "still.png"
+    Image.fromarray(np.full((32, 32, 3), 60, dtype=np.uint8)).save(png)
+    said = "a red circle moving left on a black background"
+    for argv, steps in (
+        (["animate", str(png), said], 2),
+        (["animate", str(png), said, "--steps", "1"], 1),
+        (["generate", said, "--size", "32"], 3),
+    ):
+        out = tmp_path / f"{argv[0]}{len(argv)}.mp4"
+        r = runner.invoke(app, [*argv, "-o", str(out), *w])
+        assert r.exit_code == 0, r.output
+        r = runner.invoke(app, ["verify", str(out), "--json"])
+        assert json.loads(r.output)["c2pa"]["claims"]["parameters"]["steps"] == steps, argv
 
 
 def test_extension_windows_record_their_planner(tmp_path: Path, tiny_pipeline) -> None:

@@ -123,6 +123,11 @@ class PipelineConfig:
     # does in text to video): 50 more tuning cases (t2v_screen_tune_i2v_0-50.md), read at step
     # 9 with the best 2 finished: 90% from 8 drafts, 96% from 12 or 16. 0 = screen_drafts
     image_screen_drafts: int = 0
+    # sampler steps in image to video where the call names none (0 = `steps`): it has no speed
+    # goal, and the model alone follows the prompt a little better with more (200 tuning cases,
+    # one clip each: 66.0% with 20 Euler steps, 69.0% with 30, 68.0% with 40,
+    # bench/results/i2v_steps_sweep_tune.md). `image_screen_step` counts in these steps
+    image_steps: int = 0
     # best of N per extension window: each window samples `extend_candidates` continuations
     # and keeps the one the verifier reads closest to the prompt, over the window's context and
     # new frames (a linear motion counted either way round: objects reflect off walls); 1 = one
@@ -180,7 +185,7 @@ class PipelineConfig:
                 check_candidates(getattr(self, name))
                 if not self.verifier:
                     raise InvalidInputError(f"{name} needs a verifier to read the drafts")
-        for name, least in (("screen_step", 1), ("image_screen_step", 0)):
+        for name, least in (("screen_step", 1), ("image_screen_step", 0), ("image_steps", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise InvalidInputError(f"{name} must be an int >= {least}, got {value!r}")
@@ -451,6 +456,11 @@ class Pipeline:
             return 1
         return n if self.verifier.target(read_request(prompt).prompt) is not None else 1
 
+    def steps_for(self, image: bool = False) -> int:
+        """Sampler steps a call makes where it names none: ``config.steps``, or in image to
+        video ``config.image_steps`` where it is set."""
+        return (image and self.config.image_steps) or self.config.steps
+
     def screen_step_for(self, image: bool = False) -> int:
         """The sampler step whose data estimates a screen reads: ``config.screen_step``, or in
         image to video ``config.image_screen_step`` where it is set."""
@@ -466,7 +476,7 @@ class Pipeline:
         clips per prompt in ``steps`` sampler steps: ``screen_drafts_for(image)`` where a screen
         applies (a verifier, more drafts than K, a step after ``screen_step_for`` to go on
         from), else K."""
-        steps = self.config.steps if steps is None else steps
+        steps = self.steps_for(image) if steps is None else steps
         drafts = self.screen_drafts_for(image)
         if candidates > 1 and self.verifier is not None and drafts > candidates:
             return drafts if self.screen_step_for(image) < steps - 1 else candidates
@@ -921,7 +931,9 @@ class Pipeline:
         to that level instead of pure noise. ``callback(step, total)`` follows sampler steps;
         pass a ``Timings`` to get the text / sampling / decode seconds of this call.
         """
-        steps = self.config.steps if num_inference_steps is None else num_inference_steps
+        steps = num_inference_steps
+        if steps is None:  # image to video may take its own count (config.image_steps)
+            steps = self.steps_for(image is not None and video is None)
         guidance = self.config.guidance if guidance_scale is None else float(guidance_scale)
         sampler = sampler or self.config.sampler
         single = isinstance(prompt, str)

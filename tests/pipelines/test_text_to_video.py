@@ -32,6 +32,34 @@ def test_generates_a_video_of_the_requested_shape(tiny_pipeline: Pipeline) -> No
     assert isinstance(images, list) and [v.frames.shape for v in images] == [(1, 64, 64, 3)] * 2
 
 
+def test_image_to_video_takes_its_own_step_count_where_one_is_set(
+    tiny_pipeline: Pipeline,
+) -> None:
+    import dataclasses
+
+    config = dataclasses.replace(tiny_pipeline.config, image_steps=5)  # steps = 3
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config)
+    still = np.full((32, 32, 3), 40, dtype=np.uint8)
+    src = Video(np.full((9, 32, 32, 3), 40, dtype=np.uint8), 8.0)
+    totals = {}
+    for name, kw in {
+        "t2v": {},
+        "i2v": {"image": still},
+        "i2v, asked": {"image": still, "num_inference_steps": 2},
+        "fill": {"video": src, "missing": [4]},
+    }.items():
+        seen: list[int] = []
+        pipe("a red circle", num_frames=5, height=32, width=32, seed=1, candidates=1,
+             callback=lambda i, n, seen=seen: seen.append(n), **kw)  # fmt: skip
+        totals[name] = set(seen)
+    assert totals == {"t2v": {3}, "i2v": {5}, "i2v, asked": {2}, "fill": {3}}
+    assert (pipe.steps_for(), pipe.steps_for(image=True)) == (3, 5)
+    assert tiny_pipeline.steps_for(image=True) == 3  # 0: the pipeline's steps
+    for bad in (-1, 2.5, True):
+        with pytest.raises(InvalidInputError, match="image_steps must be an int >= 0"):
+            PipelineConfig(image_steps=bad)  # type: ignore[arg-type]
+
+
 def test_seed_decides_the_output(tiny_pipeline: Pipeline) -> None:
     a = tiny_pipeline("a blue star", num_frames=5, seed=7).frames
     b = tiny_pipeline("a blue star", num_frames=5, seed=7).frames
