@@ -221,6 +221,7 @@ def image_to_video(pipe: Pipeline, items: list, batch: int) -> dict:
     sample, same seed), and one clip per case, the model alone ("one_clip")."""
     best = pipe.default_candidates
     res = _image_to_video(pipe, items, batch, best)
+    res["steps"] = pipe.steps_for(image=True)
     if best > 1:
         res["candidates"] = best
         res["drafts"] = pipe.drafts_for(best, image=True)
@@ -531,12 +532,13 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
            "(the first clip of a long video), and the prompt as written where frames are "
            "given, as `kinema generate` does." if res.get("prompt_rewrite")
            else "each prompt as written.")
-        + (f" Image to video (and a long video's first clip) keeps the best of "
-           f"{res['i2v']['candidates']} clips by the pipeline's verifier"
+        + (f" Image to video samples {res['i2v'].get('steps', 20)} Euler steps and keeps the "
+           f"best of {res['i2v']['candidates']} clips by the pipeline's verifier"
            + (f" (those {res['i2v']['candidates']} the best of {res['i2v']['drafts']} drafts "
-              f"read at step {res['i2v']['screen_step']})"
+              f"read at step {res['i2v']['screen_step']} of {res['i2v'].get('steps', 20)})"
               if res["i2v"].get("drafts", 0) > res["i2v"]["candidates"] else "")
-           + ", as `kinema animate` (and `kinema generate`) do."
+           + ", as `kinema animate` does (a long video's first clip is screened as text to "
+           "video is)."
            if "candidates" in res.get("i2v", {}) else "")
         + (f" Each window of an extension keeps the best of {res['extend_candidates']} "
            "continuations by the verifier, as `kinema extend` does"

@@ -116,8 +116,10 @@ class PipelineConfig:
     screen_step: int = 3
     # the same in image to video, where the given frame settles shape and layout and what is
     # left to tell apart (the motion, two objects' above all) shows later: 100 tuning cases
-    # (bench/results/t2v_screen_tune_i2v.md), 8 drafts with the best 2 finished: 85% read at
-    # step 5, 89% at 7, 91% at 9, against 80% for the best of 3. 0 = screen_step
+    # (bench/results/t2v_screen_tune_i2v.md), 20 steps, 8 drafts with the best 2 finished:
+    # 85% read at step 5, 89% at 7, 91% at 9, against 80% for the best of 3. Counted in
+    # `image_steps`: with 30, 12 drafts, 92% read at step 13 (t = 0.57, where step 9 of 20
+    # is), 91% at 10 and 14 (t2v_screen_tune_i2v_steps-30_0-100.md). 0 = screen_step
     image_screen_step: int = 0
     # and with more drafts there (image to video has no speed goal; a draft costs what one
     # does in text to video): 50 more tuning cases (t2v_screen_tune_i2v_0-50.md), read at step
@@ -126,7 +128,8 @@ class PipelineConfig:
     # sampler steps in image to video where the call names none (0 = `steps`): it has no speed
     # goal, and the model alone follows the prompt a little better with more (200 tuning cases,
     # one clip each: 66.0% with 20 Euler steps, 69.0% with 30, 68.0% with 40,
-    # bench/results/i2v_steps_sweep_tune.md). `image_screen_step` counts in these steps
+    # bench/results/i2v_steps_sweep_tune.md; screened from 12 drafts, 100 cases: 91% with 20,
+    # 92% with 30). `image_screen_step` counts in these steps
     image_steps: int = 0
     # best of N per extension window: each window samples `extend_candidates` continuations
     # and keeps the one the verifier reads closest to the prompt, over the window's context and
