@@ -155,6 +155,12 @@ def main() -> None:
         default=1,
         help="continuations per window of the long videos (kinema generate --seconds: 1)",
     )
+    ap.add_argument(
+        "--extend-prompt",
+        default="given",
+        choices=["given", "none", "read"],
+        help="extension: each case's prompt, none, or what the verifier reads in the frames",
+    )
     ap.add_argument("--batch", type=int, default=10)
     ap.add_argument("--fill-strength", type=float, default=1.0, help="noise on the fill draft")
     ap.add_argument(
@@ -201,11 +207,12 @@ def main() -> None:
     only = set(args.only or SECTIONS)
     if only != set(SECTIONS):
         args.out += "_" + "_".join(s for s in SECTIONS if s in only)
+    args.out += f"_prompt-{args.extend_prompt}" if args.extend_prompt != "given" else ""
     args.out += "_tune" if args.tune else ""
     if "i2v" in only:
         res["i2v"] = image_to_video(pipe, items, B)
     if "extend" in only:
-        res["extend"] = extend(pipe, items, B)
+        res["extend"] = extend(pipe, items, B, args.extend_prompt)
     if "fill" in only:
         strengths = {"fill": args.fill_strength, "interpolate": args.interpolate_strength}
         res["fill_interpolate"] = fill_interpolate(pipe, items, args.cases // 2, strengths)
@@ -274,13 +281,19 @@ def _image_to_video(pipe: Pipeline, items: list, batch: int, candidates: int) ->
     return res
 
 
-def extend(pipe: Pipeline, items: list, batch: int) -> dict:
+def extend(pipe: Pipeline, items: list, batch: int, prompt: str = "given") -> dict:
+    """``prompt``: "given" (each case's), "none" ("") or "read" (what the pipeline's verifier
+    reads in the 9 given frames, as `kinema extend` without --prompt does; "" where it reads
+    nothing)."""
     t0 = time.perf_counter()
-    keep, dirs = [], []
+    keep, dirs, read = [], [], []
     for s in range(0, len(items), batch):
         chunk = items[s : s + batch]
         clips = [render(g) for _, g in chunk]
         for (p, g), c in zip(chunk, clips, strict=True):
+            if prompt != "given":
+                p = (pipe.caption_for(c[:9]) or "") if prompt == "read" else ""
+                read.append(bool(p))
             v = pipe(p, video=Video(c[:9], 8.0), mode="extend", num_frames=8, seed=s)
             keep.append(objects_per_frame(v.frames[8:], g.spec))
             parsed = parse_clip(v.frames)
@@ -296,7 +309,10 @@ def extend(pipe: Pipeline, items: list, batch: int) -> dict:
         "colour_shape_frames": float(np.mean(keep)),
         "direction_kept": float(np.mean(dirs)),
         "seconds": time.perf_counter() - t0,
+        "prompt": prompt,
     }
+    if prompt == "read":
+        res["prompt_read"] = float(np.mean(read))
     print("extend", res, flush=True)
     return res
 
@@ -462,6 +478,13 @@ def short_rows(res: dict) -> list[str]:
             ]
     if "extend" in res:
         e = res["extend"]
+        said = {"none": "no prompt", "read": "the prompt the verifier reads in the frames"}
+        if e.get("prompt", "given") != "given":
+            lines.append(f"| extend: what the DiT reads | {said[e['prompt']]} |")
+        if "prompt_read" in e:
+            lines.append(
+                f"| extend: cases where the verifier read a prompt | {100 * e['prompt_read']:.1f}% |"
+            )
         lines += [
             f"| extend: colour + shape right per object per new frame | {100 * e['colour_shape_frames']:.1f}% |",
             f"| extend: direction of motion kept | {100 * e['direction_kept']:.1f}% |",
@@ -523,6 +546,7 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
     flag += f" --fill-strength {args.fill_strength}" if args.fill_strength != 1.0 else ""
     flag += f" --long-start {args.long_start}" if args.long_start else ""
     flag += " --rewrite-given" if args.rewrite_given else ""
+    flag += f" --extend-prompt {args.extend_prompt}" if args.extend_prompt != "given" else ""
     flag += " --tune" if args.tune else ""
     lines = [
         f"# Every mode of one model (`python bench/edit_eval.py --cases {args.cases} --long {args.long} --long-prompts {args.long_prompts} --repeats {args.repeats}{flag}`)",

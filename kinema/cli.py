@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,6 +19,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from kinema.errors import InvalidInputError, KinemaError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 app = typer.Typer(
     name="kinema",
@@ -224,7 +229,6 @@ def _train_run(
     init: Path | None = None,
 ):
     """Checks shared by `kinema train <kind>`; returns (recipe, the command line as typed)."""
-    import dataclasses
     import shlex
 
     from kinema.train.trainer import CHECKPOINT_DIR
@@ -749,17 +753,28 @@ def _edit(
     candidates: int | None = None,
     choice: str = "clips",
     plan: bool | None = None,
+    read_from: np.ndarray | None = None,
 ) -> None:
     """Load the pipeline, run one edit with a progress bar, write the video and report. The
     edit samples ``candidates`` (None: the model's number for the mode) and keeps one, chosen
     as ``choice`` says (``_say_best_of``). ``plan``: an extension, whose windows read the
-    pipeline's planner's prompts (True) or the prompt held (False); the credentials say which."""
+    pipeline's planner's prompts (True) or the prompt held (False); the credentials say which.
+    ``read_from``: frames given without a prompt, whose reading by the pipeline's verifier
+    (``Pipeline.caption_for``) becomes the prompt (``call`` gets it as ``prompt=``), said and
+    recorded as such."""
     from kinema.pipelines.text_to_video import Timings, check_candidates
 
     if candidates is not None:
         check_candidates(candidates)  # before the model loads
     pipe, load = _load_pipeline(weights, safety)
     seed = _seed(seed)
+    read = pipe.caption_for(read_from) if read_from is not None else None
+    if read is not None:
+        err_console.print(f"[dim]no prompt: the verifier reads {read!r} in the video's last "
+                          "frames, and that is what is continued (--prompt to say otherwise, "
+                          "--prompt '' for none)[/]")  # fmt: skip
+        out = dataclasses.replace(out, prompt=read)
+        call = functools.partial(call, prompt=read)
     _say_pasted_negative(out.prompt)
     image = choice == "clips"  # animate: image to video, which may take its own step count
     total = steps or pipe.steps_for(image)
@@ -769,6 +784,8 @@ def _edit(
                                         steps=steps, params=params, image=image)  # fmt: skip
     if plan is not None:
         params["window_planner"] = _say_planner(pipe, out.prompt, plan)
+    if read is not None:
+        params["prompt_read_from_video"] = True
     timings = Timings()
     with _progress() as bar:
         task = bar.add_task("sampling", total=total)
@@ -880,7 +897,13 @@ def extend(
         "outputs/extended.mp4"
     ),
     seconds: Annotated[float, typer.Option(help="Seconds to add (rounded to 4 frames).")] = 4.0,
-    prompt: Annotated[str, typer.Option(help="What should happen (default: no prompt).")] = "",
+    prompt: Annotated[
+        str | None,
+        typer.Option(
+            help="What should happen (default: what the model's verifier reads in the video's "
+            "last frames, where it reads a scene; --prompt '' for none)."
+        ),
+    ] = None,
     steps: StepsOpt = None,
     seed: SeedOpt = None,
     weights: WeightsOpt = None,
@@ -906,7 +929,7 @@ def extend(
             )
         check_extension(new)
 
-        def call(pipe, **kw):
+        def call(pipe, prompt: str = prompt or "", **kw):
             _check_fps(src.fps, pipe.config.fps)
             return pipe(prompt, video=src, mode="extend", num_frames=new,
                         num_inference_steps=steps, plan_windows=plan, **kw)  # fmt: skip
@@ -919,10 +942,11 @@ def extend(
             safety,
             seed,
             steps,
-            _Out(prompt, "extend", visible_mark, sign_prompt),
+            _Out(prompt or "", "extend", visible_mark, sign_prompt),
             candidates,
             "windows",
             plan,
+            read_from=src.frames if prompt is None else None,
         )
 
 

@@ -543,6 +543,45 @@ def test_animate_samples_and_records_the_image_step_count(tmp_path: Path, tiny_p
         assert json.loads(r.output)["c2pa"]["claims"]["parameters"]["steps"] == steps, argv
 
 
+def test_extend_without_a_prompt_continues_what_the_verifier_reads(
+    tmp_path: Path, tiny_pipeline
+) -> None:
+    import dataclasses
+
+    from kinema.io import Video, write_video
+    from kinema.models.vae import default_weights_dir
+    from kinema.pipelines import Pipeline
+    from kinema.pipelines.verify import ShapesWorldVerifier
+
+    config = dataclasses.replace(tiny_pipeline.config, verifier="shapes-world")
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config,
+                    verifier=ShapesWorldVerifier.from_pretrained(default_weights_dir()))  # fmt: skip
+    w = ["--weights", str(pipe.save_pretrained(tmp_path / "w")), "--steps", "1", "--seed", "2",
+         "--seconds", "0.5"]  # fmt: skip
+    src = tmp_path / "src.mp4"
+    r = runner.invoke(app, ["world", "render", "a large red circle moving left on a black "
+                            "background", "-o", str(src), "--frames", "17"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    noise = np.random.default_rng(0).integers(0, 256, (17, 64, 64, 3), dtype=np.uint8)
+    other = write_video(Video(noise, 8.0), tmp_path / "noise.mp4")
+    for name, argv, read in (
+        ("read", [str(src)], "a large red circle moving left on a black background"),
+        ("none asked", [str(src), "--prompt", ""], None),
+        ("given", [str(src), "--prompt", "a red circle bouncing on black"], None),
+        ("not the world", [str(other)], None),
+    ):
+        out = tmp_path / f"{name.replace(' ', '_')}.mp4"
+        r = runner.invoke(app, ["extend", *argv, "-o", str(out), *w])
+        assert r.exit_code == 0, (name, r.output)
+        flat = " ".join(r.output.split())
+        assert ("no prompt: the verifier reads" in flat) is (read is not None), (name, flat)
+        if read is not None:
+            assert f"reads {read!r}" in flat, flat
+        r = runner.invoke(app, ["verify", str(out), "--json"])
+        params = json.loads(r.output)["c2pa"]["claims"]["parameters"]
+        assert params.get("prompt_read_from_video", False) is (read is not None), (name, params)
+
+
 def test_extension_windows_record_their_planner(tmp_path: Path, tiny_pipeline) -> None:
     import dataclasses
 

@@ -459,6 +459,14 @@ class Pipeline:
             return 1
         return n if self.verifier.target(read_request(prompt).prompt) is not None else 1
 
+    def caption_for(self, frames: np.ndarray) -> str | None:
+        """A prompt for frames given with none: what the verifier reads in them (the Shapes
+        World one: the recognizer's canonical caption of the last 17), so a continuation gets
+        the verifier's best of N and the planner; None without a verifier that reads captions,
+        or where it reads nothing it is sure of."""
+        read = getattr(self.verifier, "caption", None)
+        return read(frames) if read is not None else None
+
     def steps_for(self, image: bool = False) -> int:
         """Sampler steps a call makes where it names none: ``config.steps``, or in image to
         video ``config.image_steps`` where it is set."""

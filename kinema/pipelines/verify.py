@@ -31,8 +31,10 @@ from kinema.errors import InvalidInputError
 from kinema.models.classifier import run_batched
 from kinema.understand.recognize import (
     BACKGROUNDS,
+    CLIP_FRAMES,
     COLORS,
     PREFIX,
+    Recognizer,
     SlotRecognizer,
     prepare,
     split_heads,
@@ -93,6 +95,13 @@ class ShapesWorldVerifier:
 
     def save_pretrained(self, directory: str | Path) -> None:
         self.recognizer.save_pretrained(directory, PREFIX)
+
+    def caption(self, frames: np.ndarray) -> str | None:
+        """The canonical caption of what the recognizer reads in uint8 frames [T, H, W, 3] (their
+        last 17: where a video stands now, for a continuation), None where it reads no Shapes
+        World scene it is sure of."""
+        read = Recognizer(self.recognizer)(frames[-CLIP_FRAMES:])
+        return read.caption if read.known else None
 
     def target(self, prompt: str, continuing: bool = False) -> SceneSpec | Continuing | None:
         scene = read_world_prompt(prompt)

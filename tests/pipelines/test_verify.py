@@ -340,6 +340,25 @@ def test_shapes_world_verifier_ranks_the_prompted_scene_first(
         assert shipped_verifier.target(prompt) is None, prompt
 
 
+def test_the_verifier_captions_what_a_video_shows_now(
+    shipped_verifier: ShapesWorldVerifier, tiny_pipeline: Pipeline
+) -> None:
+    spec = SceneSpec("gray", (ObjectSpec("blue", "square", "right", "large"),))
+    clip = render(sample_scene(4, spec=spec))
+    said = shipped_verifier.caption(clip)
+    assert said is not None and shipped_verifier.target(said) == spec, said
+    # it reads the last 17 frames: where the video stands now, not how it began
+    held = np.concatenate([np.repeat(clip[:1], 20, axis=0), clip])
+    assert shipped_verifier.caption(held) == said
+    assert "still" in (shipped_verifier.caption(np.repeat(clip[:1], 17, axis=0)) or "")
+    noise = np.random.default_rng(0).integers(0, 256, (17, 64, 64, 3), dtype=np.uint8)
+    assert shipped_verifier.caption(noise) is None  # not Shapes World: no prompt made up
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
+                    tiny_pipeline.config, verifier=shipped_verifier)  # fmt: skip
+    assert pipe.caption_for(clip) == said
+    assert tiny_pipeline.caption_for(clip) is None  # no verifier, nothing read
+
+
 def test_recognizer_view_keeps_the_aspect_at_its_scale() -> None:
     def clips(t: int, h: int, w: int) -> np.ndarray:
         return np.zeros((2, t, h, w, 3), dtype=np.uint8)
