@@ -498,7 +498,7 @@ class Pipeline:
     ) -> Screen | None:
         """The screen (``Screen``) for K = ``candidates`` clips per prompt (``image``: in image to
         video, read at ``screen_step_for(image)``), or None where there is none: one clip (K =
-        1, the model alone), ``config.screen_drafts`` <= K or no verifier. Each draft's data
+        1, the model alone), ``screen_drafts_for(image)`` <= K or no verifier. Each draft's data
         estimate is decoded and the verifier scores it against its prompt (0 for a prompt it
         cannot read)."""
         drafts = self.screen_drafts_for(image)

@@ -45,7 +45,9 @@ from kinema.world.scene import SceneSpec
 
 
 class Verifier(Protocol):
-    """What ``Pipeline`` needs of a verifier."""
+    """What ``Pipeline`` needs of a verifier. One may also offer ``caption(frames) -> str |
+    None``, the prompt it reads in frames given without one (``Pipeline.caption_for``; the
+    Shapes World verifier does)."""
 
     def target(self, prompt: str, continuing: bool = False) -> object | None:
         """What ``score`` checks a clip against, read from ``prompt``; None where it cannot
