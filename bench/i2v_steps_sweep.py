@@ -30,7 +30,8 @@ def main() -> None:
     base = pipe.config
     runs = {}
     for steps in args.steps:
-        pipe.config = dataclasses.replace(base, steps=steps)
+        # image to video samples config.image_steps (Pipeline.steps_for), not config.steps
+        pipe.config = dataclasses.replace(base, image_steps=steps)
         runs[steps] = _image_to_video(pipe, items, 10, 1)
     command = (f"python bench/i2v_steps_sweep.py --cases {args.cases} --steps "
                + " ".join(map(str, args.steps)))  # fmt: skip
