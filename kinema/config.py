@@ -402,6 +402,10 @@ class RecognizerDataConfig:
     max_objects: int = 3  # clips hold 1..this many objects
     codec_p: float = 0.5  # share of training clips re-encoded with H.264 at a random crf: real
     crf: tuple[int, int] = (16, 28)  # files are 4:2:0 H.264, whose chroma blurs small objects
+    # share of objects drawn part way to another shape (kinema.world.render.morph_sprite: a
+    # rounded square, a bulging triangle), labelled with the shape whose spec fill ratio is
+    # nearest: generated clips hold such in-between shapes, rendered clips never do
+    shape_morph_p: float = 0.0
     val_clips: int = 512  # held-out clips (another seed) scored at each evaluation
     val_seed: int = 990_001  # the bench uses yet another seed
 

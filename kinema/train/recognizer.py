@@ -16,18 +16,42 @@ from kinema.models.classifier import run_batched, to_input
 from kinema.train.detector import reencode
 from kinema.train.trainer import ship_run_files
 from kinema.understand.recognize import PREFIX, SLOT, SlotRecognizer, split_heads, targets
-from kinema.world.render import render
+from kinema.world import spec as S
+from kinema.world.render import morph_sprite, nearest_shape, render
 from kinema.world.scene import SceneGraph, sample_scene
 
 
+def morphed(graph: SceneGraph, rng: np.random.Generator, p: float) -> tuple[np.ndarray, SceneGraph]:
+    """Render ``graph`` with each object, with probability ``p``, drawn part way (uniform
+    amount) to another shape; the returned graph labels each such object with the shape the
+    spec reads in its mask (``nearest_shape``), so a square rounded past the midpoint is a
+    circle. Sizes, colours and motions are the graph's."""
+    sprites: list[np.ndarray | None] = []
+    objects = []
+    for o in graph.objects:
+        if rng.random() < p:
+            toward = str(rng.choice([k for k in S.SHAPES if k != o.shape]))
+            mask = morph_sprite(o.shape, toward, float(rng.random()), graph.size_px(o))
+            sprites.append(mask)
+            objects.append(dataclasses.replace(o, shape=nearest_shape(mask)))
+        else:
+            sprites.append(None)
+            objects.append(o)
+    return render(graph, sprites), dataclasses.replace(graph, objects=tuple(objects), _cache={})
+
+
 def clips(
-    seed: int | list[int], n: int, recipe: RecognizerRecipe
+    seed: int | list[int], n: int, recipe: RecognizerRecipe, morph: float = 0.0
 ) -> tuple[np.ndarray, list[SceneGraph]]:
+    """n rendered clips and their (label) graphs; ``morph``: ``morphed``'s p."""
     d = recipe.data
     rng = np.random.default_rng(seed)
     graphs = [sample_scene(rng, height=d.size, width=d.size, num_frames=d.frames,
                            max_objects=d.max_objects) for _ in range(n)]  # fmt: skip
-    return np.stack([render(g) for g in graphs]), graphs
+    if morph <= 0:
+        return np.stack([render(g) for g in graphs]), graphs
+    drawn = [morphed(g, rng, morph) for g in graphs]
+    return np.stack([x for x, _ in drawn]), [g for _, g in drawn]
 
 
 def recognizer_loss(
@@ -51,9 +75,13 @@ class RecognizerTask:
         self.recipe = recipe
         self.cfg = recipe.train
         self.val, self.val_graphs = clips(recipe.data.val_seed, recipe.data.val_clips, recipe)
+        # with shape_morph_p: held-out clips with every object morphed, labelled as the spec reads
+        self.val_morph = (clips(recipe.data.val_seed + 1, recipe.data.val_clips, recipe, 1.0)
+                          if recipe.data.shape_morph_p > 0 else None)  # fmt: skip
 
     def batch(self, step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        x, graphs = clips([self.cfg.seed, step, 5], self.cfg.batch_size, self.recipe)
+        x, graphs = clips([self.cfg.seed, step, 5], self.cfg.batch_size, self.recipe,
+                          self.recipe.data.shape_morph_p)  # fmt: skip
         d = self.recipe.data
         rng = np.random.default_rng([self.cfg.seed, step, 6])
         recode = rng.random(len(x)) < d.codec_p
@@ -83,6 +111,14 @@ class RecognizerTask:
             res[f"val_{k}"] = float(right[mask].float().mean()) if mask.any() else 0.0
             exact &= right.all(1)
         res["val_exact"] = float(exact.float().mean())
+        if self.val_morph is not None:
+            x, graphs = self.val_morph
+            y = targets(graphs)
+            h = split_heads(run_batched(model, x, batch=64))
+            mask = y["shape"] >= 0
+            res["val_morph_shape"] = float(
+                (h["shape"].argmax(-1) == y["shape"])[mask].float().mean()
+            )
         return res
 
 

@@ -110,3 +110,28 @@ def test_prepare_fits_any_clip() -> None:
     assert prepare(np.zeros((40, 64, 64, 3), np.uint8)).shape == (17, 64, 64, 3)
     with pytest.raises(InvalidInputError):
         prepare(np.zeros((5, 64, 64), np.uint8))
+
+
+def test_morphed_training_clips_are_labelled_as_the_spec_reads_them() -> None:
+    from kinema.config import RecognizerRecipe
+    from kinema.train.recognizer import clips
+    from kinema.world.parse import parse_clip
+
+    recipe = RecognizerRecipe()
+    x0, g0 = clips(7, 6, recipe)
+    x1, g1 = clips(7, 6, recipe, morph=1.0)  # every object morphed
+    assert x1.shape == x0.shape and [g.background for g in g1] == [g.background for g in g0]
+    changed = alone = 0
+    for clip, before, after in zip(x1, g0, g1, strict=True):
+        for a, b in zip(before.objects, after.objects, strict=True):
+            assert (a.color, a.size, a.motion) == (b.color, b.size, b.motion)
+            changed += a.shape != b.shape
+        # the world's own reader agrees with the label wherever it reads the object alone
+        read = {o.color: o.shape for o in parse_clip(clip).objects}
+        for o in after.objects:
+            if len(after.objects) == 1:
+                assert read[o.color] == o.shape
+                alone += 1
+    assert (
+        alone > 0 and changed > 0
+    )  # some objects were morphed past the midpoint into another shape
