@@ -754,6 +754,7 @@ def _edit(
     choice: str = "clips",
     plan: bool | None = None,
     read_from: np.ndarray | None = None,
+    known: np.ndarray | None = None,
 ) -> None:
     """Load the pipeline, run one edit with a progress bar, write the video and report. The
     edit samples ``candidates`` (None: the model's number for the mode) and keeps one, chosen
@@ -761,8 +762,9 @@ def _edit(
     pipeline's planner's prompts (True) or the prompt held (False); the credentials say which.
     ``read_from``: frames given without a prompt, whose reading by the pipeline's verifier
     (``Pipeline.caption_for``) becomes the prompt (``call`` gets it as ``prompt=``), said and
-    recorded as such."""
-    from kinema.pipelines.text_to_video import Timings, check_candidates
+    recorded as such. ``known``: fill / interpolate's given frames (bool [T]); a video longer
+    than the pipeline's ``fill_window`` is filled window by window, said and recorded."""
+    from kinema.pipelines.text_to_video import Timings, check_candidates, fill_plan
 
     if candidates is not None:
         check_candidates(candidates)  # before the model loads
@@ -786,6 +788,12 @@ def _edit(
         params["window_planner"] = _say_planner(pipe, out.prompt, plan)
     if read is not None:
         params["prompt_read_from_video"] = True
+    windows = len(fill_plan(known, pipe.config.fill_window)) if known is not None else 0
+    if windows > 1:
+        err_console.print(f"[dim]{len(known)} frames: filled in {windows} windows of "  # type: ignore[arg-type]
+                          f"{pipe.config.fill_window}, left to right[/]")  # fmt: skip
+        params["fill_window"] = pipe.config.fill_window
+        total *= windows
     timings = Timings()
     with _progress() as bar:
         task = bar.add_task("sampling", total=total)
@@ -1003,6 +1011,8 @@ def fill(
     force: ForceOpt = False,
 ) -> None:
     """Regenerate missing or damaged frames; every other frame is kept exactly."""
+    import numpy as np
+
     from kinema.io.video import check_output, read_video
     from kinema.pipelines.text_to_video import check_fill_length
 
@@ -1013,6 +1023,8 @@ def fill(
         missing = parse_frames(frames, src.num_frames)
         call = lambda pipe, **kw: pipe(prompt, video=src, missing=missing,  # noqa: E731
                                        num_inference_steps=steps, **kw)  # fmt: skip
+        known = np.ones(src.num_frames, dtype=bool)
+        known[missing] = False
         _edit(
             call,
             output,
@@ -1024,6 +1036,7 @@ def fill(
             _Out(prompt, "fill", visible_mark, sign_prompt),
             candidates,
             "completions",
+            known=known,
         )
 
 
@@ -1045,13 +1058,15 @@ def interpolate(
     force: ForceOpt = False,
 ) -> None:
     """Raise the frame rate: new frames between each pair, originals kept exactly."""
+    import numpy as np
+
     from kinema.io.video import check_output, read_video
     from kinema.pipelines.text_to_video import interpolated_length
 
     with _user_errors():
         check_output(output, force)
         src = read_video(video)
-        interpolated_length(src.num_frames, factor)
+        T = interpolated_length(src.num_frames, factor)
         call = lambda pipe, **kw: pipe.interpolate(src, factor=factor, prompt=prompt,  # noqa: E731
                                                    num_inference_steps=steps, **kw)  # fmt: skip
         _edit(
@@ -1065,6 +1080,7 @@ def interpolate(
             _Out(prompt, "interpolate", visible_mark, sign_prompt),
             candidates,
             "completions",
+            known=np.arange(T) % factor == 0,
         )
 
 

@@ -741,3 +741,38 @@ def test_train_moderation_exports_head_recipe_and_log(tmp_path: Path) -> None:
     assert json.loads((weights / "moderation_head.json").read_text())["categories"] == ["weapons"]
     r = runner.invoke(app, args)
     assert r.exit_code == 2 and "already holds a run" in r.output
+
+
+def test_long_fill_and_interpolate_say_and_record_their_windows(
+    tmp_path: Path, tiny_pipeline
+) -> None:
+    import dataclasses
+
+    from kinema.io import Video, read_video, write_video
+    from kinema.pipelines import Pipeline
+    from kinema.world.render import render
+    from kinema.world.scene import sample_scene
+
+    config = dataclasses.replace(tiny_pipeline.config, fill_window=9)
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config)
+    w = ["--weights", str(pipe.save_pretrained(tmp_path / "w")), "--steps", "1", "--seed", "1",
+         "--candidates", "1"]  # fmt: skip
+    src = render(sample_scene(2, num_frames=17, height=32, width=32))
+    write_video(Video(src, 8.0), tmp_path / "src.mp4")
+    write_video(Video(src[:9], 8.0), tmp_path / "short.mp4")
+    runs = {  # argv -> windows said (None: one window, nothing said)
+        ("fill", "src.mp4", "--frames", "2-3,12-13"): 2,
+        ("fill", "short.mp4", "--frames", "3-4"): None,
+        ("interpolate", "short.mp4", "--factor", "2"): 3,  # 17 frames, every other one new
+    }
+    for argv, windows in runs.items():
+        out = tmp_path / f"{argv[0]}{argv[1]}"
+        r = runner.invoke(app, [argv[0], str(tmp_path / argv[1]), *argv[2:], "-o", str(out), *w])
+        assert r.exit_code == 0, r.output
+        flat = " ".join(r.output.split())
+        assert (f"17 frames: filled in {windows} windows of 9" in flat) is (windows is not None)
+        assert read_video(out).num_frames == (9 if argv[1] == "short.mp4" and argv[0] == "fill"
+                                              else 17)  # fmt: skip
+        r = runner.invoke(app, ["verify", str(out), "--json"])
+        params = json.loads(r.output)["c2pa"]["claims"]["parameters"]
+        assert params.get("fill_window") == (9 if windows else None), argv

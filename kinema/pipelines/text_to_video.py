@@ -145,6 +145,13 @@ class PipelineConfig:
     # one completion: +0.50 / +0.59 dB with 4, +0.98 / +0.63 dB with 8
     # (bench/results/fill_candidates_tune.md). The cost is N x the sampling and decoding.
     fill_candidates: int = 1
+    # fill and interpolate in windows of this many frames (1 + 4k; 0 = the whole video at
+    # once): a video longer than the window is filled window by window, left to right, each
+    # window seeing (fill_window - 1) // 4 frames past the missing ones it fills and taking
+    # the frames earlier windows filled as given (``fill_plan``). The DiT then only ever
+    # reads clips as long as it was trained on (at most 33 frames), and a frame missing in
+    # a minute costs one window, not the minute
+    fill_window: int = 0
     verifier: str = ""
     # what each extension window's DiT reads (kinema.pipelines.plan.PLANNERS): "" = the prompt,
     # held in every window; "shapes-world" = the prompt with each linear motion turned the
@@ -197,6 +204,11 @@ class PipelineConfig:
             check_candidates(n)
             if n > 1 and not self.verifier:
                 raise InvalidInputError(f"{name} = {n} needs a verifier to choose among them")
+        if self.fill_window and (self.fill_window < 9 or (self.fill_window - 1) % 4):
+            raise InvalidInputError(
+                f"fill_window must be 0 (the whole video) or 1 + 4k frames >= 9, got "
+                f"{self.fill_window}"
+            )
         if self.extend_window < 4 or self.extend_window % 4:
             raise InvalidInputError(
                 f"extend_window must be a positive multiple of 4 frames, got {self.extend_window}"
@@ -315,6 +327,35 @@ def check_fill_length(num_frames: int) -> None:
             f"filling takes at most {MAX_FRAMES} frames at once (a minute at 8 fps), this video "
             f"has {num_frames}; fill a part of it"
         )
+
+
+def fill_plan(known: np.ndarray, window: int) -> list[tuple[int, int, np.ndarray]]:
+    """The windows a video with unknown frames (known: bool [T]) is filled in: (a, b, owned)
+    per window, left to right, where frames a..b-1 are that window's canvas and owned (bool
+    [T]) the unknown frames it fills. Each window reaches ``(window - 1) // 4`` frames past the
+    last frame it owns (unless it ends the video), so what it fills has context on both sides;
+    frames owned by earlier windows are given to later ones. Every unknown frame is owned by
+    exactly one window. ``window`` 0, or a video no longer than it: one window, the video
+    (none where nothing is unknown)."""
+    T = len(known)
+    if known.all():
+        return []
+    if not window or window >= T:
+        return [(0, T, ~known)]
+    reach = (window - 1) // 4
+    todo = ~known
+    plan = []
+    while todo.any():
+        first = int(np.flatnonzero(todo)[0])
+        a = max(0, min(first - reach, T - window))
+        b = a + window
+        owned = np.zeros(T, dtype=bool)
+        owned[a:b] = todo[a:b]
+        if b < T:
+            owned[b - reach :] = False  # the next window fills these, seeing what follows
+        plan.append((a, b, owned))
+        todo = todo & ~owned
+    return plan
 
 
 def interpolated_length(num_frames: int, factor: int) -> int:
@@ -1019,13 +1060,21 @@ class Pipeline:
                     )
                 known = np.ones(T, dtype=bool)
                 known[[int(i) for i in missing]] = False
-                canvas = np.repeat(src[None], B, axis=0)  # [B, T, H, W, 3]
-                done = callback and (lambda i: callback(i + 1, steps))
+                out = np.repeat(src[None], B, axis=0)  # [B, T, H, W, 3]
                 K = self.candidates_for("", candidates, "completions")
-                latents = self.complete_latents(prompts, negative, canvas, known, steps,
-                                                guidance, seed, sampler, strength, done, timings,
-                                                K, self.config.fill_context_guidance)  # fmt: skip
-                out = self.finish(latents, canvas, known, timings)
+                plan = fill_plan(known, self.config.fill_window)
+                have = known.copy()  # given, or filled by an earlier window
+                for j, (a, b, owned) in enumerate(plan):
+                    done = callback and (lambda i, j=j: callback(j * steps + i + 1,
+                                                                 len(plan) * steps))  # fmt: skip
+                    part, given = out[:, a:b], have[a:b]  # [B, b - a, H, W, 3], [b - a]
+                    latents = self.complete_latents(prompts, negative, part, given, steps,
+                                                    guidance, seed + j, sampler, strength, done,
+                                                    timings, K,
+                                                    self.config.fill_context_guidance)  # fmt: skip
+                    filled = self.finish(latents, part, given, timings)
+                    out[:, owned] = filled[:, owned[a:b]]
+                    have |= owned
             else:
                 raise InvalidInputError(
                     "with video=, say what to do: mode='extend' or missing=[frame indices]"

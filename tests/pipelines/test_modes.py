@@ -380,3 +380,81 @@ def test_known_frames_inside_generated_latents_are_enforced_each_step(
     out = tiny_pipeline("x", video=clip, missing=[1, 2, 3, 4], num_inference_steps=4, seed=0)
     assert calls == [9]  # latent 1 is pixels 1-4: nothing known inside it
     assert np.array_equal(out.frames[5:], clip.frames[5:])
+
+
+@pytest.mark.parametrize("window", [9, 17, 33])
+def test_fill_plan_owns_every_missing_frame_once_with_context(window: int) -> None:
+    from kinema.pipelines.text_to_video import fill_plan
+
+    rng = np.random.default_rng(window)
+    reach = (window - 1) // 4
+    for T in (5, window, window + 4, 65, 129):
+        for p in (0.05, 0.5, 0.95):
+            known = rng.random(T) >= p
+            plan = fill_plan(known, window)
+            if known.all():
+                assert plan == []
+                continue
+            owned = np.stack([o for _, _, o in plan])  # [windows, T]
+            np.testing.assert_array_equal(owned.sum(0), (~known).astype(int))  # once each
+            for a, b, o in plan:
+                assert b - a == min(window, T) and a >= 0 and b <= T
+                idx = np.flatnonzero(o)
+                assert len(idx) and a <= idx[0] and idx[-1] < b
+                assert b == T or idx[-1] < b - reach  # context after what it fills
+                assert a == 0 or idx[0] >= a + reach  # and before
+            # windows run left to right: each starts at the first frame not filled yet
+            firsts = [int(np.flatnonzero(o)[0]) for _, _, o in plan]
+            assert firsts == sorted(firsts)
+    assert [(a, b) for a, b, _ in fill_plan(np.ones(65, dtype=bool), 9)] == []
+    only = fill_plan(np.array([True] * 8 + [False] + [True] * 8), 0)  # 0: the whole video
+    assert [(a, b) for a, b, _ in only] == [(0, 17)]
+
+
+def test_long_fill_goes_window_by_window(tiny_pipeline: Pipeline) -> None:
+    """A video longer than ``fill_window`` is filled in windows of that many frames, each
+    seeing the frames earlier windows filled as given; the given frames come back exactly."""
+    import copy
+    import dataclasses
+
+    from kinema.pipelines.text_to_video import fill_plan
+
+    pipe = copy.copy(tiny_pipeline)  # a shallow copy: only its config changes
+    pipe.config = dataclasses.replace(pipe.config, fill_window=9)
+    src = Video(render(sample_scene(4, num_frames=33, height=32, width=32)), 8.0)
+    missing = [3, 4, 12, 13, 14, 30]
+    seen: list[tuple[int, list[int]]] = []
+    complete = pipe.complete_latents
+
+    def spy(prompts, negative, canvas, known, *a, **k):
+        seen.append((canvas.shape[1], np.flatnonzero(~known).tolist()))
+        return complete(prompts, negative, canvas, known, *a, **k)
+
+    pipe.complete_latents = spy  # type: ignore[method-assign]
+    steps: list[tuple[int, int]] = []
+    out = pipe("x", video=src, missing=missing, seed=5, callback=lambda i, n: steps.append((i, n)))
+    known = np.ones(33, dtype=bool)
+    known[missing] = False
+    plan = fill_plan(known, 9)
+    assert len(plan) >= 3 and all(length == 9 for length, _ in seen)
+    assert len(seen) == len(plan)
+    # window j leaves unknown only what it or later windows fill (earlier ones' frames given)
+    earlier: set[int] = set()
+    for (a, _, owned), (_, unknown) in zip(plan, seen, strict=True):
+        unknown_here = {a + i for i in unknown}
+        assert not unknown_here & earlier and set(np.flatnonzero(owned)) <= unknown_here
+        earlier |= set(np.flatnonzero(owned).tolist())
+    n = pipe.config.steps * len(plan)
+    assert steps[-1] == (n, n) and len(steps) == n
+    np.testing.assert_array_equal(out.frames[known], src.frames[known])
+    assert all(not np.array_equal(out.frames[m], src.frames[m]) for m in missing)
+    # a video no longer than the window is one window, as with fill_window 0
+    short = Video(src.frames[:9], 8.0)
+    same = pipe("x", video=short, missing=[3, 4], seed=5)
+    whole = tiny_pipeline("x", video=short, missing=[3, 4], seed=5)
+    np.testing.assert_array_equal(same.frames, whole.frames)
+    from kinema.pipelines import PipelineConfig
+
+    for bad in (5, 10, -9):
+        with pytest.raises(InvalidInputError, match="fill_window"):
+            PipelineConfig(fill_window=bad)
