@@ -4,6 +4,8 @@ apart, and how many finished clips does it take?
     python bench/t2v_screen_sweep.py [--objects 1] [--prompts 100] [--start 0] [--drafts 8]
         [--marks 2 3 4 5 6 7 8] [--steps 20] [--image]
     python bench/t2v_screen_sweep.py --merge A.json B.json ...   # the table over several runs
+    python bench/t2v_screen_sweep.py ... --save-clips DIR   # keep the drafts and previews
+    python bench/t2v_screen_sweep.py --rescore A.json --clips DIR --weights W  # another verifier
 
 Per tuning prompt (the t2v sampling sweep's stream, rewritten as ``kinema generate`` does), D
 drafts are sampled to the end with the shipped sampler (20 Euler steps, guidance 4), one noise
@@ -49,12 +51,18 @@ def image_cases(n: int) -> list[tuple[str, object, np.ndarray]]:
 
 
 def sample_records(
-    pipe: Pipeline, items: list, drafts: int, marks: list[int], steps: int = STEPS
+    pipe: Pipeline,
+    items: list,
+    drafts: int,
+    marks: list[int],
+    steps: int = STEPS,
+    save: Path | None = None,
 ) -> list[dict]:
     """Items (prompt, scene) for text to video, or (prompt, scene, first frame) for image to
     video, sampled as ``kinema animate`` does: the frame given, the prompt as written, context
     guidance ``pipeline.json``'s (its noise drawn after the drafts', as ``Pipeline.sample``
-    does), frame 0 pasted back before the scorer reads a clip."""
+    does), frame 0 pasted back before the scorer reads a clip. With ``save`` each chunk's
+    finished clips and previews go to ``save/chunk-{s}.npz`` ([D, B, 17, 64, 64, 3] each)."""
     shape = pipe.latent_shape(17, 64, 64)
     _, T, h, w = shape
     pt, ph, pw = pipe.dit.cfg.patch
@@ -90,6 +98,10 @@ def sample_records(
                 seen[i] = pipe.decode(x - t * vel).reshape(drafts, B, 17, 64, 64, 3)
             x = x + (t_next - t) * vel
         clips = pipe.decode(x).reshape(drafts, B, 17, 64, 64, 3)
+        if save is not None:
+            save.mkdir(parents=True, exist_ok=True)
+            np.savez(save / f"chunk-{s}.npz", final=clips,
+                     **{f"at_{i}": seen[i] for i in marks})  # fmt: skip
         for b, (p, spec, *still) in enumerate(chunk):
             target = pipe.verifier.target(p)
             shown = clips[:, b].copy()  # [D, 17, 64, 64, 3]
@@ -105,6 +117,23 @@ def sample_records(
             records.append(r)
         print(f"{s + B} prompts", flush=True)
     return records
+
+
+def rescore(pipe: Pipeline, records: list[dict], clips: Path) -> list[dict]:
+    """The records with every verifier score read again by ``pipe``'s verifier from the clips
+    ``--save-clips`` kept (the scorer's verdicts are kept as they are)."""
+    out = []
+    for s in range(0, len(records), 10):
+        saved = np.load(clips / f"chunk-{s}.npz")
+        for b, r in enumerate(records[s : s + 10]):
+            target = pipe.verifier.target(r["prompt"])
+            new = dict(r, verifier=pipe.verifier.score(saved["final"][:, b], target).tolist())
+            for k in r:
+                if k.startswith("verifier_at_"):
+                    at = saved[f"at_{k.rsplit('_', 1)[1]}"][:, b]
+                    new[k] = pipe.verifier.score(at, target).tolist()
+            out.append(new)
+    return out
 
 
 def table(records: list[dict], steps: int = STEPS) -> list[str]:
@@ -151,11 +180,26 @@ def main() -> None:
     ap.add_argument("--marks", type=int, nargs="+", default=[2, 3, 4, 5, 6, 7, 8])
     ap.add_argument("--steps", type=int, default=STEPS, help="Euler steps of every draft")
     ap.add_argument("--merge", nargs="+", default=None, help="records of earlier runs: table only")
+    ap.add_argument("--save-clips", default=None, help="keep the drafts here (npz per chunk)")
+    ap.add_argument("--rescore", default=None, help="a run's json: its drafts scored again")
+    ap.add_argument("--clips", default=None, help="--rescore: where that run kept its drafts")
     ap.add_argument("--out", default="bench/results/t2v_screen_tune")
     args = ap.parse_args()
     out = Path(args.out)
     image = args.image
-    if args.merge:
+    if args.rescore:
+        if not args.clips:
+            raise SystemExit("--rescore needs --clips, the folder its run's --save-clips wrote")
+        run = json.loads(Path(args.rescore).read_text())
+        image = "--image" in run["command"]
+        steps = run.get("steps", STEPS)
+        pipe = Pipeline.from_pretrained(args.weights)
+        records = rescore(pipe, run["records"], Path(args.clips))
+        how = f"`{run['command']}`, its drafts read by the verifier of `{args.weights}`"
+        out = Path(args.rescore).with_name(Path(args.rescore).stem + "_" + out.name)
+        out.with_suffix(".json").write_text(json.dumps(dict(run, records=records,
+                                                            rescored_by=args.weights)))  # fmt: skip
+    elif args.merge:
         runs = [json.loads(Path(f).read_text()) for f in args.merge]
         image = any("--image" in run["command"] for run in runs)
         records = [r for run in runs for r in run["records"]]
@@ -172,7 +216,8 @@ def main() -> None:
         else:
             items = prompts(args.start + args.prompts, args.objects, TUNE_SEED, "heldout")
         steps = args.steps
-        records = sample_records(pipe, items[args.start :], args.drafts, args.marks, steps)
+        save = Path(args.save_clips) if args.save_clips else None
+        records = sample_records(pipe, items[args.start :], args.drafts, args.marks, steps, save)
         what = "--image" if args.image else f"--objects {args.objects}"
         what += f" --steps {steps}" if steps != STEPS else ""
         how = (f"`python bench/t2v_screen_sweep.py {what} --prompts "
