@@ -336,7 +336,12 @@ def fill_plan(known: np.ndarray, window: int) -> list[tuple[int, int, np.ndarray
     last frame it owns (unless it ends the video), so what it fills has context on both sides;
     frames owned by earlier windows are given to later ones. Every unknown frame is owned by
     exactly one window. ``window`` 0, or a video no longer than it: one window, the video
-    (none where nothing is unknown)."""
+    (none where nothing is unknown).
+
+    A window starts up to 3 frames earlier than that reach needs, so that its first unknown
+    frame opens a latent frame of the causal VAE (local index 1 + 4k): a gap of 4 frames is then
+    one whole latent the DiT generates, not parts of two whose given pixels must be enforced
+    step by step (``complete_latents``' pixel consistency)."""
     T = len(known)
     if known.all():
         return []
@@ -347,7 +352,9 @@ def fill_plan(known: np.ndarray, window: int) -> list[tuple[int, int, np.ndarray
     plan = []
     while todo.any():
         first = int(np.flatnonzero(todo)[0])
-        a = max(0, min(first - reach, T - window))
+        a = first - reach
+        a -= (1 - (first - a)) % 4  # first - a = 1 + 4k: the gap opens a latent frame
+        a = max(0, min(a, T - window))
         b = a + window
         owned = np.zeros(T, dtype=bool)
         owned[a:b] = todo[a:b]

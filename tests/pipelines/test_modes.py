@@ -403,6 +403,8 @@ def test_fill_plan_owns_every_missing_frame_once_with_context(window: int) -> No
                 assert len(idx) and a <= idx[0] and idx[-1] < b
                 assert b == T or idx[-1] < b - reach  # context after what it fills
                 assert a == 0 or idx[0] >= a + reach  # and before
+                # unless clamped at an end, the first frame it fills opens a latent frame
+                assert a in (0, T - window) or (idx[0] - a) % 4 == 1
             # windows run left to right: each starts at the first frame not filled yet
             firsts = [int(np.flatnonzero(o)[0]) for _, _, o in plan]
             assert firsts == sorted(firsts)

@@ -64,6 +64,10 @@ def test_shipped_model_draws_large_single_objects(text_encoder) -> None:
     assert (config.image_screen_drafts, pipe.drafts_for(2, image=True)) == (12, 12)
     # fill and interpolate keep the consensus of 4 (bench/results/fill_candidates_tune.md)
     assert config.fill_candidates == 4
+    # in windows of 33 frames, the longest the DiT was trained on: 12 tuning clips of 65
+    # frames, a 4-frame gap +2.6 dB and 4x faster than filling the whole video, x2
+    # interpolation +0.7 dB (bench/results/fill_window_tune.md)
+    assert config.fill_window == 33
     # and each window of an extension keeps the best of 6 by the verifier
     # (bench/results/edit_eval_extend-candidates-*_extend_tune.md)
     assert config.extend_candidates == 6
