@@ -763,8 +763,13 @@ def test_long_fill_and_interpolate_say_and_record_their_windows(
     runs = {  # argv -> windows said (None: one window, nothing said)
         ("fill", "src.mp4", "--frames", "2-3,12-13"): 2,
         ("fill", "short.mp4", "--frames", "3-4"): None,
-        ("interpolate", "short.mp4", "--factor", "2"): 3,  # 17 frames, every other one new
+        ("interpolate", "short.mp4", "--factor", "2"): 5,  # 17 frames, every other one new
     }
+    from kinema.pipelines.text_to_video import fill_plan
+
+    gaps = np.ones(17, dtype=bool)
+    gaps[[2, 3, 12, 13]] = False
+    assert [len(fill_plan(k, 9)) for k in (gaps, np.arange(17) % 2 == 0)] == [2, 5]
     for argv, windows in runs.items():
         out = tmp_path / f"{argv[0]}{argv[1]}"
         r = runner.invoke(app, [argv[0], str(tmp_path / argv[1]), *argv[2:], "-o", str(out), *w])
