@@ -788,11 +788,13 @@ def _edit(
         params["window_planner"] = _say_planner(pipe, out.prompt, plan)
     if read is not None:
         params["prompt_read_from_video"] = True
-    windows = len(fill_plan(known, pipe.config.fill_window)) if known is not None else 0
-    if windows > 1:
-        err_console.print(f"[dim]{len(known)} frames: filled in {windows} windows of "  # type: ignore[arg-type]
-                          f"{pipe.config.fill_window}, left to right[/]")  # fmt: skip
-        params["fill_window"] = pipe.config.fill_window
+    window = pipe.config.fill_window
+    if known is not None and window and len(known) > window:  # the DiT sees windows, not all
+        windows = len(fill_plan(known, window))
+        err_console.print(f"[dim]{len(known)} frames: filled in {windows} "
+                          f"window{'s' if windows > 1 else ''} of {window} around what is "
+                          "missing, left to right[/]")  # fmt: skip
+        params["fill_window"] = window
         total *= windows
     timings = Timings()
     with _progress() as bar:

@@ -762,6 +762,7 @@ def test_long_fill_and_interpolate_say_and_record_their_windows(
     write_video(Video(src[:9], 8.0), tmp_path / "short.mp4")
     runs = {  # argv -> windows said (None: one window, nothing said)
         ("fill", "src.mp4", "--frames", "2-3,12-13"): 2,
+        ("fill", "src.mp4", "--frames", "3-4"): 1,  # one window, but not the whole video
         ("fill", "short.mp4", "--frames", "3-4"): None,
         ("interpolate", "short.mp4", "--factor", "2"): 5,  # 17 frames, every other one new
     }
@@ -770,12 +771,13 @@ def test_long_fill_and_interpolate_say_and_record_their_windows(
     gaps = np.ones(17, dtype=bool)
     gaps[[2, 3, 12, 13]] = False
     assert [len(fill_plan(k, 9)) for k in (gaps, np.arange(17) % 2 == 0)] == [2, 5]
-    for argv, windows in runs.items():
-        out = tmp_path / f"{argv[0]}{argv[1]}"
+    for n, (argv, windows) in enumerate(runs.items()):
+        out = tmp_path / f"out{n}.mp4"
         r = runner.invoke(app, [argv[0], str(tmp_path / argv[1]), *argv[2:], "-o", str(out), *w])
         assert r.exit_code == 0, r.output
         flat = " ".join(r.output.split())
-        assert (f"17 frames: filled in {windows} windows of 9" in flat) is (windows is not None)
+        said = f"17 frames: filled in {windows} window{'s' if windows != 1 else ''} of 9 around"
+        assert (said in flat) is (windows is not None), flat
         assert read_video(out).num_frames == (9 if argv[1] == "short.mp4" and argv[0] == "fill"
                                               else 17)  # fmt: skip
         r = runner.invoke(app, ["verify", str(out), "--json"])
