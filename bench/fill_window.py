@@ -30,13 +30,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from edit_eval import EVAL_SEED, cases, render
+from fill_candidates import pooled_db
 
 from kinema.io.video import Video
 from kinema.pipelines.text_to_video import Pipeline, crossfade, fill_plan
-
-
-def pooled_db(errors: list[float]) -> float:
-    return float(10 * np.log10(255.0**2 / max(float(np.mean(errors)), 1e-10)))
 
 
 def main() -> None:

@@ -19,42 +19,32 @@ from kinema.world import spec as S
 from kinema.world.scene import SceneGraph
 
 
-@cache
-def sprite(shape: str, side: int) -> np.ndarray:
-    """Boolean (side, side) mask of ``shape`` filling a side x side box (read-only)."""
-    c = np.arange(side) + 0.5  # pixel centres
-    ys, xs = c[:, None], c[None, :]  # (side, 1), (1, side)
-    half = side / 2
-    if shape == "circle":
-        m = (xs - half) ** 2 + (ys - half) ** 2 <= half * half
-    elif shape == "square":
-        m = np.ones((side, side), dtype=bool)
-    elif shape == "triangle":
-        # apex at the top centre, base on the bottom row: the half-width at a row's centre y
-        # is y / 2, at least half a pixel so the apex row is never empty (fill ~0.52)
-        m = np.abs(xs - half) <= np.maximum(ys / 2, 0.5)
-    else:
-        raise InvalidInputError(f"unknown shape {shape!r}; choose one of {', '.join(S.SHAPES)}")
-    m = np.broadcast_to(m, (side, side)).copy()
-    m.setflags(write=False)
-    return m
-
-
 def _distance(shape: str, side: int) -> np.ndarray:
-    """(side, side) signed distance in pixels to ``shape``'s edge (< 0 inside), at pixel
-    centres; the square's and triangle's are the usual max-of-planes bound."""
-    c = np.arange(side) + 0.5
+    """(side, side) signed distance in pixels to ``shape``'s edge (< 0 inside) in a side x side
+    box, at pixel centres; the square's and triangle's are the usual max-of-planes bound. A
+    pixel belongs to the shape where it is <= 0 (``sprite``)."""
+    c = np.arange(side) + 0.5  # pixel centres
     ys, xs = c[:, None], c[None, :]  # (side, 1), (1, side)
     half = side / 2
     if shape == "circle":
         d = np.hypot(xs - half, ys - half) - half
     elif shape == "square":
         d = np.maximum(np.abs(xs - half), np.abs(ys - half)) - half
-    elif shape == "triangle":  # the sprite's: half-width y / 2 at depth y, base on the bottom
+    elif shape == "triangle":
+        # apex at the top centre, base on the bottom row: the half-width at a row's centre y
+        # is y / 2, at least half a pixel so the apex row is never empty (fill ~0.52)
         d = np.maximum((np.abs(xs - half) - np.maximum(ys / 2, 0.5)) / np.sqrt(1.25), ys - side)
     else:
         raise InvalidInputError(f"unknown shape {shape!r}; choose one of {', '.join(S.SHAPES)}")
     return np.broadcast_to(d, (side, side))
+
+
+@cache
+def sprite(shape: str, side: int) -> np.ndarray:
+    """Boolean (side, side) mask of ``shape`` filling a side x side box (read-only)."""
+    m = _distance(shape, side) <= 0
+    m.setflags(write=False)
+    return m
 
 
 def morph_sprite(shape: str, toward: str, amount: float, side: int) -> np.ndarray:
