@@ -42,6 +42,14 @@ def main() -> None:
     ap.add_argument("--cases", type=int, default=16)
     ap.add_argument("--frames", type=int, default=129, help="clip length, 1 + 4k")
     ap.add_argument("--windows", type=int, nargs="+", default=[0, 33])
+    ap.add_argument(
+        "--prompt",
+        choices=("given", "none"),
+        default="given",
+        help="given: each clip's caption, as edit_eval.py passes it; none: no prompt, as "
+        "`kinema fill` has by default (a long clip's caption names the motion it starts with, "
+        "which a reflected object no longer shows mid-way)",
+    )
     ap.add_argument("--out", default="bench/results/fill_window_tune")
     args = ap.parse_args()
     torch.set_num_threads(2)
@@ -68,7 +76,8 @@ def main() -> None:
             for i, (p, g) in enumerate(items):
                 clip = render(g)  # [T, 64, 64, 3]
                 t0 = time.perf_counter()
-                out = pipe(p, video=Video(clip, 8.0), missing=missing, seed=i,
+                said = p if args.prompt == "given" else ""
+                out = pipe(said, video=Video(clip, 8.0), missing=missing, seed=i,
                            strength=strength[name]).frames  # fmt: skip
                 seconds.append(time.perf_counter() - t0)
                 diff = out[~known].astype(np.float64) - clip[~known]
@@ -83,10 +92,13 @@ def main() -> None:
         f"# Filling a {T}-frame video whole or in windows, tuning stream "
         f"(`python bench/fill_window.py --cases {args.cases} --frames {T} --windows "
         + " ".join(map(str, args.windows))
+        + (" --prompt none" if args.prompt == "none" else "")
         + "`)",
         "",
         f"{args.cases} Shapes World clips of {T} frames at 64x64; fill: frames {mid}-{mid + 3} "
-        "removed; interpolate: every other frame removed. PSNR of the error pooled over the "
+        "removed; interpolate: every other frame removed; "
+        + ("each clip's caption as the prompt" if args.prompt == "given" else "no prompt")
+        + ". PSNR of the error pooled over the "
         f"cases on the regenerated frames; consensus of {base.config.fill_candidates} "
         "completions, as shipped; median wall time per case (2 threads).",
         "",
