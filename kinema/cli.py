@@ -1060,15 +1060,13 @@ def interpolate(
     force: ForceOpt = False,
 ) -> None:
     """Raise the frame rate: new frames between each pair, originals kept exactly."""
-    import numpy as np
-
     from kinema.io.video import check_output, read_video
-    from kinema.pipelines.text_to_video import interpolated_length
+    from kinema.pipelines.text_to_video import interpolated_known
 
     with _user_errors():
         check_output(output, force)
         src = read_video(video)
-        T = interpolated_length(src.num_frames, factor)
+        known = interpolated_known(src.num_frames, factor)  # checks the factor and length
         call = lambda pipe, **kw: pipe.interpolate(src, factor=factor, prompt=prompt,  # noqa: E731
                                                    num_inference_steps=steps, **kw)  # fmt: skip
         _edit(
@@ -1082,7 +1080,7 @@ def interpolate(
             _Out(prompt, "interpolate", visible_mark, sign_prompt),
             candidates,
             "completions",
-            known=np.arange(T) % factor == 0,
+            known=known,
         )
 
 

@@ -384,6 +384,12 @@ def interpolated_length(num_frames: int, factor: int) -> int:
     return T
 
 
+def interpolated_known(num_frames: int, factor: int) -> np.ndarray:
+    """bool [T] over the ``interpolated_length`` frames: True where an original frame sits
+    (every ``factor``-th), False where interpolation makes one."""
+    return np.arange(interpolated_length(num_frames, factor)) % factor == 0
+
+
 @dataclass(frozen=True)
 class Screen:
     """Screened best of N in ``Pipeline.sample``: ``drafts`` D noise draws per prompt run to
@@ -1217,10 +1223,10 @@ class Pipeline:
         every step (see ``complete_latents``) and kept exactly in the output. 0.3 was picked on
         a tuning stream (bench/results/edit_eval_interpolate_strength_tune.md: 0.2-0.5 within
         0.25 dB of each other, 0.7 below)."""
-        T = interpolated_length(len(video.frames), factor)
-        canvas = np.zeros((T, *video.frames.shape[1:]), dtype=np.uint8)
-        canvas[::factor] = video.frames
-        missing = [i for i in range(T) if i % factor]
+        known = interpolated_known(len(video.frames), factor)
+        canvas = np.zeros((len(known), *video.frames.shape[1:]), dtype=np.uint8)
+        canvas[known] = video.frames
+        missing = np.flatnonzero(~known).tolist()
         out = self(prompt, video=Video(canvas, video.fps * factor), missing=missing,
                    strength=strength, **kwargs)  # type: ignore[arg-type]  # fmt: skip
         return out  # type: ignore[return-value]
