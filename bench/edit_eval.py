@@ -149,6 +149,8 @@ def main() -> None:
     ap.add_argument("--image-screen-step", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--image-screen-drafts", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--fill-candidates", type=int, default=None, help="override pipeline.json")
+    ap.add_argument("--window-screen-drafts", type=int, default=None, help="override pipeline.json")
+    ap.add_argument("--window-screen-step", type=int, default=None, help="override pipeline.json")
     ap.add_argument(
         "--window-candidates",
         type=int,
@@ -176,7 +178,8 @@ def main() -> None:
                  "prompt_rewrite",
                  "candidates", "extend_candidates", "fill_candidates", "planner",
                  "screen_drafts", "screen_step", "image_screen_step",
-                 "image_screen_drafts")  # fmt: skip
+                 "image_screen_drafts", "window_screen_drafts",
+                 "window_screen_step")  # fmt: skip
     given = {k: getattr(args, k) for k in overrides}
     # validated again by PipelineConfig.__post_init__
     pipe.config = dataclasses.replace(
@@ -196,6 +199,9 @@ def main() -> None:
         # video, extension windows; 1 without one) and by consensus (fill, interpolate)
         "extend_candidates": pipe.config.extend_candidates if pipe.verifier else 1,
         "long_window_candidates": args.window_candidates,
+        # a long video's windows screened from this many drafts (the window's K when none)
+        "long_window_drafts": pipe.drafts_for(args.window_candidates, window=True),
+        "long_window_screen_step": pipe.screen_step_for(window=True),
         "fill_candidates": pipe.config.fill_candidates,
         "planner": pipe.config.planner,
         "context_guidance": pipe.config.context_guidance,
@@ -568,9 +574,14 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
            "continuations by the verifier, as `kinema extend` does"
            if res.get("extend_candidates", 1) > 1
            else " Each window of an extension makes one continuation")
-        + (f"; a long video's windows keep the best of {res['long_window_candidates']}."
+        + (f"; a long video's windows keep the best of {res['long_window_candidates']}"
            if res.get("long_window_candidates", 1) > 1
-           else "; a long video's windows make one each, as `kinema generate --seconds` does.")
+           else "; a long video's windows make one each")
+        + (f", screened from {res['long_window_drafts']} drafts read at step "
+           f"{res['long_window_screen_step']}"
+           if res.get("long_window_drafts", 1) > res.get("long_window_candidates", 1) else "")
+        + (", as `kinema generate --seconds` does." if res.get("long_window_candidates", 1) == 1
+           else ".")
         + (f" Fill and interpolation keep the consensus of {res['fill_candidates']} completions "
            "(the one closest to the others)." if res.get("fill_candidates", 1) > 1
            else " Fill and interpolation make one completion.")

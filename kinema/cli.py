@@ -584,9 +584,11 @@ def generate(
         # more: pipeline.json's extend_candidates (for `kinema extend`) would take the minute
         # past its 60 s budget, and best of 3 per window bought no identity on the tuning stream
         window_k = 1 if candidates is None else candidates
+        window_screen: dict = {}
         per_window = (
-            _say_best_of(pipe, prompt, window_k, choice="windows") if frames > first else None
-        )
+            _say_best_of(pipe, prompt, window_k, choice="windows", steps=steps,
+                         params=window_screen) if frames > first else None
+        )  # fmt: skip
         planned = _say_planner(pipe, prompt, plan) if frames > first else ""
         args = dict(negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
                     seed=seed, fps=fps, sampler=sampler, rewrite_prompt=rewrite)  # fmt: skip
@@ -607,6 +609,8 @@ def generate(
                   "candidates": best_of, **screened}  # fmt: skip
         if per_window is not None:
             params["window_candidates"] = per_window
+            if window_screen:
+                params["window_drafts"] = window_screen["drafts"]
             params["window_planner"] = planned
             params["window_context_guidance"] = _context_guidance(pipe, "extend")
         _save(video, output, force, pipe, _Out(prompt, "generate", visible_mark, sign_prompt),
@@ -670,14 +674,20 @@ def _say_best_of(pipe, prompt: str, candidates: int | None, where: str = "",  # 
     drafts (``Pipeline.drafts_for``; ``image``: image to video's screen) say so too, and
     ``params`` (the credentials') gets the drafts as "drafts"."""
     n = pipe.candidates_for(prompt, candidates, choice)
-    drafts = pipe.drafts_for(n, steps, image) if choice == "clips" else n
+    window = choice == "windows"
+    drafts = pipe.drafts_for(n, steps, image, window) if choice != "completions" else n
     if n > 1 and choice == "completions":
         err_console.print(f"[dim]{n} completions, keeping the one closest to the others "
                           "(--candidates 1: one)[/]")  # fmt: skip
+    elif window and n == 1 and drafts > 1:  # one continuation a window, from screened drafts
+        err_console.print(f"[dim]each window continues from the best of {drafts} drafts the "
+                          f"{pipe.config.verifier} verifier reads at step "
+                          f"{pipe.screen_step_for(window=True)} of {steps or pipe.steps_for()}, "
+                          "finished (pipeline.json's window_screen_drafts)[/]")  # fmt: skip
     elif n > 1:
         what = "continuations per window" if choice == "windows" else "clips"
         screened = (f" (the {n} of {drafts} drafts the verifier reads best at step "
-                    f"{pipe.screen_step_for(image)} of {steps or pipe.steps_for(image)}, "
+                    f"{pipe.screen_step_for(image, window)} of {steps or pipe.steps_for(image)}, "
                     "finished)" if drafts > n else "")  # fmt: skip
         err_console.print(f"[dim]best of {n} {what}{where}{screened}, chosen by the "
                           f"{pipe.config.verifier} verifier (--candidates 1: one)[/]")  # fmt: skip

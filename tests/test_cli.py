@@ -496,7 +496,8 @@ def test_screened_best_of_n_says_so_and_records_its_drafts(tmp_path: Path, tiny_
     verifier = ShapesWorldVerifier(SlotRecognizer(ClassifierConfig(
         in_channels=1, channels=(8, 8, 8), heads={"slot": 12})))  # fmt: skip
     config = dataclasses.replace(tiny_pipeline.config, candidates=2, screen_drafts=5,
-                                 screen_step=1, verifier="shapes-world")  # fmt: skip
+                                 screen_step=1, verifier="shapes-world", window_screen_drafts=3,
+                                 window_screen_step=2)  # fmt: skip
     pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config,
                     verifier=verifier)  # fmt: skip
     w = ["--weights", str(pipe.save_pretrained(tmp_path / "w")), "--frames", "5", "--size", "32",
@@ -516,6 +517,21 @@ def test_screened_best_of_n_says_so_and_records_its_drafts(tmp_path: Path, tiny_
         params = json.loads(r.output)["c2pa"]["claims"]["parameters"]
         assert params.get("drafts") == drafts
         assert params["candidates"] == (1 if "--candidates" in extra else 2)
+        assert "window_drafts" not in params  # one clip, no windows
+    # a long video's windows: one continuation each, from 3 drafts read at their own step 2;
+    # --candidates 3 asks for 3 finished per window, as many as the drafts: no screen
+    long = ["generate", said, "--seconds", "3", *w, "--steps", "4"]
+    for extra, drafts in (([], 3), (["--candidates", "3"], None)):
+        out = tmp_path / f"long{len(extra)}.mp4"
+        r = runner.invoke(app, [*long, "-o", str(out), *extra])
+        assert r.exit_code == 0, r.output
+        flat = " ".join(r.output.split())
+        assert ("each window continues from the best of 3 drafts the shapes-world verifier "
+                "reads at step 2 of 4, finished" in flat) is (drafts is not None), flat  # fmt: skip
+        r = runner.invoke(app, ["verify", str(out), "--json"])
+        params = json.loads(r.output)["c2pa"]["claims"]["parameters"]
+        assert params.get("window_drafts") == drafts
+        assert params["window_candidates"] == (1 if drafts else 3)
 
 
 def test_animate_samples_and_records_the_image_step_count(tmp_path: Path, tiny_pipeline) -> None:

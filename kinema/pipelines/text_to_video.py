@@ -138,6 +138,17 @@ class PipelineConfig:
     # 91.3% with 3, 93.8 / 90.7% with 6. `kinema generate --seconds` keeps one per window in a
     # long video (best of 3 there: no identity gained, 2.4x the time)
     extend_candidates: int = 1
+    # screened windows: where an extension keeps fewer continuations per window than this
+    # (a long video's windows keep one each, for its time budget), each window starts
+    # `window_screen_drafts` drafts instead, runs them to step `window_screen_step` (0 =
+    # `screen_step`), the verifier reads their data estimates there as it reads a window
+    # (context and new frames, a linear motion either way round) and the best go on, one
+    # continuation finished per window as before. 0 = off. A minute drifts away from its prompt
+    # window by window (a shape rounds off, the scene falls apart, and every later window
+    # continues it), and the screen is where that drift is caught, for a fraction of a best of
+    # N's cost: D (s + 1) + (steps - s - 1) DiT batches a window instead of N steps
+    window_screen_drafts: int = 0
+    window_screen_step: int = 0
     # fill and interpolate: sample `fill_candidates` completions in one batch and keep the one
     # closest to the others (mean squared pixel error over the regenerated frames): the
     # minimum-Bayes-risk choice under squared error, a real sample near the centre of what the
@@ -190,12 +201,13 @@ class PipelineConfig:
                 f"verifier must be '' or one of {sorted(VERIFIERS)}, got {self.verifier!r}"
             )
         check_candidates(self.fill_candidates)
-        for name in ("screen_drafts", "image_screen_drafts"):
+        for name in ("screen_drafts", "image_screen_drafts", "window_screen_drafts"):
             if getattr(self, name):
                 check_candidates(getattr(self, name))
                 if not self.verifier:
                     raise InvalidInputError(f"{name} needs a verifier to read the drafts")
-        for name, least in (("screen_step", 1), ("image_screen_step", 0), ("image_steps", 0)):
+        for name, least in (("screen_step", 1), ("image_screen_step", 0),
+                            ("window_screen_step", 0), ("image_steps", 0)):  # fmt: skip
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise InvalidInputError(f"{name} must be an int >= {least}, got {value!r}")
@@ -526,40 +538,66 @@ class Pipeline:
         video ``config.image_steps`` where it is set."""
         return (image and self.config.image_steps) or self.config.steps
 
-    def screen_step_for(self, image: bool = False) -> int:
+    def screen_step_for(self, image: bool = False, window: bool = False) -> int:
         """The sampler step whose data estimates a screen reads: ``config.screen_step``, or in
-        image to video ``config.image_screen_step`` where it is set."""
-        return (image and self.config.image_screen_step) or self.config.screen_step
+        image to video ``config.image_screen_step`` and in extension windows
+        ``config.window_screen_step`` where they are set."""
+        own = 0
+        if window:
+            own = self.config.window_screen_step
+        elif image:
+            own = self.config.image_screen_step
+        return own or self.config.screen_step
 
-    def screen_drafts_for(self, image: bool = False) -> int:
+    def screen_drafts_for(self, image: bool = False, window: bool = False) -> int:
         """Drafts a screen starts per prompt: ``config.screen_drafts``, or in image to video
-        ``config.image_screen_drafts`` where it is set."""
+        ``config.image_screen_drafts`` where it is set; in extension windows
+        ``config.window_screen_drafts`` (0: no screen)."""
+        if window:
+            return self.config.window_screen_drafts
         return (image and self.config.image_screen_drafts) or self.config.screen_drafts
 
-    def drafts_for(self, candidates: int, steps: int | None = None, image: bool = False) -> int:
-        """Noise draws a text (or, ``image``, image) to video call makes for K = ``candidates``
-        clips per prompt in ``steps`` sampler steps: ``screen_drafts_for(image)`` where a screen
-        applies (a verifier, more drafts than K, a step after ``screen_step_for`` to go on
-        from), else K."""
+    def drafts_for(
+        self,
+        candidates: int,
+        steps: int | None = None,
+        image: bool = False,
+        window: bool = False,
+    ) -> int:
+        """Noise draws a text (or, ``image``, image) to video call, or (``window``) each
+        extension window, makes for K = ``candidates`` clips per prompt in ``steps`` sampler
+        steps: ``screen_drafts_for(image, window)`` where a screen applies (a verifier, more
+        drafts than K, K > 1 but in windows, a step after ``screen_step_for`` to go on from),
+        else K."""
         steps = self.steps_for(image) if steps is None else steps
-        drafts = self.screen_drafts_for(image)
-        if candidates > 1 and self.verifier is not None and drafts > candidates:
-            return drafts if self.screen_step_for(image) < steps - 1 else candidates
+        drafts = self.screen_drafts_for(image, window)
+        least = 1 if window else 2  # a window screens for its one continuation too
+        if candidates >= least and self.verifier is not None and drafts > candidates:
+            return drafts if self.screen_step_for(image, window) < steps - 1 else candidates
         return candidates
 
     def screen_for(
-        self, prompts: list[str], candidates: int, timings: Timings, image: bool = False
+        self,
+        prompts: list[str],
+        candidates: int,
+        timings: Timings,
+        image: bool = False,
+        window: bool = False,
     ) -> Screen | None:
         """The screen (``Screen``) for K = ``candidates`` clips per prompt (``image``: in image to
-        video, read at ``screen_step_for(image)``), or None where there is none: one clip (K =
-        1, the model alone), ``screen_drafts_for(image)`` <= K or no verifier. Each draft's data
-        estimate is decoded and the verifier scores it against its prompt (0 for a prompt it
-        cannot read)."""
-        drafts = self.screen_drafts_for(image)
-        if self.verifier is None or candidates <= 1 or drafts <= candidates:
+        video, read at ``screen_step_for(image)``; ``window``: extension windows, read as
+        continuing clips, ``Verifier.target``), or None where there is none: one clip (K = 1,
+        the model alone; a window screens for one too), ``screen_drafts_for`` <= K, no verifier,
+        or (windows) no prompt the verifier reads. Each draft's data estimate is decoded and
+        the verifier scores it against its prompt (0 for a prompt it cannot read)."""
+        drafts = self.screen_drafts_for(image, window)
+        least = 1 if window else 2
+        if self.verifier is None or candidates < least or drafts <= candidates:
             return None
         verifier = self.verifier
-        targets = [verifier.target(p) for p in prompts]
+        targets = [verifier.target(p, continuing=window) for p in prompts]
+        if all(t is None for t in targets):
+            return None
 
         def score(x0: torch.Tensor) -> np.ndarray:  # [D B, C, T, h, w] -> [D, B]
             t0 = time.perf_counter()
@@ -574,7 +612,7 @@ class Pipeline:
             timings.verify += time.perf_counter() - t1
             return out
 
-        return Screen(drafts, self.screen_step_for(image), score)
+        return Screen(drafts, self.screen_step_for(image, window), score)
 
     # ------------------------------------------------------------------ sampling
     def latent_shape(self, num_frames: int, height: int, width: int) -> tuple[int, int, int, int]:
@@ -1189,9 +1227,10 @@ class Pipeline:
                 said = [planner.window_prompt(p, r, n, s)
                         for p, r, s in zip(prompts, recent, before, strict=True)]  # fmt: skip
                 timings.plan += time.perf_counter() - t0
+            screen = self.screen_for(said, K, timings, window=True)  # drafts read early
             latents = self.complete_latents(said, negative, canvas, known, steps, guidance,
                                             seed + w, sampler, 1.0, done, timings, K,
-                                            self.config.context_guidance)  # fmt: skip
+                                            self.config.context_guidance, screen)  # fmt: skip
             fresh = n // f  # latent frames this window adds: [K B, C, fresh, h, w] at the end
             t0 = time.perf_counter()
             if w == 0:  # prime: the context's causal state (the same in every candidate)

@@ -210,6 +210,59 @@ def test_each_extension_window_keeps_the_verifiers_pick(
     assert [c.shape[0] for c, _ in seen] == [2, 2]
 
 
+def test_extension_windows_screen_their_drafts(
+    best_of: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = render(sample_scene(4, height=32, width=32, num_frames=9))
+    kw = dict(video=Video(src, 8.0), mode="extend", num_frames=16, seed=2,
+              num_inference_steps=4)  # fmt: skip
+    plain = best_of("a red circle", **kw)  # extend_candidates = 1, no screen: the model alone
+    verifier = best_of.verifier
+    assert verifier.scored == []  # type: ignore[union-attr]
+    best_of.config = dataclasses.replace(best_of.config, window_screen_drafts=4,
+                                         window_screen_step=1)  # fmt: skip
+    read_as: list[bool] = []  # continuing, per target the pipeline asks for
+    real_target = verifier.target
+
+    def target(prompt: str, continuing: bool = False) -> object:
+        read_as.append(continuing)
+        return real_target(prompt, continuing)
+
+    monkeypatch.setattr(verifier, "target", target)
+    timings = Timings()
+    screened = best_of("a red circle", timings=timings, **kw)
+    # one screen per window (16 new frames: windows of 12 and 4), 4 drafts read as windows of a
+    # video that goes on, one continuation finished each: no pick among finished ones after
+    assert verifier.scored == [4, 4] and read_as and all(read_as) and timings.verify > 0  # type: ignore[union-attr]
+    assert np.array_equal(screened.frames[:9], src)  # the video itself, exactly
+    assert not np.array_equal(screened.frames, plain.frames)  # the brightest draft went on
+    # a screen that ranks draft 0 first finishes the draft one continuation starts from
+    monkeypatch.setattr(verifier, "score", lambda clips, target: -np.arange(len(clips)))
+    assert np.array_equal(best_of("a red circle", **kw).frames, plain.frames)
+    monkeypatch.undo()
+    verifier.scored.clear()  # type: ignore[union-attr]
+    best_of("a red circle", candidates=3, **kw)  # 4 drafts, the best 3 finished, one kept
+    assert verifier.scored == [4, 3, 4, 3]  # type: ignore[union-attr]
+    verifier.scored.clear()  # type: ignore[union-attr]
+    best_of("a red circle", candidates=4, **kw)  # as many drafts as candidates: no screen
+    assert verifier.scored == [4, 4]  # type: ignore[union-attr]
+    verifier.scored.clear()  # type: ignore[union-attr]
+    best_of("unreadable scene", **kw)  # a prompt the verifier cannot read: the model alone
+    assert verifier.scored == []  # type: ignore[union-attr]
+    # windows count their own drafts and step; text to video's screen is left as it was
+    assert best_of.screen_for(["a red circle"], 1, Timings(), window=True).at == 1  # type: ignore[union-attr]
+    assert best_of.screen_for(["a red circle"], 1, Timings()) is None
+    assert (best_of.drafts_for(1, 4, window=True), best_of.drafts_for(1, 4)) == (4, 1)
+    assert best_of.drafts_for(1, 2, window=True) == 1  # no step left after step 1 of 2
+    best_of.config = dataclasses.replace(best_of.config, window_screen_step=0, screen_step=2)
+    assert best_of.screen_step_for(window=True) == 2  # 0: text to video's screen_step
+    with pytest.raises(InvalidInputError, match="window_screen_drafts needs a verifier"):
+        PipelineConfig(window_screen_drafts=4)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(InvalidInputError, match="window_screen_step must be an int >= 0"):
+            PipelineConfig(window_screen_step=bad)  # type: ignore[arg-type]
+
+
 def test_consensus_keeps_the_completion_closest_to_the_others() -> None:
     base = np.full((1, 3, 4, 4, 3), 100, dtype=np.uint8)  # [B, T, H, W, 3]
     clips = np.stack([base, base + 1, base + 50])  # [K, B, ...]: two agree, one is off
