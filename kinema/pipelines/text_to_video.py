@@ -145,8 +145,11 @@ class PipelineConfig:
     # (context and new frames, a linear motion either way round) and the best go on, one
     # continuation finished per window as before. 0 = off. A minute drifts away from its prompt
     # window by window (a shape rounds off, the scene falls apart, and every later window
-    # continues it), and the screen is where that drift is caught, for a fraction of a best of
-    # N's cost: D (s + 1) + (steps - s - 1) DiT batches a window instead of N steps
+    # continues it); the screen looks for that drift at D (s + 1) + (steps - s - 1) DiT batches
+    # a window instead of N x steps. Off as shipped: on 30 tuning minutes (paired, per minute)
+    # 3 drafts read at step 3 moved identity / motion by +1.4 +- 3.6 / +1.8 +- 1.8 points for
+    # 1.2x the minute's time, 6 read at step 5 by +2.3 +- 4.0 / +4.9 +- 2.7 for 1.6-1.9x, past
+    # the minute's 60 s (bench/results/edit_eval_window-screen-*_tune.md)
     window_screen_drafts: int = 0
     window_screen_step: int = 0
     # fill and interpolate: sample `fill_candidates` completions in one batch and keep the one
