@@ -68,6 +68,10 @@ def test_shipped_model_draws_large_single_objects(text_encoder) -> None:
     # frames, a 4-frame gap +2.6 dB and 4x faster than filling the whole video, x2
     # interpolation +0.7 dB (bench/results/fill_window_tune.md)
     assert config.fill_window == 33
+    # a long video's windows make one continuation each, unscreened: screening their drafts
+    # moved the minute's identity by +1.4 / +2.3 points on 30 tuning minutes, inside the noise,
+    # and 6 drafts take the minute past 60 s (bench/results/edit_eval_window-screen-*_tune.md)
+    assert (config.window_screen_drafts, pipe.drafts_for(1, window=True)) == (0, 1)
     # and each window of an extension keeps the best of 6 by the verifier
     # (bench/results/edit_eval_extend-candidates-*_extend_tune.md)
     assert config.extend_candidates == 6
