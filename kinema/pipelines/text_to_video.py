@@ -574,10 +574,16 @@ class Pipeline:
         else K."""
         steps = self.steps_for(image) if steps is None else steps
         drafts = self.screen_drafts_for(image, window)
-        least = 1 if window else 2  # a window screens for its one continuation too
-        if candidates >= least and self.verifier is not None and drafts > candidates:
+        if self._screens(candidates, drafts, window):
             return drafts if self.screen_step_for(image, window) < steps - 1 else candidates
         return candidates
+
+    def _screens(self, candidates: int, drafts: int, window: bool) -> bool:
+        """Whether K = ``candidates`` kept from ``drafts`` is a screen: a verifier to read the
+        drafts, more drafts than K, and K > 1, but in windows, which screen for their one
+        continuation too (the step it reads at is ``sample``'s to check)."""
+        least = 1 if window else 2
+        return self.verifier is not None and candidates >= least and drafts > candidates
 
     def screen_for(
         self,
@@ -594,10 +600,9 @@ class Pipeline:
         or (windows) no prompt the verifier reads. Each draft's data estimate is decoded and
         the verifier scores it against its prompt (0 for a prompt it cannot read)."""
         drafts = self.screen_drafts_for(image, window)
-        least = 1 if window else 2
-        if self.verifier is None or candidates < least or drafts <= candidates:
-            return None
         verifier = self.verifier
+        if verifier is None or not self._screens(candidates, drafts, window):
+            return None
         targets = [verifier.target(p, continuing=window) for p in prompts]
         if all(t is None for t in targets):
             return None
