@@ -148,7 +148,7 @@ class PipelineConfig:
     # continues it); the screen looks for that drift at D (s + 1) + (steps - s - 1) DiT batches
     # a window instead of N x steps. Off as shipped: on 30 tuning minutes (paired, per minute)
     # 3 drafts read at step 3 moved identity / motion by +1.4 +- 3.6 / +1.8 +- 1.8 points for
-    # 1.2x the minute's time, 6 read at step 5 by +2.3 +- 4.0 / +4.9 +- 2.7 for 1.6-1.9x, past
+    # 1.2x the minute's time, 6 read at step 5 by +2.3 +- 4.0 / +4.9 +- 2.7 for 1.6x, past
     # the minute's 60 s (bench/results/edit_eval_window-screen-*_tune.md)
     window_screen_drafts: int = 0
     window_screen_step: int = 0
