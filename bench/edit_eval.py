@@ -38,6 +38,7 @@ from kinema.eval.fidelity import score_clip, summarize
 from kinema.eval.metrics import psnr
 from kinema.io.video import Video
 from kinema.pipelines import Pipeline
+from kinema.pipelines.compose import COMPOSERS
 from kinema.pipelines.plan import PLANNERS
 from kinema.pipelines.text_to_video import PROMPT_REWRITES, Timings, crossfade
 from kinema.train.vae import to_tensor
@@ -171,6 +172,7 @@ def main() -> None:
     ap.add_argument(
         "--tune", action="store_true", help="another stream of cases, for picking settings"
     )
+    ap.add_argument("--composer", default=None, help="override pipeline.json ('' for none)")
     ap.add_argument("--out", default="bench/results/edit_eval")
     args = ap.parse_args()
     pipe = Pipeline.from_pretrained(args.weights)
@@ -179,7 +181,7 @@ def main() -> None:
                  "candidates", "extend_candidates", "fill_candidates", "planner",
                  "screen_drafts", "screen_step", "image_screen_step",
                  "image_screen_drafts", "window_screen_drafts",
-                 "window_screen_step")  # fmt: skip
+                 "window_screen_step", "composer")  # fmt: skip
     given = {k: getattr(args, k) for k in overrides}
     # validated again by PipelineConfig.__post_init__
     pipe.config = dataclasses.replace(
@@ -187,6 +189,8 @@ def main() -> None:
     )
     reach = {} if args.planner_reach is None else {"reach": args.planner_reach}
     pipe.planner = PLANNERS[pipe.config.planner](**reach) if pipe.config.planner else None
+    # a long video's first clip is text to video: a composer makes a two-object one per object
+    pipe.composer = COMPOSERS[pipe.config.composer]() if pipe.config.composer else None
     # --tune draws other scenes, so settings picked on them leave the eval's numbers unbiased
     items = cases(max(args.cases, args.long_start + args.long_prompts),
                   seed=EVAL_SEED + 7 * args.tune)  # fmt: skip

@@ -13,9 +13,12 @@ per prompt: these rows measure the model, and how far it follows phrasings it ne
 "heldout, rewritten" rows hand it the pipeline's rewrite of the same held-out prompts
 (``pipeline.json``'s ``prompt_rewrite``; the embedded model's is the canonical caption, so
 these rows differ from the canonical ones only where a held-out prompt left a size out). The
-"best of N" rows are what ``kinema generate`` does: the rewrite, and N clips per prompt of
-which the pipeline's verifier keeps one (``pipeline.json``'s ``candidates``; candidate 0 is
-the one-clip row's clip, same seed).
+"best of N" rows are what ``kinema generate`` does for one object: the rewrite, and N clips
+per prompt of which the pipeline's verifier keeps one (``pipeline.json``'s ``candidates``;
+candidate 0 is the one-clip row's clip, same seed). The "composed" rows are what it does for
+two objects where the pipeline has a composer (``pipeline.json``'s ``composer``, or
+``--composer``): each object made alone as a one-object prompt is, the clips laid into one.
+Every other row passes ``compose=False``.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ def run(
     args: argparse.Namespace,
     rewrite: bool = False,
     candidates: int = 1,
+    compose: bool = False,
 ) -> dict:
     scores = []
     t0 = time.perf_counter()
@@ -71,6 +75,7 @@ def run(
             sampler=getattr(args, "sampler", None),
             rewrite_prompt=rewrite,
             candidates=candidates,
+            compose=compose,
         )
         scores += [score_clip(v.frames, spec) for v, (_, spec) in zip(videos, chunk, strict=True)]
     summary = summarize(scores)
@@ -95,44 +100,77 @@ def main() -> None:
         help="only the rows made as `kinema generate` makes clips (rewritten, best of N): what "
         "a change of verifier or screen can move; the one-clip rows read the DiT alone",
     )
+    ap.add_argument("--composer", default=None, help="override pipeline.json ('' for none)")
+    ap.add_argument(
+        "--composed-only",
+        action="store_true",
+        help="only the composed rows (two-object prompts made one object at a time, as "
+        "`kinema generate` makes them with a composer); one-object prompts are never split",
+    )
+    ap.add_argument(
+        "--tune",
+        action="store_true",
+        help="the tuning stream (the sampling sweep's scenes, not the eval's), for deciding a "
+        "setting; writes <out>_tune",
+    )
     ap.add_argument("--out", default="bench/results/t2v_eval")
     args = ap.parse_args()
     pipe = Pipeline.from_pretrained(args.weights)
-    screen = {"screen_drafts": args.screen_drafts, "screen_step": args.screen_step}
-    pipe.config = dataclasses.replace(
+    screen = {"screen_drafts": args.screen_drafts, "screen_step": args.screen_step,
+              "composer": args.composer}  # fmt: skip
+    pipe = Pipeline(pipe.dit, pipe.vae, pipe.text_encoder, dataclasses.replace(
         pipe.config, **{k: v for k, v in screen.items() if v is not None}
-    )
+    ), model_id=pipe.model_id, verifier=pipe.verifier)  # fmt: skip
     half = args.prompts // 2
+    seed = EVAL_SEED + 7 if args.tune else EVAL_SEED  # t2v_screen_sweep's TUNE_SEED
     rows = []
     best = pipe.default_candidates
     drafts = pipe.drafts_for(best, args.steps)
     shipped = f", best of {best}" if best > 1 else ""
     shipped += f" of {drafts} drafts" if drafts > best else ""
-    settings = [("heldout", False, 1)]
+    # (phrasing, rewrite, candidates, composed); the composed rows hold two-object prompts
+    # only (a one-object prompt is never split, so its composed row is the best-of row)
+    settings = [("heldout", False, 1, False)]
     if pipe.config.prompt_rewrite:
-        settings += [("heldout", True, 1)] + ([("heldout", True, best)] if best > 1 else [])
-    settings = [*settings, ("canonical", False, 1)]
+        settings += [("heldout", True, 1, False)]
+        settings += [("heldout", True, best, False)] if best > 1 else []
+        settings += [("heldout", True, best, True)] if pipe.composer is not None else []
+    settings = [*settings, ("canonical", False, 1, False)]
     if args.shipped_only:
-        settings = [x for x in settings if x[2] > 1]
-    for style, rewrite, k in settings:
-        for objects in (1, 2):
-            items = prompts(half, objects, EVAL_SEED, style)
-            name = style + (", rewritten" if rewrite else "") + (shipped if k > 1 else "")
+        settings = [x for x in settings if x[2] > 1 or x[3]]
+    if args.composed_only:
+        settings = [x for x in settings if x[3]]
+    composed = ", composed" + (" (one object at a time" + (f", each{shipped}" if best > 1 else "")
+                               + ")")  # fmt: skip
+
+    def name_of(style: str, rewrite: bool, k: int, compose: bool) -> str:
+        if compose:
+            return style + ", rewritten" + composed
+        return style + (", rewritten" if rewrite else "") + (shipped if k > 1 else "")
+
+    for style, rewrite, k, compose in settings:
+        for objects in (2,) if compose else (1, 2):
+            items = prompts(half, objects, seed, style)
             rows.append(
-                {"phrasing": name, "objects": objects, "clip": "17x64x64",
-                 **run(pipe, items, 17, 64, 64, args, rewrite, k)}
+                {"phrasing": name_of(style, rewrite, k, compose), "objects": objects,
+                 "clip": "17x64x64", **run(pipe, items, 17, 64, 64, args, rewrite, k, compose)}
             )  # fmt: skip
             print(rows[-1], flush=True)
-    for frames, h, w in ((17, 64, 96), (33, 64, 64)):
-        for rewrite, k in ((False, 1), (True, best)) if best > 1 else ((False, 1),):
-            if args.shipped_only and k == 1:
-                continue
-            for objects in (1, 2):
-                items = prompts(args.extra // 2, objects, EVAL_SEED + 1, "heldout")
-                name = "heldout" + (", rewritten" + shipped if k > 1 else "")
+    extra = [("heldout", False, 1, False)]
+    extra += [("heldout", True, best, False)] if best > 1 else []
+    extra += [("heldout", True, best, True)] if pipe.composer is not None else []
+    if args.shipped_only:
+        extra = [x for x in extra if x[2] > 1 or x[3]]
+    if args.composed_only:
+        extra = [x for x in extra if x[3]]
+    for frames, h, w in ((17, 64, 96), (33, 64, 64)) if args.extra else ():
+        for style, rewrite, k, compose in extra:
+            for objects in (2,) if compose else (1, 2):
+                items = prompts(args.extra // 2, objects, seed + 1, style)
                 rows.append(
-                    {"phrasing": name, "objects": objects, "clip": f"{frames}x{h}x{w}",
-                     **run(pipe, items, frames, h, w, args, rewrite, k)}
+                    {"phrasing": name_of(style, rewrite, k, compose), "objects": objects,
+                     "clip": f"{frames}x{h}x{w}",
+                     **run(pipe, items, frames, h, w, args, rewrite, k, compose)}
                 )  # fmt: skip
                 print(rows[-1], flush=True)
     cols = ["background", "color", "shape", "motion", "size", "no_extra", "all"]
@@ -140,7 +178,9 @@ def main() -> None:
     guidance = args.guidance if args.guidance is not None else pipe.config.guidance
     lines = [
         "# Text-to-video prompt fidelity (`python bench/t2v_eval.py --prompts "
-        f"{args.prompts}{' --shipped-only' if args.shipped_only else ''}`)",
+        f"{args.prompts}{' --shipped-only' if args.shipped_only else ''}"
+        f"{' --composed-only' if args.composed_only else ''}{' --tune' if args.tune else ''}"
+        f"{f' --composer {args.composer!r}' if args.composer is not None else ''}`)",
         "",
         f"Sampler: {pipe.config.sampler}, {steps} steps, guidance {guidance}. "
         "Held-out phrasing = paraphrase templates never used in training; new scene seeds. "
@@ -155,6 +195,13 @@ def main() -> None:
             "of N)."
             if drafts > best
             else ""
+        )
+        + (
+            f" The composed rows make each two-object prompt one object at a time, each object "
+            f"as a one-object prompt is made, and lay the clips over one background (the "
+            f"pipeline's {pipe.config.composer!r} composer, as `kinema generate` does)."
+            if pipe.composer is not None
+            else ""
         ),
         "",
         "| phrasing | objects | frames x H x W | clips | " + " | ".join(cols) + " | seconds |",
@@ -168,7 +215,7 @@ def main() -> None:
         )
     text = "\n".join(lines)
     print(text)
-    out = Path(args.out)
+    out = Path(args.out + ("_tune" if args.tune else ""))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(text + "\n")
     out.with_suffix(".json").write_text(json.dumps(rows, indent=1))

@@ -488,6 +488,15 @@ PlanOpt = Annotated[
         "world's physics has them), or the prompt as given in every window.",
     ),
 ]
+ComposeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--compose/--one-pass",
+        help="Make a prompt with several objects one object at a time and lay the clips over "
+        "one background, where the model has a composer that reads the prompt (the embedded "
+        "model: Shapes World prompts), or the whole prompt in one pass. Text to video only.",
+    ),
+]
 FillCandidatesOpt = Annotated[
     int | None,
     typer.Option(
@@ -541,6 +550,7 @@ def generate(
     rewrite: RewriteOpt = True,
     candidates: CandidatesOpt = None,
     plan: PlanOpt = True,
+    compose: ComposeOpt = True,
     force: ForceOpt = False,
 ) -> None:
     """Generate a video from a text prompt with the embedded default model."""
@@ -576,6 +586,7 @@ def generate(
         seed = _seed(seed)
         _say_pasted_negative(prompt)
         rewritten = _say_model_prompt(pipe, prompt, rewrite, windows=frames > first)
+        composed = _say_composed(pipe, prompt, compose and rewrite, frames > first)
         screened: dict = {}
         best_of = _say_best_of(pipe, prompt, candidates,
                                " (the first clip)" if frames > first else "", steps=steps,
@@ -599,7 +610,7 @@ def generate(
             task = bar.add_task("sampling", total=total * (1 + windows))
             video = pipe(prompt, num_frames=first, height=height, width=width, timings=timings,
                          callback=lambda i, n: bar.update(task, completed=i),
-                         candidates=candidates, **args)  # fmt: skip
+                         candidates=candidates, compose=compose, **args)  # fmt: skip
             if frames > first:
                 video = pipe(prompt, video=video, mode="extend", num_frames=frames - first,
                              timings=timings, candidates=window_k, plan_windows=plan, **args,
@@ -607,6 +618,8 @@ def generate(
         params = {"seed": seed, "steps": total, "guidance": guidance or pipe.config.guidance,
                   "frames": frames, "size": f"{width}x{height}", "prompt_rewritten": rewritten,
                   "candidates": best_of, **screened}  # fmt: skip
+        if composed:
+            params["composed_of"] = composed
         if per_window is not None:
             params["window_candidates"] = per_window
             if window_screen:
@@ -650,6 +663,21 @@ def _say_model_prompt(pipe, prompt: str, rewrite: bool, windows: bool = False) -
         err_console.print(f"[dim]the model reads{where}: {escape(model)}{then} (--as-written to "
                           "send the prompt unchanged)[/]")  # fmt: skip
     return model != text
+
+
+def _say_composed(pipe, prompt: str, compose: bool, windows: bool = False) -> int:  # type: ignore[no-untyped-def]
+    """Say so when the composer makes the prompt one object at a time; how many clips it lays
+    together (0: one pass, as without a composer, with --one-pass or --as-written, or for a
+    prompt it does not split). ``windows``: only the first clip of a long video is composed."""
+    from kinema.safety.request import read_request
+
+    parts = pipe.parts_for([read_request(prompt).prompt], compose)[0]
+    if not parts:
+        return 0
+    where = " the first clip" if windows else ""
+    err_console.print(f"[dim]made{where} one object at a time ({pipe.composer.name} composer; "
+                      f"--one-pass for one): {escape('; '.join(parts))}[/]")  # fmt: skip
+    return len(parts)
 
 
 def _say_planner(pipe, prompt: str, plan: bool) -> str:  # type: ignore[no-untyped-def]

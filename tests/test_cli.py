@@ -390,6 +390,42 @@ def test_generate_says_what_the_model_reads_and_records_it(tmp_path: Path, tiny_
     assert r.exit_code == 0 and "the model reads for the first clip" in r.output, r.output
 
 
+def test_generate_composes_several_objects_and_records_it(tmp_path: Path, tiny_pipeline) -> None:
+    import dataclasses
+
+    from kinema.pipelines import Pipeline
+
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
+                    dataclasses.replace(tiny_pipeline.config, prompt_rewrite="shapes-world",
+                                        composer="shapes-world"))  # fmt: skip
+    w = ["--weights", str(pipe.save_pretrained(tmp_path / "w")), "--steps", "1", "--size", "32"]
+    two = "a small blue box heading left and a huge yellow wedge drifting up on white"
+    frames, params, said = {}, {}, {}
+    for flag in ("--compose", "--one-pass", "--as-written"):
+        out = tmp_path / f"{flag[2:]}.mp4"
+        r = runner.invoke(app, ["generate", two, "-o", str(out), "--seed", "4", "--frames", "5",
+                                flag, *w])  # fmt: skip
+        assert r.exit_code == 0, r.output
+        said[flag] = " ".join(r.output.split())
+        frames[flag] = read_video(out).frames
+        r = runner.invoke(app, ["verify", str(out), "--json"])
+        params[flag] = json.loads(r.output)["c2pa"]["claims"]["parameters"]
+    assert ("made one object at a time (shapes-world composer; --one-pass for one): a large "
+            "yellow triangle moving up on a white background; a small blue square moving left "
+            "on a white background") in said["--compose"]  # fmt: skip
+    assert params["--compose"]["composed_of"] == 2
+    for flag in ("--one-pass", "--as-written"):  # the DiT reads the whole prompt in one pass
+        assert "one object at a time" not in said[flag] and "composed_of" not in params[flag]
+    assert not np.array_equal(frames["--compose"], frames["--one-pass"])
+    # one object: nothing to compose; a long video composes its first clip only
+    r = runner.invoke(app, ["generate", "a red circle bouncing on black", "-o",
+                            str(tmp_path / "one.mp4"), "--frames", "5", *w])  # fmt: skip
+    assert r.exit_code == 0 and "one object at a time" not in r.output
+    r = runner.invoke(app, ["generate", two, "-o", str(tmp_path / "l.mp4"), "--seconds", "3",
+                            "--steps", "1", *w[:2], "--size", "32"])  # fmt: skip
+    assert r.exit_code == 0 and "made the first clip one object at a time" in r.output, r.output
+
+
 def test_generate_best_of_n_says_so_and_records_it(tmp_path: Path, tiny_pipeline) -> None:
     import dataclasses
 

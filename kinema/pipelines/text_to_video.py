@@ -29,6 +29,7 @@ from kinema.models.dit import DiT, check_parts
 from kinema.models.layers import StreamCache
 from kinema.models.text import TextEncoder
 from kinema.models.vae import CausalVAE, default_weights_dir
+from kinema.pipelines.compose import COMPOSERS, Composer
 from kinema.pipelines.plan import PLANNERS, WindowPlanner
 from kinema.pipelines.verify import VERIFIERS, Verifier
 from kinema.safety.moderation import Moderator
@@ -176,6 +177,11 @@ class PipelineConfig:
     # minutes identity -10.7 +- 4.5, motion +17.7 +- 5.8 (an object stuck at a wall keeps its
     # shape; moving and turning it loses some): --hold-prompt keeps that side of the trade
     planner: str = ""
+    # how text to video makes a prompt with several objects (kinema.pipelines.compose.COMPOSERS):
+    # "" = in one pass; "shapes-world" = each object alone (same sampler, screen and verifier
+    # as a one-object prompt), laid over the prompt's background. Measured on the tuning
+    # stream in bench/results/t2v_compose_tune.md; ``compose=False`` / --one-pass skip it
+    composer: str = ""
     flow: FlowConfig = field(default_factory=FlowConfig)
 
     def __post_init__(self) -> None:
@@ -198,6 +204,10 @@ class PipelineConfig:
         if self.planner and self.planner not in PLANNERS:
             raise InvalidInputError(
                 f"planner must be '' or one of {sorted(PLANNERS)}, got {self.planner!r}"
+            )
+        if self.composer and self.composer not in COMPOSERS:
+            raise InvalidInputError(
+                f"composer must be '' or one of {sorted(COMPOSERS)}, got {self.composer!r}"
             )
         if self.verifier and self.verifier not in VERIFIERS:
             raise InvalidInputError(
@@ -439,6 +449,10 @@ class Pipeline:
         # each extension window's prompt (config.planner); None: the prompt in every window
         self.planner: WindowPlanner | None = (
             PLANNERS[self.config.planner]() if self.config.planner else None
+        )
+        # multi-object prompts in text to video (config.composer); None: one pass
+        self.composer: Composer | None = (
+            COMPOSERS[self.config.composer]() if self.config.composer else None
         )
         asked = max(self.config.candidates, self.config.extend_candidates)
         if asked > 1 and verifier is None:
@@ -1008,6 +1022,7 @@ class Pipeline:
         rewrite_prompt: bool = True,
         candidates: int | None = None,
         plan_windows: bool = True,
+        compose: bool = True,
     ) -> Video | list[Video]:
         """Generate one video per prompt (a list in, a list out). One code path, four modes:
 
@@ -1033,6 +1048,12 @@ class Pipeline:
         ``config.extend_candidates``) it is the one the pipeline's verifier scores closest to
         the prompt, where the verifier reads the prompt (``candidates_for``); in fill and
         interpolate (default ``config.fill_candidates``) the ``consensus`` of them.
+
+        In text to video a prompt the pipeline's composer splits (``config.composer``: several
+        objects) is made one object at a time, each as a one-object prompt is (sampler, screen,
+        verifier), and the clips laid into one (``kinema.pipelines.compose``); with
+        ``compose=False`` or ``rewrite_prompt=False`` (the DiT reads the prompt itself) every
+        prompt is made in one pass.
 
         Each extension window reads the pipeline's planner's restatement of the prompt for the
         frames made so far (``config.planner``: objects turned round at the walls), or the
@@ -1164,19 +1185,60 @@ class Pipeline:
             H, W = height or 64, width or 64
             check_request(num_frames, H, W, steps, guidance)
             done = callback and (lambda i: callback(i + 1, steps))
-            K = max(self.candidates_for(p, candidates) for p in as_written)
-            screen = self.screen_for(as_written, K, timings)
-            latents = self.sample(prompts, negative, self.latent_shape(num_frames, H, W), steps,
-                                  guidance, seed, sampler, callback=done, timings=timings,
-                                  candidates=K, screen=screen)  # fmt: skip
-            t1 = time.perf_counter()
-            out = self.decode(latents)  # [K B, T, H, W, 3]
-            timings.decode += time.perf_counter() - t1
-            if K > 1:
-                out = self.best_of(out.reshape(K, B, *out.shape[1:]), as_written, timings)
+            # a composed prompt's objects are rows of their own (each its own model prompt,
+            # verifier target and the prompt's negative); any other prompt is one row
+            parts = self.parts_for(as_written, compose and rewrite_prompt)
+            rows, written, negs, spans = [], [], [], []
+            for p, w, n, ps in zip(prompts, as_written, negative, parts, strict=True):
+                spans.append((len(rows), len(rows) + len(ps or [p])))
+                rows += ps or [p]
+                written += ps or [w]
+                negs += [n] * len(ps or [p])
+            made = self._text_to_video(rows, negs, written, (num_frames, H, W), steps, guidance,
+                                       seed, sampler, done, timings, candidates)  # fmt: skip
+            out = np.stack([made[a] if ps is None else self.composer.merge(w, made[a:b])  # type: ignore[union-attr]
+                            for (a, b), w, ps in zip(spans, as_written, parts, strict=True)])  # fmt: skip
             out = self.mark(out)  # [B, T, H, W, 3]
         videos = [Video(f, rate) for f in out]
         return videos[0] if single else videos
+
+    def parts_for(self, prompts: list[str], compose: bool = True) -> list[list[str] | None]:
+        """Per text-to-video prompt, the one-object prompts the composer makes it from
+        (``config.composer``), or None where it is made in one pass (no composer, ``compose``
+        False, or a prompt the composer does not split)."""
+        if not compose or self.composer is None:
+            return [None] * len(prompts)
+        return [self.composer.split(p) for p in prompts]
+
+    def _text_to_video(
+        self,
+        prompts: list[str],
+        negative: list[str],
+        as_written: list[str],
+        size: tuple[int, int, int],
+        steps: int,
+        guidance: float,
+        seed: int,
+        sampler: str,
+        callback: Callable[[int], None] | None,
+        timings: Timings,
+        candidates: int | None,
+    ) -> np.ndarray:
+        """uint8 [B, T, H, W, 3], not yet marked: one clip per prompt from noise (``size`` =
+        frames, H, W), the best of the candidates (and screened drafts) the verifier reads
+        ``as_written`` by, where it reads them."""
+        B = len(prompts)
+        K = max(self.candidates_for(p, candidates) for p in as_written)
+        screen = self.screen_for(as_written, K, timings)
+        latents = self.sample(prompts, negative, self.latent_shape(*size), steps, guidance,
+                              seed, sampler, callback=callback, timings=timings, candidates=K,
+                              screen=screen)  # fmt: skip
+        t1 = time.perf_counter()
+        out = self.decode(latents)  # [K B, T, H, W, 3]
+        timings.decode += time.perf_counter() - t1
+        if K > 1:
+            out = self.best_of(out.reshape(K, B, *out.shape[1:]), as_written, timings)
+        return out  # [B, T, H, W, 3]
 
     def _extend(
         self,

@@ -50,7 +50,9 @@ def make_clips(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(clips uint8 [N, T, H, W, 3], labels float [N]: 1 = generated), in a seeded order.
     ``candidates``: the generated clips are the pipeline's best of that many (1: the DiT's own
-    samples, what the shipped detector was trained on)."""
+    samples, what the shipped detector was trained on). Every prompt is made in one pass
+    (``compose=False``): the recipe's clips stay what they were before the pipeline had a
+    composer, and a composed clip is the DiT's one-object clips laid together."""
     from kinema.pipelines import Pipeline
 
     with warnings.catch_warnings():
@@ -62,7 +64,7 @@ def make_clips(
         prompts = [caption(sample_scene(rng, max_objects=2).spec, rng, style)  # type: ignore[arg-type]
                    for _ in range(min(8, n_generated - i))]  # fmt: skip
         videos = pipe(prompts, num_frames=frames, height=size, width=size, seed=seed * 7919 + i,
-                      candidates=candidates)  # fmt: skip
+                      candidates=candidates, compose=False)  # fmt: skip
         clips.extend(v.frames for v in videos)
         labels.extend([1.0] * len(videos))
         if on_clip:

@@ -1,0 +1,121 @@
+"""Composed text to video: a prompt with several objects made one object at a time.
+
+The embedded DiT follows one object well and binds the attributes of two badly: in a two-object
+clip each object's shape and motion read right about half the time, so both objects right is
+rare (README, text to video). Guidance does not fix the binding (``bench/t2v_compose_probe.py``:
+one conditional per object draws the objects away, a negative prompt with the attributes
+swapped moves nothing). What the model does well can be used instead, as divide-and-compose
+methods for multi-object generation do (e.g. LLM-grounded and layout-guided diffusion, which
+generate or guide each object in its own region and merge the results): each object is
+generated alone, by the same DiT and verifier as any one-object prompt, on the prompt's
+background, and the clips are laid over each other.
+
+``Pipeline`` takes any object with this module's ``Composer`` interface; ``pipeline.json``'s
+``composer`` names one in ``COMPOSERS``; "" makes every prompt in one pass.
+
+``ShapesWorldComposer`` is the embedded model's. In Shapes World the objects do not interact
+(each moves by its own rule; shapes-world.md, "Motions") and the background is one flat colour,
+so a clip of the whole scene is its objects' clips laid over one background. It splits only
+prompts the world parser reads unambiguously (``kinema.world.read_world_prompt``) with two or
+more objects, into each object's canonical caption on the prompt's background; it lays them
+over each other with a matte read from each clip's own colours: a pixel's opacity is how far it
+lies from the background towards the object's palette colour (so anti-aliased edges keep their
+blend), and a small object goes above a large one, so neither hides the other more than the
+world's own occlusions do.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from kinema.errors import InvalidInputError
+from kinema.world import spec as S
+from kinema.world.captions import canonical_caption, read_world_prompt
+from kinema.world.scene import SceneSpec
+
+# matte values below this are the part clip's own background noise, not its object
+MATTE_FLOOR = 0.15
+
+
+class Composer(Protocol):
+    """What ``Pipeline`` needs of a composer."""
+
+    name: str
+
+    def split(self, prompt: str) -> list[str] | None:
+        """The prompts to make one clip each for, bottom layer first; None where ``prompt``
+        is made in one pass (one object, or a prompt the composer cannot read)."""
+        ...
+
+    def merge(self, prompt: str, clips: np.ndarray) -> np.ndarray:
+        """uint8 [T, H, W, 3]: the clips ``split(prompt)`` asked for (uint8 [N, T, H, W, 3], in
+        its order) laid into one."""
+        ...
+
+
+def over(
+    below: np.ndarray, above: np.ndarray, background: np.ndarray, color: np.ndarray
+) -> np.ndarray:
+    """uint8 [T, H, W, 3]: the object of ``above`` (a clip of it alone on ``background``) laid
+    over ``below`` (a clip on the same background). The matte a [T, H, W] is each pixel's
+    projection on the line from the background to the object's colour, clipped to [0, 1];
+    out = above + (1 - a) (below - background), which is ``above`` where it shows the object
+    and the blend of the two on the object's edge, and ``below`` itself where a is under
+    ``MATTE_FLOOR`` (the above clip's background, and its decoder's faint noise there)."""
+    if below.shape != above.shape or below.ndim != 4 or below.shape[-1] != 3:
+        raise InvalidInputError(
+            f"clips to lay over each other must be uint8 [T, H, W, 3] of one shape, got "
+            f"{below.shape} and {above.shape}"
+        )
+    bg = background.astype(np.float32)  # [3]
+    d = color.astype(np.float32) - bg  # [3]
+    hi = above.astype(np.float32)  # [T, H, W, 3]
+    a = np.clip((hi - bg) @ d / float(d @ d), 0.0, 1.0)  # [T, H, W]
+    lo = below.astype(np.float32)  # [T, H, W, 3]
+    out = hi + (1.0 - a[..., None]) * (lo - bg)  # [T, H, W, 3]
+    out = np.where((a >= MATTE_FLOOR)[..., None], out, lo)  # [T, H, W, 3]
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+class ShapesWorldComposer:
+    """Splits a multi-object Shapes World prompt into one prompt per object and lays the
+    objects' clips over the background (module docstring)."""
+
+    name = "shapes-world"
+
+    @staticmethod
+    def _layers(prompt: str) -> SceneSpec | None:
+        """The prompt's scene with its objects bottom layer first (large before small, else
+        the prompt's order), if it has two or more objects the world parser reads."""
+        scene = read_world_prompt(prompt)
+        if scene is None or len(scene.objects) < 2:
+            return None
+        rank = {"large": 0, None: 1, "small": 2}
+        objects = sorted(scene.objects, key=lambda o: rank[o.size])  # stable: prompt order
+        return SceneSpec(scene.background, tuple(objects))
+
+    def split(self, prompt: str) -> list[str] | None:
+        scene = self._layers(prompt)
+        if scene is None:
+            return None
+        return [canonical_caption(SceneSpec(scene.background, (o,))) for o in scene.objects]
+
+    def merge(self, prompt: str, clips: np.ndarray) -> np.ndarray:
+        scene = self._layers(prompt)
+        if scene is None:
+            raise InvalidInputError(f"not a prompt this composer splits: {prompt!r}")
+        if clips.ndim != 5 or len(clips) != len(scene.objects):
+            raise InvalidInputError(
+                f"{len(scene.objects)} clips [N, T, H, W, 3] to merge, got {clips.shape}"
+            )
+        bg = np.array(S.BACKGROUNDS[scene.background])  # [3]
+        out = clips[0]  # [T, H, W, 3]
+        for clip, o in zip(clips[1:], scene.objects[1:], strict=True):
+            out = over(out, clip, bg, np.array(S.COLORS[o.color]))
+        return out
+
+
+# pipeline.json's composer -> a composer (they read prompts and pixels, not weights)
+COMPOSERS = {"shapes-world": ShapesWorldComposer}

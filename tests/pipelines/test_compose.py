@@ -1,0 +1,103 @@
+"""Composed text to video: the shapes-world composer splits a multi-object prompt into one
+prompt per object, lays the objects' clips over one background, and the pipeline makes a
+split prompt's objects as it makes one-object prompts."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from kinema.errors import InvalidInputError
+from kinema.pipelines import Pipeline, PipelineConfig
+from kinema.pipelines.compose import MATTE_FLOOR, ShapesWorldComposer, over
+from kinema.world import spec as S
+from kinema.world.render import render
+from kinema.world.scene import SceneGraph, SceneObject
+
+# the pipelines here run without safety (no watermark) to compare frames exactly
+pytestmark = pytest.mark.filterwarnings("ignore:Kinema safety checks are OFF")
+
+TWO = "a small blue box heading left and a huge yellow wedge drifting up on white"
+
+
+def test_split_reads_the_objects_large_ones_first() -> None:
+    composer = ShapesWorldComposer()
+    assert composer.split(TWO) == [
+        "a large yellow triangle moving up on a white background",
+        "a small blue square moving left on a white background",
+    ]
+    # no size said: between large and small; otherwise the prompt's order
+    assert composer.split("a red circle bouncing and a small green square standing still "
+                          "and a large cyan triangle moving down on black") == [
+        "a large cyan triangle moving down on a black background",
+        "a red circle bouncing on a black background",
+        "a small green square standing still on a black background",
+    ]  # fmt: skip
+    # one object, or a prompt the world parser does not read: made in one pass
+    assert composer.split("a large red circle bouncing on a black background") is None
+    assert composer.split("a cat playing the piano") is None
+
+
+def test_merging_rendered_objects_gives_the_rendered_scene() -> None:
+    big = SceneObject("yellow", "triangle", "large", "up", 30.0, 40.0, vy=-1.5)
+    small = SceneObject("blue", "square", "small", "left", 40.0, 36.0, vx=-1.5)  # crosses it
+    whole = render(SceneGraph("white", (big, small), num_frames=9))
+    alone = np.stack([render(SceneGraph("white", (o,), num_frames=9)) for o in (big, small)])
+    merged = ShapesWorldComposer().merge(TWO, alone)
+    assert np.array_equal(merged, whole)  # the small square above the triangle, as drawn
+    # the order is the composer's, so the wrong layering is another clip
+    assert not np.array_equal(ShapesWorldComposer().merge(TWO, alone[::-1]), whole)
+
+
+def test_over_keeps_an_edges_blend_and_drops_background_noise() -> None:
+    bg, red = np.array(S.BACKGROUNDS["black"]), np.array(S.COLORS["red"])
+    below = np.zeros((1, 2, 3, 3), dtype=np.uint8)
+    below[..., 2] = 200  # a blue object everywhere below
+    above = np.zeros_like(below)
+    above[0, 0, 0] = red  # the object
+    above[0, 0, 1] = (red * 0.5).round()  # its anti-aliased edge: half covered
+    above[0, 0, 2] = (red * (MATTE_FLOOR / 2)).round()  # a faint speck of decoder noise
+    out = over(below, above, bg, red).astype(int)
+    assert out[0, 0, 0].tolist() == red.tolist()
+    assert out[0, 0, 1].tolist() == [115, 20, 120]  # half red (20 of its 40 blue), half below
+    assert out[0, 0, 2].tolist() == below[0, 0, 2].tolist()  # under the floor: not the object
+    assert np.array_equal(out[0, 1], below[0, 1])  # background above: below shows through
+    with pytest.raises(InvalidInputError, match="one shape"):
+        over(below, above[:, :1], bg, red)
+    with pytest.raises(InvalidInputError, match="2 clips"):
+        ShapesWorldComposer().merge(TWO, above[None])
+    with pytest.raises(InvalidInputError, match="not a prompt"):
+        ShapesWorldComposer().merge("a red circle bouncing on black", above[None])
+
+
+def test_the_pipeline_makes_a_split_prompt_one_object_at_a_time(tiny_pipeline: Pipeline) -> None:
+    kw = dict(num_frames=5, height=32, width=32, seed=3, num_inference_steps=2)
+    composer = ShapesWorldComposer()
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
+                    dataclasses.replace(tiny_pipeline.config, composer="shapes-world"),
+                    safety=False)  # fmt: skip
+    assert isinstance(pipe.composer, ShapesWorldComposer)
+    one = "a large red circle bouncing on a black background"
+    parts = composer.split(TWO)
+    assert pipe.parts_for([TWO, one]) == [parts, None]
+    assert pipe.parts_for([TWO], compose=False) == [None]
+    # the objects are rows of one batch, in the composer's order, each the clip that prompt
+    # alone gets from the same rows; the one-object prompt after them is its own row
+    made = pipe([*parts, one], **kw)
+    out = pipe([TWO, one], **kw)
+    assert np.array_equal(
+        out[0].frames, composer.merge(TWO, np.stack([v.frames for v in made[:2]]))
+    )
+    assert np.array_equal(out[1].frames, made[2].frames)
+    # in one pass: as a pipeline without a composer makes it (compose=False, or the DiT reading
+    # the prompt as written)
+    plain = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
+                     tiny_pipeline.config, safety=False)  # fmt: skip
+    assert plain.composer is None and plain.parts_for([TWO]) == [None]
+    assert np.array_equal(pipe(TWO, compose=False, **kw).frames, plain(TWO, **kw).frames)
+    assert np.array_equal(pipe(TWO, rewrite_prompt=False, **kw).frames,
+                          plain(TWO, rewrite_prompt=False, **kw).frames)  # fmt: skip
+    with pytest.raises(InvalidInputError, match="composer must be"):
+        PipelineConfig(composer="collage")
