@@ -208,6 +208,7 @@ def main() -> None:
         "long_window_screen_step": pipe.screen_step_for(window=True),
         "fill_candidates": pipe.config.fill_candidates,
         "planner": pipe.config.planner,
+        "composer": pipe.config.composer,
         "context_guidance": pipe.config.context_guidance,
         "fill_context_guidance": pipe.config.fill_context_guidance,
         "rewrite_given": args.rewrite_given,
@@ -406,7 +407,7 @@ def long_video(pipe: Pipeline, items: list, args: argparse.Namespace) -> dict:
             v = pipe(prompt, num_frames=17, seed=1)
             if frames > 17:  # one continuation per window, as `kinema generate --seconds` does
                 v = pipe(prompt, video=v, mode="extend", num_frames=frames - 17, seed=1,
-                         candidates=args.window_candidates)  # fmt: skip
+                         candidates=args.window_candidates, compose=True)  # fmt: skip
             walls.append(time.perf_counter() - t1)
         wall = float(np.median(walls))
         long_rows.append(
@@ -424,7 +425,7 @@ def long_video(pipe: Pipeline, items: list, args: argparse.Namespace) -> dict:
     for prompt, g in items[1 : max(1, args.long_prompts)]:
         v = pipe(prompt, num_frames=17, seed=1)
         v = pipe(prompt, video=v, mode="extend", num_frames=frames - 17, seed=1,
-                 candidates=args.window_candidates)  # fmt: skip
+                 candidates=args.window_candidates, compose=True)  # fmt: skip
         videos.append((prompt, g, v.frames))
     per_prompt, ident, motion_ok, seam_steps, other_steps = [], [], [], [], []
     boundary_steps: list[float] = []
@@ -592,6 +593,10 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
         + (f" Extension windows read the {res['planner']!r} planner's prompt (linear motions "
            "turned round at the walls)." if res.get("planner")
            else " Extension windows read the prompt as given, held throughout.")
+        + (f" A long video of several objects is made one object at a time (the "
+           f"{res['composer']!r} composer): each object's first clip and windows alone, the "
+           "frames laid together, as `kinema generate --seconds` does."
+           if res.get("composer") and "long" in res else "")
         + context_sentence(res)
         + (" Every case's prompt was replaced by its rewrite first (`--rewrite-given`), so the "
            "DiT read the canonical caption where frames are given too." if res.get("rewrite_given")

@@ -613,7 +613,8 @@ def generate(
                          candidates=candidates, compose=compose, **args)  # fmt: skip
             if frames > first:
                 video = pipe(prompt, video=video, mode="extend", num_frames=frames - first,
-                             timings=timings, candidates=window_k, plan_windows=plan, **args,
+                             timings=timings, candidates=window_k, plan_windows=plan,
+                             compose=compose and rewrite, **args,
                              callback=lambda i, n: bar.update(task, completed=total + i))  # fmt: skip
         params = {"seed": seed, "steps": total, "guidance": guidance or pipe.config.guidance,
                   "frames": frames, "size": f"{width}x{height}", "prompt_rewritten": rewritten,
@@ -668,14 +669,15 @@ def _say_model_prompt(pipe, prompt: str, rewrite: bool, windows: bool = False) -
 def _say_composed(pipe, prompt: str, compose: bool, windows: bool = False) -> int:  # type: ignore[no-untyped-def]
     """Say so when the composer makes the prompt one object at a time; how many clips it lays
     together (0: one pass, as without a composer, with --one-pass or --as-written, or for a
-    prompt it does not split). ``windows``: only the first clip of a long video is composed."""
+    prompt it does not split). ``windows``: a long video, whose extension windows then continue
+    each object's clip by its own prompt too."""
     from kinema.safety.request import read_request
 
     parts = pipe.parts_for([read_request(prompt).prompt], compose)[0]
     if not parts:
         return 0
-    where = " the first clip" if windows else ""
-    err_console.print(f"[dim]made{where} one object at a time ({pipe.composer.name} composer; "
+    then = ", each object's windows continuing its own clip" if windows else ""
+    err_console.print(f"[dim]made one object at a time{then} ({pipe.composer.name} composer; "
                       f"--one-pass for one): {escape('; '.join(parts))}[/]")  # fmt: skip
     return len(parts)
 

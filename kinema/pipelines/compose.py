@@ -54,6 +54,12 @@ class Composer(Protocol):
         its order) laid into one."""
         ...
 
+    def split_frames(self, prompt: str, frames: np.ndarray) -> np.ndarray:
+        """uint8 [N, T, H, W, 3]: given frames (uint8 [T, H, W, 3]) of the whole scene taken
+        apart into one clip per prompt of ``split(prompt)`` (in its order), each continued by
+        that prompt alone when the video is extended."""
+        ...
+
 
 def over(
     below: np.ndarray, above: np.ndarray, background: np.ndarray, color: np.ndarray
@@ -114,6 +120,31 @@ class ShapesWorldComposer:
         out = clips[0]  # [T, H, W, 3]
         for clip, o in zip(clips[1:], scene.objects[1:], strict=True):
             out = over(out, clip, bg, np.array(S.COLORS[o.color]))
+        return out
+
+    def split_frames(self, prompt: str, frames: np.ndarray) -> np.ndarray:
+        """Each object's pixels on the background: every pixel goes to the palette colour
+        nearest it among the background and the prompt's objects (the world's reading rule,
+        shapes-world.md), and object k's clip keeps the pixels that went to its colour, with
+        the background everywhere else. Where one object hides another, the hidden part is
+        background in the hidden object's clip (one window's context, the model draws it on)."""
+        scene = self._layers(prompt)
+        if scene is None:
+            raise InvalidInputError(f"not a prompt this composer splits: {prompt!r}")
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise InvalidInputError(f"frames must be uint8 [T, H, W, 3], got {frames.shape}")
+        bg = np.array(S.BACKGROUNDS[scene.background], dtype=np.float32)  # [3]
+        palette = np.stack([bg] + [np.array(S.COLORS[o.color], np.float32)
+                                   for o in scene.objects])  # fmt: skip  # [1 + N, 3]
+        dist = ((frames[..., None, :].astype(np.float32) - palette) ** 2).sum(
+            -1
+        )  # [T, H, W, 1 + N]
+        nearest = dist.argmin(-1)  # [T, H, W]
+        out = np.empty((len(scene.objects), *frames.shape), dtype=np.uint8)  # [N, T, H, W, 3]
+        out[:] = bg.astype(np.uint8)
+        for k in range(len(scene.objects)):
+            mine = nearest == k + 1  # [T, H, W]
+            out[k][mine] = frames[mine]
         return out
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from kinema.errors import InvalidInputError
+from kinema.io.video import Video
 from kinema.pipelines import Pipeline, PipelineConfig
 from kinema.pipelines.compose import MATTE_FLOOR, ShapesWorldComposer, over
 from kinema.world import spec as S
@@ -101,3 +102,58 @@ def test_the_pipeline_makes_a_split_prompt_one_object_at_a_time(tiny_pipeline: P
                           plain(TWO, rewrite_prompt=False, **kw).frames)  # fmt: skip
     with pytest.raises(InvalidInputError, match="composer must be"):
         PipelineConfig(composer="collage")
+
+
+def test_split_frames_takes_a_rendered_scene_apart_by_the_palette() -> None:
+    big = SceneObject("yellow", "triangle", "large", "up", 16.0, 40.0, vy=-1.5)
+    small = SceneObject("blue", "square", "small", "left", 52.0, 20.0, vx=-1.5)  # apart
+    whole = render(SceneGraph("white", (big, small), num_frames=9))
+    alone = np.stack([render(SceneGraph("white", (o,), num_frames=9)) for o in (big, small)])
+    composer = ShapesWorldComposer()
+    apart = composer.split_frames(TWO, whole)
+    assert np.array_equal(apart, alone)  # the composer's order: the large triangle first
+    assert np.array_equal(composer.merge(TWO, apart), whole)
+    # where the square hides part of the triangle, the triangle's clip shows background there
+    over_it = SceneObject("blue", "square", "small", "left", 16.0, 40.0)
+    hidden = composer.split_frames(TWO, render(SceneGraph("white", (big, over_it), num_frames=9)))
+    covered = (render(SceneGraph("white", (over_it,), num_frames=9)) != 255).any(-1)
+    assert (hidden[0][covered] == 255).all() and not np.array_equal(hidden[0], alone[0])
+    with pytest.raises(InvalidInputError, match="uint8"):
+        composer.split_frames(TWO, whole[0])
+
+
+def test_a_composed_extension_continues_each_object_by_its_own_prompt(
+    tiny_pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = SceneObject("yellow", "triangle", "large", "up", 12.0, 20.0, vy=-0.5)
+    small = SceneObject("blue", "square", "small", "left", 24.0, 10.0, vx=-0.5)
+    src = render(SceneGraph("white", (big, small), height=32, width=32, num_frames=9))
+    video = Video(src, 8.0)
+    kw = dict(video=video, mode="extend", num_frames=8, seed=3, num_inference_steps=2)
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
+                    dataclasses.replace(tiny_pipeline.config, composer="shapes-world"),
+                    safety=False)  # fmt: skip
+    plain = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
+                     tiny_pipeline.config, safety=False)  # fmt: skip
+    # by default (and with compose=False) an extension is one pass, as without a composer
+    one_pass = plain(TWO, **kw).frames
+    assert np.array_equal(pipe(TWO, **kw).frames, one_pass)
+    assert np.array_equal(pipe(TWO, compose=False, **kw).frames, one_pass)
+    seen = {}
+    real = pipe._extend
+
+    def spy(rows, negative, srcs, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.update(rows=rows, srcs=srcs, mark=kwargs.get("mark"))
+        seen["made"] = real(rows, negative, srcs, *args, **kwargs)
+        return seen["made"]
+
+    monkeypatch.setattr(pipe, "_extend", spy)
+    out = pipe(TWO, compose=True, **kw).frames
+    composer = ShapesWorldComposer()
+    # one row per object, each holding that object's part of the given frames, unmarked
+    assert seen["rows"] == composer.split(TWO) and seen["mark"] is False
+    assert np.array_equal(seen["srcs"], composer.split_frames(TWO, src))
+    # the given frames come back exactly; the new ones are the objects' new frames laid together
+    assert out.shape == (17, 32, 32, 3) and np.array_equal(out[:9], src)
+    assert np.array_equal(out[9:], composer.merge(TWO, seen["made"][:, 9:]))
+    assert not np.array_equal(out, one_pass)

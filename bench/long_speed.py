@@ -1,0 +1,80 @@
+"""Wall time of a minute-long video per prompt, as `kinema generate --seconds` makes it.
+
+    python bench/long_speed.py [--seconds 60] [--repeats 2] [--prompts "..." "..."]
+
+The edit eval times its first prompt (one object); a prompt with several objects is made one
+object at a time where the pipeline has a composer (``pipeline.json``'s ``composer``), each
+object's first clip and windows a row of one batch, so it costs more. This times both kinds:
+per prompt, one warm-up call, then the median of ``--repeats`` (first clip + extension, one
+continuation per window).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from kinema.pipelines import Pipeline
+
+PROMPTS = (
+    "a large red circle bouncing on a black background",
+    "a large red circle bouncing and a small blue square moving left on a black background",
+)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--weights", default=None)
+    ap.add_argument("--seconds", type=int, default=60)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--prompts", nargs="+", default=list(PROMPTS))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default="bench/results/long_speed")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    pipe = Pipeline.from_pretrained(args.weights)
+    frames = 1 + 8 * args.seconds
+    rows = []
+    for prompt in args.prompts:
+        walls = []
+        for i in range(args.repeats + 1):  # the first is a warm-up
+            t0 = time.perf_counter()
+            v = pipe(prompt, num_frames=17, seed=i)
+            v = pipe(prompt, video=v, mode="extend", num_frames=frames - 17, seed=i,
+                     candidates=1, compose=True)  # fmt: skip
+            walls.append(time.perf_counter() - t0)
+        parts = len(pipe.parts_for([prompt])[0] or [prompt])
+        rows.append({"prompt": prompt, "parts": parts, "walls": walls[1:],
+                     "wall": statistics.median(walls[1:])})  # fmt: skip
+        print(rows[-1], flush=True)
+    lines = [
+        f"# Minute-long video wall time (`python bench/long_speed.py --seconds {args.seconds} "
+        f"--repeats {args.repeats}`, {args.threads} threads)",
+        "",
+        f"{args.seconds} s at 8 fps ({frames} frames): the first 17-frame clip, then one "
+        "continuation per extension window, as `kinema generate --seconds` makes it; several "
+        f"objects one object at a time (composer: {pipe.config.composer!r}).",
+        "",
+        "| prompt | clips laid together | wall time (median) | runs |",
+        "|---|---|---|---|",
+        *[
+            f"| {r['prompt']} | {r['parts']} | {r['wall']:.1f} s | "
+            f"{', '.join(f'{w:.1f}' for w in r['walls'])} |"
+            for r in rows
+        ],
+    ]
+    text = "\n".join(lines)
+    print(text)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".md").write_text(text + "\n")
+    out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
