@@ -1132,13 +1132,9 @@ class Pipeline:
                 # the given frames, is extended by its own prompt, and the new frames laid
                 # together; any other prompt is one row holding the given frames
                 parts = self.parts_for(as_written, compose is True)
-                rows, negs, srcs, spans = [], [], [], []
-                for p, n, ps in zip(prompts, negative, parts, strict=True):
-                    spans.append((len(rows), len(rows) + len(ps or [p])))
-                    rows += ps or [p]
-                    negs += [n] * len(ps or [p])
-                    srcs.append(src[None] if ps is None
-                                else self.composer.split_frames(p, src))  # type: ignore[union-attr]  # fmt: skip
+                rows, negs, spans = self.part_rows(prompts, negative, parts)
+                srcs = [src[None] if ps is None else self.composer.split_frames(p, src)  # type: ignore[union-attr]
+                        for p, ps in zip(prompts, parts, strict=True)]  # fmt: skip
                 K = max(self.candidates_for(p, candidates, "windows") for p in rows)
                 made = self._extend(rows, negs, np.concatenate(srcs), num_frames, steps,
                                     guidance, seed, sampler, callback, timings, K, planner,
@@ -1213,12 +1209,8 @@ class Pipeline:
             # a composed prompt's objects are rows of their own (each its own model prompt,
             # verifier target and the prompt's negative); any other prompt is one row
             parts = self.parts_for(as_written, compose is not False and rewrite_prompt)
-            rows, written, negs, spans = [], [], [], []
-            for p, w, n, ps in zip(prompts, as_written, negative, parts, strict=True):
-                spans.append((len(rows), len(rows) + len(ps or [p])))
-                rows += ps or [p]
-                written += ps or [w]
-                negs += [n] * len(ps or [p])
+            rows, negs, spans = self.part_rows(prompts, negative, parts)
+            written = self.part_rows(as_written, negative, parts)[0]
             made = self._text_to_video(rows, negs, written, (num_frames, H, W), steps, guidance,
                                        seed, sampler, done, timings, candidates)  # fmt: skip
             out = np.stack([made[a] if ps is None else self.composer.merge(w, made[a:b])  # type: ignore[union-attr]
@@ -1234,6 +1226,22 @@ class Pipeline:
         if not compose or self.composer is None:
             return [None] * len(prompts)
         return [self.composer.split(p) for p in prompts]
+
+    @staticmethod
+    def part_rows(
+        prompts: list[str], negative: list[str], parts: list[list[str] | None]
+    ) -> tuple[list[str], list[str], list[tuple[int, int]]]:
+        """The batch a composed call runs: (row prompts, their negatives, each prompt's span
+        [a, b) of rows): a split prompt's parts (``parts_for``) are rows of their own, each
+        with the prompt's negative; any other prompt is one row."""
+        rows: list[str] = []
+        negs: list[str] = []
+        spans = []
+        for p, n, ps in zip(prompts, negative, parts, strict=True):
+            spans.append((len(rows), len(rows) + len(ps or [p])))
+            rows += ps or [p]
+            negs += [n] * len(ps or [p])
+        return rows, negs, spans
 
     def _text_to_video(
         self,
