@@ -123,9 +123,11 @@ class ShapesWorldComposer:
         return out
 
     def split_frames(self, prompt: str, frames: np.ndarray) -> np.ndarray:
-        """Each object's pixels on the background: every pixel goes to the palette colour
-        nearest it among the background and the prompt's objects (the world's reading rule,
-        shapes-world.md), and object k's clip keeps the pixels that went to its colour, with
+        """Each object's pixels on the background: every pixel goes to the colour nearest it
+        among the background and the prompt's objects only (the world's reading rule,
+        shapes-world.md, with the palette cut to this scene; ``kinema.world.parse.classify_pixels``
+        reads against the whole palette, which would drop a pixel nearer an unprompted colour
+        from every clip), and object k's clip keeps the pixels that went to its colour, with
         the background everywhere else. Where one object hides another, the hidden part is
         background in the hidden object's clip (one window's context, the model draws it on)."""
         scene = self._layers(prompt)
