@@ -39,6 +39,7 @@ from kinema.eval.metrics import psnr
 from kinema.io.video import Video
 from kinema.pipelines import Pipeline
 from kinema.pipelines.compose import COMPOSERS
+from kinema.pipelines.guard import GUARDS
 from kinema.pipelines.plan import PLANNERS
 from kinema.pipelines.text_to_video import PROMPT_REWRITES, Timings, crossfade
 from kinema.train.vae import to_tensor
@@ -173,6 +174,9 @@ def main() -> None:
         "--tune", action="store_true", help="another stream of cases, for picking settings"
     )
     ap.add_argument("--composer", default=None, help="override pipeline.json ('' for none)")
+    ap.add_argument("--guard", default=None, help="override pipeline.json ('' for none)")
+    ap.add_argument("--guard-threshold", type=float, default=None, help="override pipeline.json")
+    ap.add_argument("--guard-tries", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--out", default="bench/results/edit_eval")
     args = ap.parse_args()
     pipe = Pipeline.from_pretrained(args.weights)
@@ -181,7 +185,8 @@ def main() -> None:
                  "candidates", "extend_candidates", "fill_candidates", "planner",
                  "screen_drafts", "screen_step", "image_screen_step",
                  "image_screen_drafts", "window_screen_drafts",
-                 "window_screen_step", "composer")  # fmt: skip
+                 "window_screen_step", "composer", "guard", "guard_threshold",
+                 "guard_tries")  # fmt: skip
     given = {k: getattr(args, k) for k in overrides}
     # validated again by PipelineConfig.__post_init__
     pipe.config = dataclasses.replace(
@@ -191,6 +196,7 @@ def main() -> None:
     pipe.planner = PLANNERS[pipe.config.planner](**reach) if pipe.config.planner else None
     # a long video's first clip is text to video: a composer makes a two-object one per object
     pipe.composer = COMPOSERS[pipe.config.composer]() if pipe.config.composer else None
+    pipe.guard = GUARDS[pipe.config.guard]() if pipe.config.guard else None
     # --tune draws other scenes, so settings picked on them leave the eval's numbers unbiased
     items = cases(max(args.cases, args.long_start + args.long_prompts),
                   seed=EVAL_SEED + 7 * args.tune)  # fmt: skip
@@ -209,6 +215,10 @@ def main() -> None:
         "fill_candidates": pipe.config.fill_candidates,
         "planner": pipe.config.planner,
         "composer": pipe.config.composer,
+        # a long video's windows made again where their objects drift (off: 0 tries)
+        "guard": pipe.config.guard if pipe.config.guard_tries else "",
+        "guard_threshold": pipe.config.guard_threshold,
+        "guard_tries": pipe.config.guard_tries,
         "context_guidance": pipe.config.context_guidance,
         "fill_context_guidance": pipe.config.fill_context_guidance,
         "rewrite_given": args.rewrite_given,
@@ -238,17 +248,50 @@ def image_to_video(pipe: Pipeline, items: list, batch: int) -> dict:
     ``pipeline.json``'s candidates where the pipeline has a verifier (candidate 0 is the one-clip
     sample, same seed), and one clip per case, the model alone ("one_clip")."""
     best = pipe.default_candidates
-    res = _image_to_video(pipe, items, batch, best)
+    res, scores = _image_to_video(pipe, items, batch, best)
     res["steps"] = pipe.steps_for(image=True)
     if best > 1:
         res["candidates"] = best
         res["drafts"] = pipe.drafts_for(best, image=True)
         res["screen_step"] = pipe.screen_step_for(image=True)
-        res["one_clip"] = _image_to_video(pipe, items, batch, 1)
+        res["one_clip"] = _image_to_video(pipe, items, batch, 1)[0]
+    if pipe.composer is not None:
+        res["composed"] = _composed_image_to_video(pipe, items, scores)
     return res
 
 
-def _image_to_video(pipe: Pipeline, items: list, batch: int, candidates: int) -> dict:
+def _composed_image_to_video(pipe: Pipeline, items: list, scores: list) -> dict:
+    """The cases the pipeline's composer splits (several objects) made as ``kinema animate``
+    makes them, one object at a time (``pipe(prompt, image=...)``, one call per case, seed =
+    the case's index): the figures with those cases' one-pass ``scores`` replaced, and on those
+    cases alone, one pass against composed (the same cases, other noise)."""
+    t0 = time.perf_counter()
+    split = [i for i, (p, _) in enumerate(items) if pipe.composer.split(p) is not None]
+    composed = list(scores)
+    for i in split:
+        prompt, g = items[i]
+        clip = render(g)
+        v = pipe(prompt, image=clip[0], num_frames=17, seed=i, compose=True)
+        assert np.array_equal(v.frames[0], clip[0])  # the image comes back exactly
+        composed[i] = score_clip(v.frames, g.spec)
+    whole = summarize(composed)
+    one_pass = summarize([scores[i] for i in split])
+    alone = summarize([composed[i] for i in split])
+    res = {
+        "objects_and_motion": whole["all"],
+        **{k: whole[k] for k in ("color", "shape", "motion")},
+        "split_cases": len(split),
+        "split_one_pass": {k: one_pass[k] for k in ("all", "color", "shape", "motion")},
+        "split_composed": {k: alone[k] for k in ("all", "color", "shape", "motion")},
+        "seconds": time.perf_counter() - t0,
+    }
+    print("i2v composed", res, flush=True)
+    return res
+
+
+def _image_to_video(pipe: Pipeline, items: list, batch: int, candidates: int) -> tuple[dict, list]:
+    """In one pass (batches of ``batch`` cases through ``pipe.sample``): (figures, the
+    scorer's reading per case)."""
     t0 = time.perf_counter()
     scores, first_raw = [], []
     timings = Timings()
@@ -289,7 +332,7 @@ def _image_to_video(pipe: Pipeline, items: list, batch: int, candidates: int) ->
         "seconds": time.perf_counter() - t0,
     }
     print("i2v", res, flush=True)
-    return res
+    return res, scores
 
 
 def extend(pipe: Pipeline, items: list, batch: int, prompt: str = "given") -> dict:
@@ -405,9 +448,11 @@ def long_video(pipe: Pipeline, items: list, args: argparse.Namespace) -> dict:
         for _ in range(max(1, args.repeats)):
             t1 = time.perf_counter()
             v = pipe(prompt, num_frames=17, seed=1)
+            tm = Timings()  # its count of windows the identity guard made again
             if frames > 17:  # one continuation per window, as `kinema generate --seconds` does
                 v = pipe(prompt, video=v, mode="extend", num_frames=frames - 17, seed=1,
-                         candidates=args.window_candidates, compose=True)  # fmt: skip
+                         candidates=args.window_candidates, compose=True,
+                         timings=tm)  # fmt: skip
             walls.append(time.perf_counter() - t1)
         wall = float(np.median(walls))
         long_rows.append(
@@ -420,16 +465,17 @@ def long_video(pipe: Pipeline, items: list, args: argparse.Namespace) -> dict:
             }
         )
         print(long_rows[-1], flush=True)
-    videos.append((prompt, g, v.frames))
+    videos.append((prompt, g, v.frames, tm.retried))
     frames = 1 + args.long * 8
     for prompt, g in items[1 : max(1, args.long_prompts)]:
         v = pipe(prompt, num_frames=17, seed=1)
+        tm = Timings()
         v = pipe(prompt, video=v, mode="extend", num_frames=frames - 17, seed=1,
-                 candidates=args.window_candidates, compose=True)  # fmt: skip
-        videos.append((prompt, g, v.frames))
+                 candidates=args.window_candidates, compose=True, timings=tm)  # fmt: skip
+        videos.append((prompt, g, v.frames, tm.retried))
     per_prompt, ident, motion_ok, seam_steps, other_steps = [], [], [], [], []
     boundary_steps: list[float] = []
-    for prompt, g, f in videos:
+    for prompt, g, f, retried in videos:
         idf = objects_per_frame(f, g.spec)
         mo = motion_per_window(f, g.spec)
         # seams: window k adds frames 17 + wk .. 16 + w(k + 1) (w = extend_window); compare the
@@ -453,6 +499,7 @@ def long_video(pipe: Pipeline, items: list, args: argparse.Namespace) -> dict:
                 "identity_frames": idf,
                 "motion_windows": float(np.mean(mo)),
                 "seam_drop_db": float(steps[~seam].mean() - steps[seam].mean()),
+                "guard_retried": retried,
             }
         )
         print(per_prompt[-1], flush=True)
@@ -486,6 +533,18 @@ def short_rows(res: dict) -> list[str]:
             lines += [
                 f"| i2v, one clip (the model alone): objects + prompted motion | {100 * o['objects_and_motion']:.1f}% |",
                 f"| i2v, one clip: colour / shape / motion per object | {100 * o['color']:.1f}% / {100 * o['shape']:.1f}% / {100 * o['motion']:.1f}% |",
+            ]
+        if "composed" in i:
+            c, one, alone = (
+                i["composed"],
+                i["composed"]["split_one_pass"],
+                i["composed"]["split_composed"],
+            )
+            lines += [
+                f"| i2v{best}, several objects made one at a time (the composer): objects + prompted motion | {100 * c['objects_and_motion']:.1f}% |",
+                f"| i2v, composed: colour / shape / motion per object | {100 * c['color']:.1f}% / {100 * c['shape']:.1f}% / {100 * c['motion']:.1f}% |",
+                f"| i2v, the {c['split_cases']} cases the composer splits: all right, one pass vs composed | {100 * one['all']:.1f}% vs {100 * alone['all']:.1f}% |",
+                f"| i2v, those cases: shape / motion per object, one pass vs composed | {100 * one['shape']:.1f}% / {100 * one['motion']:.1f}% vs {100 * alone['shape']:.1f}% / {100 * alone['motion']:.1f}% |",
             ]
     if "extend" in res:
         e = res["extend"]
@@ -597,6 +656,10 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
            f"{res['composer']!r} composer): each object's first clip and windows alone, the "
            "frames laid together, as `kinema generate --seconds` does."
            if res.get("composer") and "long" in res else "")
+        + (f" The {res['guard']!r} identity guard samples a long video's window again (up to "
+           f"{res['guard_tries']} times, the best-scoring try kept) where its objects' "
+           f"silhouettes score under {res['guard_threshold']:g} against the first clip's."
+           if res.get("guard") and "long" in res else "")
         + context_sentence(res)
         + (" Every case's prompt was replaced by its rewrite first (`--rewrite-given`), so the "
            "DiT read the canonical caption where frames are given too." if res.get("rewrite_given")
@@ -617,8 +680,12 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
     ]
     for r in lo["per_prompt"]:
         lines.append(
-            f"| long, `{r['prompt']}` ({r['objects']} obj.): identity / motion / seam drop | "
-            f"{100 * r['identity_frames']:.1f}% / {100 * r['motion_windows']:.1f}% / {r['seam_drop_db']:.2f} dB |"
+            f"| long, `{r['prompt']}` ({r['objects']} obj.): identity / motion / seam drop"
+            + (" / windows made again" if res.get("guard") else "")
+            + " | "
+            f"{100 * r['identity_frames']:.1f}% / {100 * r['motion_windows']:.1f}% / {r['seam_drop_db']:.2f} dB"
+            + (f" / {r.get('guard_retried', 0)}" if res.get("guard") else "")
+            + " |"
         )
     for r in lo["timings"]:
         lines.append(

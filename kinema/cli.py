@@ -494,7 +494,7 @@ ComposeOpt = Annotated[
         "--compose/--one-pass",
         help="Make a prompt with several objects one object at a time and lay the clips over "
         "one background, where the model has a composer that reads the prompt (the embedded "
-        "model: Shapes World prompts), or the whole prompt in one pass. Text to video only.",
+        "model: Shapes World prompts), or the whole prompt in one pass.",
     ),
 ]
 FillCandidatesOpt = Annotated[
@@ -795,6 +795,7 @@ def _edit(
     plan: bool | None = None,
     read_from: np.ndarray | None = None,
     known: np.ndarray | None = None,
+    compose: bool | None = None,
 ) -> None:
     """Load the pipeline, run one edit with a progress bar, write the video and report. The
     edit samples ``candidates`` (None: the model's number for the mode) and keeps one, chosen
@@ -803,7 +804,9 @@ def _edit(
     ``read_from``: frames given without a prompt, whose reading by the pipeline's verifier
     (``Pipeline.caption_for``) becomes the prompt (``call`` gets it as ``prompt=``), said and
     recorded as such. ``known``: fill / interpolate's given frames (bool [T]); a video longer
-    than the pipeline's ``fill_window`` is filled window by window, said and recorded."""
+    than the pipeline's ``fill_window`` is filled window by window, said and recorded.
+    ``compose``: image to video, whose prompt the pipeline's composer may make one object at a
+    time (True) or not (False); said and recorded where it does."""
     from kinema.pipelines.text_to_video import Timings, check_candidates, fill_plan
 
     if candidates is not None:
@@ -826,6 +829,8 @@ def _edit(
                                         steps=steps, params=params, image=image)  # fmt: skip
     if plan is not None:
         params["window_planner"] = _say_planner(pipe, out.prompt, plan)
+    if compose is not None and (composed := _say_composed(pipe, out.prompt, compose)):
+        params["composed_of"] = composed
     if read is not None:
         params["prompt_read_from_video"] = True
     window = pipe.config.fill_window
@@ -911,9 +916,13 @@ def animate(
     visible_mark: VisibleOpt = False,
     sign_prompt: SignPromptOpt = False,
     candidates: CandidatesOpt = None,
+    compose: ComposeOpt = True,
     force: ForceOpt = False,
 ) -> None:
-    """Animate a still image: it becomes frame 0 of a video that follows the prompt."""
+    """Animate a still image: it becomes frame 0 of a video that follows the prompt. A
+    prompt with several objects is made one object at a time where the model's composer reads
+    it: the image taken apart per object, each object's still animated by its own prompt, the
+    clips laid together (--one-pass for the whole prompt at once)."""
     from kinema.io.video import check_output, read_video
     from kinema.pipelines.text_to_video import check_request
 
@@ -926,7 +935,8 @@ def animate(
         if (height, width) != (h, w):
             err_console.print(f"note: {image} is {w}x{h}; resized/cropped to {width}x{height}")
         call = lambda pipe, **kw: pipe(prompt, image=still, num_frames=frames, height=height,  # noqa: E731
-                                       width=width, num_inference_steps=steps, **kw)  # fmt: skip
+                                       width=width, num_inference_steps=steps,
+                                       compose=compose, **kw)  # fmt: skip
         _edit(
             call,
             output,
@@ -937,6 +947,7 @@ def animate(
             steps,
             _Out(prompt, "animate", visible_mark, sign_prompt),
             candidates,
+            compose=compose,
         )
 
 

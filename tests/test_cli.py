@@ -429,6 +429,43 @@ def test_generate_composes_several_objects_and_records_it(tmp_path: Path, tiny_p
     )
 
 
+def test_animate_composes_several_objects_and_records_it(tmp_path: Path, tiny_pipeline) -> None:
+    import dataclasses
+
+    from PIL import Image
+
+    from kinema.pipelines import Pipeline
+    from kinema.world.render import render
+    from kinema.world.scene import SceneGraph, SceneObject
+
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
+                    dataclasses.replace(tiny_pipeline.config, composer="shapes-world"))  # fmt: skip
+    w = ["--weights", str(pipe.save_pretrained(tmp_path / "w")), "--steps", "1", "--frames", "5",
+         "--seed", "2"]  # fmt: skip
+    objects = (SceneObject("yellow", "triangle", "large", "up", 12.0, 20.0),
+               SceneObject("blue", "square", "small", "left", 24.0, 10.0))  # fmt: skip
+    still = render(SceneGraph("white", objects, height=32, width=32, num_frames=1))[0]
+    png = tmp_path / "still.png"
+    Image.fromarray(still).save(png)
+    two = "a small blue box heading left and a huge yellow wedge drifting up on white"
+    frames, params, said = {}, {}, {}
+    for flag in ("--compose", "--one-pass"):
+        out = tmp_path / f"{flag[2:]}.mp4"
+        r = runner.invoke(app, ["animate", str(png), two, "-o", str(out), flag, *w])
+        assert r.exit_code == 0, r.output
+        said[flag] = " ".join(r.output.split())
+        frames[flag] = read_video(out).frames
+        r = runner.invoke(app, ["verify", str(out), "--json"])
+        params[flag] = json.loads(r.output)["c2pa"]["claims"]["parameters"]
+    assert ("made one object at a time (shapes-world composer; --one-pass for one): a large "
+            "yellow triangle moving up on a white background; a small blue square moving left "
+            "on a white background") in said["--compose"]  # fmt: skip
+    assert params["--compose"]["composed_of"] == 2 and params["--compose"]["mode"] == "animate"
+    assert "one object at a time" not in said["--one-pass"]
+    assert "composed_of" not in params["--one-pass"]
+    assert not np.array_equal(frames["--compose"][1:], frames["--one-pass"][1:])
+
+
 def test_generate_best_of_n_says_so_and_records_it(tmp_path: Path, tiny_pipeline) -> None:
     import dataclasses
 

@@ -9,6 +9,7 @@ pipeline may serve concurrent calls.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
@@ -30,6 +31,7 @@ from kinema.models.layers import StreamCache
 from kinema.models.text import TextEncoder
 from kinema.models.vae import CausalVAE, default_weights_dir
 from kinema.pipelines.compose import COMPOSERS, Composer
+from kinema.pipelines.guard import GUARDS, Guard
 from kinema.pipelines.plan import PLANNERS, WindowPlanner
 from kinema.pipelines.verify import VERIFIERS, Verifier
 from kinema.safety.moderation import Moderator
@@ -46,6 +48,11 @@ PROMPT_REWRITES: dict[str, Callable[[str], str | None]] = {
 MAX_FRAMES = 481  # a minute at 8 fps
 MAX_CANDIDATES = 16
 MIN_SIDE, MAX_SIDE = 16, 512
+
+
+# a guard's k-th try of window w samples with seed + w + k * GUARD_SEED_STRIDE: no other
+# window's noise
+GUARD_SEED_STRIDE = 1_000_003
 
 
 @dataclass
@@ -184,6 +191,15 @@ class PipelineConfig:
     # tuning prompts: 71.7% all-right against 21.7% in one pass
     # (bench/results/t2v_eval_composed_tune.md); ``compose=False`` / --one-pass skip it
     composer: str = ""
+    # identity guard on a long video's windows (kinema.pipelines.guard.GUARDS; where an
+    # extension keeps one continuation per window, as `kinema generate --seconds` does): after
+    # each window the guard scores the new frames' objects against the given frames' (the
+    # shapes-world guard: each one-object row's silhouette, IoU aligned on centres), and a
+    # window scoring under `guard_threshold` is sampled again with other noise, up to
+    # `guard_tries` times, the best-scoring try kept. "" or 0 tries = off
+    guard: str = ""
+    guard_threshold: float = 0.0
+    guard_tries: int = 0
     flow: FlowConfig = field(default_factory=FlowConfig)
 
     def __post_init__(self) -> None:
@@ -210,6 +226,22 @@ class PipelineConfig:
         if self.composer and self.composer not in COMPOSERS:
             raise InvalidInputError(
                 f"composer must be '' or one of {sorted(COMPOSERS)}, got {self.composer!r}"
+            )
+        if self.guard and self.guard not in GUARDS:
+            raise InvalidInputError(
+                f"guard must be '' or one of {sorted(GUARDS)}, got {self.guard!r}"
+            )
+        if not 0.0 <= self.guard_threshold <= 1.0:
+            raise InvalidInputError(
+                f"guard_threshold must be in [0, 1], got {self.guard_threshold!r}"
+            )
+        if (
+            isinstance(self.guard_tries, bool)
+            or not isinstance(self.guard_tries, int)
+            or not (0 <= self.guard_tries <= MAX_CANDIDATES)
+        ):
+            raise InvalidInputError(
+                f"guard_tries must be an int in 0..{MAX_CANDIDATES}, got {self.guard_tries!r}"
             )
         if self.verifier and self.verifier not in VERIFIERS:
             raise InvalidInputError(
@@ -269,6 +301,7 @@ class Timings:
     decode: float = 0.0
     verify: float = 0.0  # scoring best-of-N candidates
     plan: float = 0.0  # reading frames for extension windows' prompts (the planner)
+    retried: int = 0  # a count, not seconds: window rows the identity guard sampled again
 
     @property
     def total(self) -> float:
@@ -456,6 +489,8 @@ class Pipeline:
         self.composer: Composer | None = (
             COMPOSERS[self.config.composer]() if self.config.composer else None
         )
+        # a long video's windows made again where their objects drift (config.guard)
+        self.guard: Guard | None = GUARDS[self.config.guard]() if self.config.guard else None
         asked = max(self.config.candidates, self.config.extend_candidates)
         if asked > 1 and verifier is None:
             warnings.warn(
@@ -982,11 +1017,13 @@ class Pipeline:
         known: np.ndarray,
         timings: Timings,
         prompts: list[str] | None = None,
+        mark: bool = True,
     ) -> np.ndarray:
         """Decode ``complete_latents``' output to uint8 [B, T, H, W, 3] (with K candidates per
         video, the verifier's pick for each of ``prompts``, or without prompts the
-        ``consensus`` of the K), watermark what the model made, and put every known pixel frame
-        of ``canvas`` back exactly as given."""
+        ``consensus`` of the K), watermark what the model made (``mark`` False: the caller
+        lays several rows together first and marks the result), and put every known pixel
+        frame of ``canvas`` back exactly as given."""
         t1 = time.perf_counter()
         frames = self.decode(latents)  # [K B, T, H, W, 3]
         timings.decode += time.perf_counter() - t1
@@ -997,7 +1034,8 @@ class Pipeline:
             else:
                 frames = self.best_of(frames, prompts, timings)
         t1 = time.perf_counter()
-        frames[:, ~known] = self.mark(frames[:, ~known])  # only what the model made is marked
+        if mark:  # only what the model made is marked
+            frames[:, ~known] = self.mark(frames[:, ~known])
         frames[:, known] = canvas[:, known]  # given pixels back exactly
         timings.decode += time.perf_counter() - t1
         return frames
@@ -1189,17 +1227,34 @@ class Pipeline:
             H, W = height or frame.shape[0], width or frame.shape[1]
             check_request(num_frames, H, W, steps, guidance)
             frame = resize_frames(frame[None], (H, W))[0]
-            canvas = np.zeros((B, num_frames, H, W, 3), dtype=np.uint8)
-            canvas[:, 0] = frame
+            # composed (as text to video is, unless compose=False or rewrite_prompt=False): the
+            # image is taken apart per object (Composer.split_frames), each object's still is
+            # animated by its own prompt and the clips laid together; any other prompt is one
+            # row holding the image
+            parts = self.parts_for(as_written, compose is not False and rewrite_prompt)
+            rows, negs, spans = self.part_rows(prompts, negative, parts)
+            firsts = [frame[None] if ps is None
+                      else self.composer.split_frames(p, frame[None])[:, 0]  # type: ignore[union-attr]
+                      for p, ps in zip(prompts, parts, strict=True)]  # fmt: skip
+            canvas = np.zeros((len(rows), num_frames, H, W, 3), dtype=np.uint8)
+            canvas[:, 0] = np.concatenate(firsts)  # [R, H, W, 3]
             known = np.zeros(num_frames, dtype=bool)
             known[0] = True
             done = callback and (lambda i: callback(i + 1, steps))
-            K = max(self.candidates_for(p, candidates) for p in as_written)
-            screen = self.screen_for(as_written, K, timings, image=True)
-            latents = self.complete_latents(prompts, negative, canvas, known, steps, guidance,
-                                            seed, sampler, 1.0, done, timings, K,
+            K = max(self.candidates_for(p, candidates) for p in rows)
+            screen = self.screen_for(rows, K, timings, image=True)
+            latents = self.complete_latents(rows, negs, canvas, known, steps, guidance, seed,
+                                            sampler, 1.0, done, timings, K,
                                             self.config.context_guidance, screen)  # fmt: skip
-            out = self.finish(latents, canvas, known, timings, as_written)
+            made = self.finish(latents, canvas, known, timings, rows, mark=not any(parts))
+            if not any(parts):
+                out = made  # [B, T, H, W, 3]
+            else:  # the image as given; the new frames laid together, then marked
+                new = np.stack([made[a, 1:] if ps is None
+                                else self.composer.merge(p, made[a:b, 1:])  # type: ignore[union-attr]
+                                for (a, b), p, ps in zip(spans, prompts, parts, strict=True)])  # fmt: skip
+                out = np.concatenate([np.repeat(frame[None, None], B, axis=0),
+                                      self.mark(new)], axis=1)  # fmt: skip
         else:
             if mode is not None or missing is not None:
                 raise InvalidInputError("mode= and missing= need video=")
@@ -1320,6 +1375,9 @@ class Pipeline:
         windows = -(-new // step)
         stream = StreamCache()
         made = 0
+        # the identity guard's reference per row, read once from the given frames: windows
+        # keeping one continuation each (a long video's) are made again where they drift
+        refs = self.guard_references(prompts, parts[0]) if candidates == 1 else None
         for w in range(windows):
             n = min(step, new - made)
             tail = latest[:, -ctx:]  # [B, ctx, H, W, 3]
@@ -1343,6 +1401,7 @@ class Pipeline:
             t0 = time.perf_counter()
             if w == 0:  # prime: the context's causal state (the same in every candidate)
                 self.decode(latents[:B, :, :-fresh], stream)
+            before = stream.repeat(1) if refs is not None else None  # for the guard's tries
             streams = stream.repeat(K) if K > 1 else stream
             frames = self.decode(latents[:, :, -fresh:], streams)  # [K B, n, H, W, 3]
             timings.decode += time.perf_counter() - t0
@@ -1352,10 +1411,77 @@ class Pipeline:
                 rows = pick * B + np.arange(B)  # [B] rows of the K B batch
                 frames = frames[rows]  # [B, n, H, W, 3]
                 stream = streams.select(torch.from_numpy(rows))
+            if refs is not None:
+                again = functools.partial(self.complete_latents, known=known, steps=steps,
+                                          guidance=guidance, sampler=sampler, timings=timings,
+                                          context_guidance=self.config.context_guidance)  # fmt: skip
+                self._guard_window(refs, frames, stream, before, said, negative, canvas, again,
+                                   fresh, seed + w, timings)  # fmt: skip
             latest = np.concatenate([latest, frames], axis=1)[:, -keep:]
             parts.append(self.mark(frames) if mark else frames)
             made += n
         return np.concatenate(parts, axis=1)
+
+    def guard_references(self, prompts: list[str], src: np.ndarray) -> list[object] | None:
+        """Per row, what the identity guard checks its windows against, read from its given
+        frames (uint8 [B, T, H, W, 3]); None where nothing is guarded (no guard, no tries, or
+        no row the guard reads)."""
+        if self.guard is None or not self.config.guard_tries:
+            return None
+        refs = [self.guard.reference(p, s) for p, s in zip(prompts, src, strict=True)]
+        return refs if any(r is not None for r in refs) else None
+
+    def _guard_window(
+        self,
+        refs: list[object],
+        frames: np.ndarray,
+        stream: StreamCache,
+        before: StreamCache,
+        said: list[str],
+        negative: list[str],
+        canvas: np.ndarray,
+        again: Callable[..., torch.Tensor],
+        fresh: int,
+        seed: int,
+        timings: Timings,
+    ) -> None:
+        """The identity guard on one window, in place: rows whose new frames (uint8 [B, n, H,
+        W, 3]) score under ``config.guard_threshold`` against their reference are sampled again
+        (``again``: ``complete_latents`` less the rows' prompts, negatives, canvas and seed,
+        ``said``, ``negative`` and ``canvas`` being the window's, one per row) from the
+        stream state ``before`` the window, up to ``config.guard_tries`` times with other
+        noise, and where a try scores higher its frames and decoder state replace the row's in
+        ``frames`` and ``stream``."""
+        guard = self.guard
+        assert guard is not None
+
+        def scores(rows: np.ndarray, made: np.ndarray) -> np.ndarray:  # -> float [len(rows)]
+            t0 = time.perf_counter()
+            out = [1.0 if refs[i] is None else guard.score(refs[i], f)
+                   for i, f in zip(rows, made, strict=True)]  # fmt: skip
+            timings.verify += time.perf_counter() - t0
+            return np.array(out)
+
+        rows = np.arange(len(frames))
+        best = scores(rows, frames)  # [B]
+        for k in range(1, self.config.guard_tries + 1):
+            low = np.flatnonzero(best < self.config.guard_threshold)  # rows still drifting
+            if not len(low):
+                break
+            timings.retried += len(low)
+            latents = again([said[i] for i in low], [negative[i] for i in low],
+                            canvas=canvas[low], seed=seed + k * GUARD_SEED_STRIDE)  # fmt: skip
+            t0 = time.perf_counter()
+            state = before.select(torch.from_numpy(low))
+            tried = self.decode(latents[:, :, -fresh:], state)  # [L, n, H, W, 3]
+            timings.decode += time.perf_counter() - t0
+            got = scores(low, tried)  # [L]
+            for j in np.flatnonzero(got > best[low]):
+                i = low[j]
+                best[i], frames[i] = got[j], tried[j]
+                for key, v in state.items():
+                    if isinstance(v, torch.Tensor):
+                        stream[key][i] = v[j]
 
     def interpolate(
         self,

@@ -157,3 +157,49 @@ def test_a_composed_extension_continues_each_object_by_its_own_prompt(
     assert out.shape == (17, 32, 32, 3) and np.array_equal(out[:9], src)
     assert np.array_equal(out[9:], composer.merge(TWO, seen["made"][:, 9:]))
     assert not np.array_equal(out, one_pass)
+
+
+def test_composed_image_to_video_animates_each_objects_still_by_its_own_prompt(
+    tiny_pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = SceneObject("yellow", "triangle", "large", "up", 12.0, 20.0, vy=-0.5)
+    small = SceneObject("blue", "square", "small", "left", 24.0, 10.0, vx=-0.5)
+    still = render(SceneGraph("white", (big, small), height=32, width=32, num_frames=1))[0]
+    kw = dict(image=still, num_frames=9, seed=3, num_inference_steps=2)
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
+                    dataclasses.replace(tiny_pipeline.config, composer="shapes-world"),
+                    safety=False)  # fmt: skip
+    plain = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
+                     tiny_pipeline.config, safety=False)  # fmt: skip
+    # compose=False, and the DiT reading the prompt as written, are one pass as without one
+    one_pass = plain(TWO, **kw).frames
+    assert np.array_equal(pipe(TWO, compose=False, **kw).frames, one_pass)
+    assert np.array_equal(pipe(TWO, rewrite_prompt=False, **kw).frames,
+                          plain(TWO, rewrite_prompt=False, **kw).frames)  # fmt: skip
+    seen: dict = {}
+    real_complete, real_finish = pipe.complete_latents, pipe.finish
+
+    def complete(rows, negative, canvas, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.update(rows=rows, canvas=canvas.copy())
+        return real_complete(rows, negative, canvas, *args, **kwargs)
+
+    def finish(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen["mark"] = kwargs.get("mark")
+        seen["made"] = real_finish(*args, **kwargs)
+        return seen["made"]
+
+    monkeypatch.setattr(pipe, "complete_latents", complete)
+    monkeypatch.setattr(pipe, "finish", finish)
+    out = pipe(TWO, **kw).frames  # composed by default, as text to video is
+    composer = ShapesWorldComposer()
+    # one row per object, its frame 0 that object's pixels of the image alone, unmarked
+    assert seen["rows"] == composer.split(TWO) and seen["mark"] is False
+    assert np.array_equal(seen["canvas"][:, 0], composer.split_frames(TWO, still[None])[:, 0])
+    # the image comes back exactly; the frames after it are the objects' clips laid together
+    assert out.shape == (9, 32, 32, 3) and np.array_equal(out[0], still)
+    assert np.array_equal(out[1:], composer.merge(TWO, seen["made"][:, 1:]))
+    assert not np.array_equal(out, one_pass)
+    # a one-object prompt is one row holding the image, as in one pass
+    one = "a large red circle bouncing on a black background"
+    assert np.array_equal(pipe(one, **kw).frames, plain(one, **kw).frames)
+    assert seen["rows"] == [one]

@@ -1,0 +1,136 @@
+"""Identity guard for long videos: a window whose object no longer looks like itself is made again.
+
+A minute is 39 sliding windows, each conditioned on the frames the one before it made, so a
+small change of an object's outline in one window is the next window's truth, and over a
+minute the changes add up: a still square swells a pixel a window and its corners round off
+until it reads as another shape (README, long video). Choosing among a window's candidates by
+how well they follow the prompt does not stop it (``window_screen_drafts``): every candidate
+reads as the prompt's object long after it has started to drift. What a drifting window
+differs in is its object's outline against the object's outline at the start of the video, so
+that is what the guard checks: after each window of a long video it scores the new frames
+against the given frames (``reference``, taken once, before the first window), and where the
+score is under ``PipelineConfig.guard_threshold`` the window is sampled again with other noise
+(up to ``guard_tries`` times) and the best-scoring try is kept. Windows that keep their
+objects cost nothing more.
+
+``Pipeline`` takes any object with this module's ``Guard`` interface; ``pipeline.json``'s
+``guard`` names one in ``GUARDS``; "" turns it off.
+
+``ShapesWorldGuard`` is the embedded model's. Shapes World objects are rigid: colour, shape and
+size never change within a clip and every object stays fully in frame (shapes-world.md,
+"Motions"), so an object's silhouette in any frame is its silhouette at the start, moved. It
+reads rows of one object only (a one-object prompt, or an object's own row in a composed
+video, ``kinema.pipelines.compose``), whose pixels it takes apart by the nearest of the
+background and the object's palette colour, and a frame's score is the overlap (IoU) of the
+object's silhouette with the reference silhouettes, each aligned on its centre, the best over
+the reference frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from kinema.errors import InvalidInputError
+from kinema.world import spec as S
+from kinema.world.captions import read_world_prompt
+
+# reference silhouettes kept from the given frames: spread over them, the last ones included
+REFERENCE_FRAMES = 4
+
+
+class Guard(Protocol):
+    """What ``Pipeline`` needs of an identity guard."""
+
+    name: str
+
+    def reference(self, prompt: str, frames: np.ndarray) -> object | None:
+        """What later windows of a video of ``prompt`` are checked against, read from its given
+        frames (uint8 [T, H, W, 3]); None where the guard does not read the prompt (its windows
+        are then never made again)."""
+        ...
+
+    def score(self, reference: object, frames: np.ndarray) -> float:
+        """How well new frames (uint8 [T, H, W, 3]) keep the reference's objects: 1 = exactly,
+        0 = not at all."""
+        ...
+
+
+@dataclass(frozen=True)
+class Silhouettes:
+    """One object's reference: its colour, the scene's background, and binary silhouettes
+    cropped to their bounding boxes (bool [h, w] each)."""
+
+    background: np.ndarray  # float32 [3]
+    color: np.ndarray  # float32 [3]
+    masks: tuple[np.ndarray, ...]
+
+
+def object_masks(frames: np.ndarray, background: np.ndarray, color: np.ndarray) -> np.ndarray:
+    """bool [T, H, W]: the pixels of uint8 frames [T, H, W, 3] nearer ``color`` than
+    ``background`` (the world's reading rule with the palette cut to one object's scene)."""
+    x = frames.astype(np.float32)  # [T, H, W, 3]
+    return ((x - color) ** 2).sum(-1) < ((x - background) ** 2).sum(-1)
+
+
+def crop(mask: np.ndarray) -> np.ndarray | None:
+    """bool [h, w]: ``mask`` [H, W] cut to its bounding box; None where it is empty."""
+    ys, xs = np.nonzero(mask)
+    if not len(ys):
+        return None
+    return mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+
+
+def centred_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two cropped silhouettes (bool [h, w], [h', w']) laid on one canvas with their
+    centres of mass on the same pixel."""
+    ca = np.argwhere(a).mean(0)  # [2] (y, x) in a's crop
+    cb = np.argwhere(b).mean(0)
+    # b moved by d = round(ca - cb) lands its centre on a's; both drawn on a canvas holding both
+    d = np.rint(ca - cb).astype(int)  # [2]
+    lo = np.minimum(0, d)  # [2] canvas origin, in a's coordinates
+    hi = np.maximum(a.shape, np.array(b.shape) + d)  # [2]
+    size = tuple(hi - lo)
+    A = np.zeros(size, dtype=bool)
+    B = np.zeros(size, dtype=bool)
+    A[-lo[0] : -lo[0] + a.shape[0], -lo[1] : -lo[1] + a.shape[1]] = a
+    oy, ox = d - lo
+    B[oy : oy + b.shape[0], ox : ox + b.shape[1]] = b
+    return float((A & B).sum() / (A | B).sum())
+
+
+class ShapesWorldGuard:
+    """A one-object row's silhouette against its silhouette in the given frames (module
+    docstring)."""
+
+    name = "shapes-world"
+
+    def reference(self, prompt: str, frames: np.ndarray) -> Silhouettes | None:
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise InvalidInputError(f"frames must be uint8 [T, H, W, 3], got {frames.shape}")
+        scene = read_world_prompt(prompt)
+        if scene is None or len(scene.objects) != 1:
+            return None
+        bg = np.array(S.BACKGROUNDS[scene.background], dtype=np.float32)
+        color = np.array(S.COLORS[scene.objects[0].color], dtype=np.float32)
+        picks = np.unique(np.linspace(0, len(frames) - 1, REFERENCE_FRAMES).round().astype(int))
+        masks = [crop(m) for m in object_masks(frames[picks], bg, color)]
+        kept = tuple(m for m in masks if m is not None)
+        # no object in the given frames: nothing to keep
+        return Silhouettes(bg, color, kept) if kept else None
+
+    def score(self, reference: object, frames: np.ndarray) -> float:
+        if not isinstance(reference, Silhouettes):
+            raise InvalidInputError(f"the shapes-world guard scores Silhouettes, got {reference!r}")
+        per_frame = []
+        for m in object_masks(frames, reference.background, reference.color):
+            c = crop(m)
+            per_frame.append(0.0 if c is None
+                             else max(centred_iou(r, c) for r in reference.masks))  # fmt: skip
+        return float(np.mean(per_frame)) if per_frame else 1.0
+
+
+# pipeline.json's guard -> a guard (it reads prompts and pixels, not weights)
+GUARDS = {"shapes-world": ShapesWorldGuard}

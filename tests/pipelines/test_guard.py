@@ -1,0 +1,104 @@
+"""The identity guard: a long video's window whose object drifts from its given silhouette is
+sampled again, and the better try kept."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from kinema.errors import InvalidInputError
+from kinema.io.video import Video
+from kinema.pipelines import Pipeline, PipelineConfig
+from kinema.pipelines.guard import ShapesWorldGuard, centred_iou
+from kinema.pipelines.text_to_video import GUARD_SEED_STRIDE
+from kinema.world.render import render
+from kinema.world.scene import SceneGraph, SceneObject
+
+pytestmark = pytest.mark.filterwarnings("ignore:Kinema safety checks are OFF")
+
+SQUARE = "a large purple square standing still on a gray background"
+
+
+def clip(shape: str, size: str = "large", x: float = 30.0, frames: int = 5) -> np.ndarray:
+    o = SceneObject("purple", shape, size, "right", x, 30.0, vx=1.0)
+    return render(SceneGraph("gray", (o,), num_frames=frames))
+
+
+def test_centred_iou_aligns_centres() -> None:
+    a = np.ones((4, 4), dtype=bool)
+    assert centred_iou(a, a) == 1.0
+    # a 4x4 square inside a 6x6 one, centred: 16 / 36, either way round
+    b = np.ones((6, 6), dtype=bool)
+    assert centred_iou(a, b) == pytest.approx(16 / 36) == centred_iou(b, a)
+    # a 2-pixel bar against a 2x2 square: centres aligned, it covers half
+    assert centred_iou(np.ones((1, 2), dtype=bool), np.ones((2, 2), dtype=bool)) == 0.5
+
+
+def test_the_shapes_world_guard_scores_a_moved_object_whole_and_another_shape_low() -> None:
+    guard = ShapesWorldGuard()
+    ref = guard.reference(SQUARE, clip("square"))
+    assert ref is not None and len(ref.masks) == 4
+    # the same square anywhere else in the frame: itself
+    assert guard.score(ref, clip("square", x=12.0)) == pytest.approx(1.0)
+    # another shape, or the square swollen to another size, is not
+    assert guard.score(ref, clip("circle")) < 0.9
+    assert guard.score(ref, clip("triangle")) < 0.7
+    assert guard.score(ref, clip("square", size="small")) < 0.5
+    # gone from the frames: 0
+    assert guard.score(ref, np.full_like(clip("square"), 128)) == 0.0
+    # only one-object rows the world parser reads are guarded
+    assert guard.reference("a cat on a sofa", clip("square")) is None
+    assert guard.reference(SQUARE.replace("standing still", "and a red circle"),
+                           clip("square")) is None  # fmt: skip
+    assert guard.reference(SQUARE, np.full_like(clip("square"), 128)) is None
+    with pytest.raises(InvalidInputError, match="uint8"):
+        guard.reference(SQUARE, clip("square")[0])
+    with pytest.raises(InvalidInputError, match="guard must be"):
+        PipelineConfig(guard="sentinel")
+    with pytest.raises(InvalidInputError, match="guard_tries"):
+        PipelineConfig(guard_tries=-1)
+    with pytest.raises(InvalidInputError, match="guard_threshold"):
+        PipelineConfig(guard_threshold=1.5)
+
+
+class Alternate:
+    """A stand-in guard: each window's first try scores 0, the next 1."""
+
+    name = "alternate"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def reference(self, prompt: str, frames: np.ndarray) -> object:
+        return "ref"
+
+    def score(self, reference: object, frames: np.ndarray) -> float:
+        self.calls += 1
+        return float(self.calls % 2 == 0)
+
+
+def test_a_window_under_the_threshold_is_made_again_and_the_better_try_kept(
+    tiny_pipeline: Pipeline,
+) -> None:
+    video = Video(clip("square", frames=9)[:, ::2, ::2], 8.0)  # 9 x 32 x 32
+    kw = dict(video=video, mode="extend", num_frames=8, num_inference_steps=2)
+    config = dataclasses.replace(tiny_pipeline.config, extend_window=4, guard_threshold=0.5,
+                                 guard_tries=1)  # fmt: skip
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config,
+                    safety=False)  # fmt: skip
+    plain = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
+                     tiny_pipeline.config, safety=False)  # fmt: skip
+    plain.config = dataclasses.replace(plain.config, extend_window=4)
+    pipe.guard = Alternate()
+    # every window's first try fails and its second passes, so each window is its second try,
+    # and the video continues from it: the windows a plain call makes with the tries' seeds
+    out = pipe(SQUARE, seed=5, **kw).frames
+    assert pipe.guard.calls == 4  # two windows, two tries each
+    assert np.array_equal(out, plain(SQUARE, seed=5 + GUARD_SEED_STRIDE, **kw).frames)
+    assert not np.array_equal(out, plain(SQUARE, seed=5, **kw).frames)
+    # no tries, or windows keeping the best of several continuations: not guarded
+    pipe.config = dataclasses.replace(config, guard_tries=0)
+    assert np.array_equal(pipe(SQUARE, seed=5, **kw).frames, plain(SQUARE, seed=5, **kw).frames)
+    assert pipe.guard.calls == 4
