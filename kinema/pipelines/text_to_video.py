@@ -184,12 +184,14 @@ class PipelineConfig:
     # minutes identity -10.7 +- 4.5, motion +17.7 +- 5.8 (an object stuck at a wall keeps its
     # shape; moving and turning it loses some): --hold-prompt keeps that side of the trade
     planner: str = ""
-    # how text to video makes a prompt with several objects (kinema.pipelines.compose.COMPOSERS):
-    # "" = in one pass; "shapes-world" = each object alone (same sampler, screen and verifier
-    # as a one-object prompt), laid over the prompt's background; and, asked for with
+    # how text and image to video make a prompt with several objects
+    # (kinema.pipelines.compose.COMPOSERS): "" = in one pass; "shapes-world" = each object
+    # alone (same sampler, screen and verifier as a one-object prompt; in image to video from
+    # its part of the image), laid over the prompt's background; and, asked for with
     # compose=True (a long video's windows), each object's clip extended alone. 60 two-object
     # tuning prompts: 71.7% all-right against 21.7% in one pass
-    # (bench/results/t2v_eval_composed_tune.md); ``compose=False`` / --one-pass skip it
+    # (bench/results/t2v_eval_composed_tune.md); image to video, 100 two-object tuning cases:
+    # 94.0% against 80.0% (edit_eval_composed_i2v_tune.md); compose=False / --one-pass skip it
     composer: str = ""
     # identity guard on a long video's windows (kinema.pipelines.guard.GUARDS; where an
     # extension keeps one continuation per window, as `kinema generate --seconds` does): after
@@ -1089,11 +1091,12 @@ class Pipeline:
         the prompt, where the verifier reads the prompt (``candidates_for``); in fill and
         interpolate (default ``config.fill_candidates``) the ``consensus`` of them.
 
-        In text to video a prompt the pipeline's composer splits (``config.composer``: several
-        objects) is made one object at a time, each as a one-object prompt is (sampler, screen,
-        verifier), and the clips laid into one (``kinema.pipelines.compose``); with
-        ``compose=False`` or ``rewrite_prompt=False`` (the DiT reads the prompt itself) every
-        prompt is made in one pass. An extension composes only with ``compose=True`` (what a
+        In text and image to video a prompt the pipeline's composer splits (``config.composer``:
+        several objects) is made one object at a time, each as a one-object prompt is (sampler,
+        screen, verifier), and the clips laid into one (``kinema.pipelines.compose``; in image
+        to video each object's still is its part of the image, ``Composer.split_frames``);
+        with ``compose=False`` or ``rewrite_prompt=False`` (the DiT reads the prompt itself)
+        every prompt is made in one pass. An extension composes only with ``compose=True`` (what a
         long video's windows do, after a composed first clip): the given frames are taken
         apart per object (``Composer.split_frames``), each object's clip is extended by its own
         prompt (planner and verifier per object) and the new frames laid together.
