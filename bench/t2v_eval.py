@@ -94,6 +94,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--screen-drafts", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--screen-step", type=int, default=None, help="override pipeline.json")
+    ap.add_argument("--candidates", type=int, default=None, help="override pipeline.json")
     ap.add_argument(
         "--shipped-only",
         action="store_true",
@@ -117,7 +118,7 @@ def main() -> None:
     args = ap.parse_args()
     pipe = Pipeline.from_pretrained(args.weights)
     screen = {"screen_drafts": args.screen_drafts, "screen_step": args.screen_step,
-              "composer": args.composer}  # fmt: skip
+              "composer": args.composer, "candidates": args.candidates}  # fmt: skip
     pipe = Pipeline(pipe.dit, pipe.vae, pipe.text_encoder, dataclasses.replace(
         pipe.config, **{k: v for k, v in screen.items() if v is not None}
     ), model_id=pipe.model_id, verifier=pipe.verifier)  # fmt: skip
@@ -180,7 +181,9 @@ def main() -> None:
         "# Text-to-video prompt fidelity (`python bench/t2v_eval.py --prompts "
         f"{args.prompts}{' --shipped-only' if args.shipped_only else ''}"
         f"{' --composed-only' if args.composed_only else ''}{' --tune' if args.tune else ''}"
-        f"{f' --composer {args.composer!r}' if args.composer is not None else ''}`)",
+        f"{f' --composer {args.composer!r}' if args.composer is not None else ''}"
+        f"{f' --screen-drafts {args.screen_drafts}' if args.screen_drafts is not None else ''}"
+        f"{f' --candidates {args.candidates}' if args.candidates is not None else ''}`)",
         "",
         f"Sampler: {pipe.config.sampler}, {steps} steps, guidance {guidance}. "
         "Held-out phrasing = paraphrase templates never used in training; new scene seeds. "

@@ -390,6 +390,23 @@ def test_generate_says_what_the_model_reads_and_records_it(tmp_path: Path, tiny_
     assert r.exit_code == 0 and "the model reads for the first clip" in r.output, r.output
 
 
+def made_with_each_flag(
+    args: list[str], flags: tuple[str, ...], tmp_path: Path
+) -> tuple[dict[str, str], dict[str, np.ndarray], dict[str, dict]]:
+    """Runs the command ``args`` once with each flag (writing <flag>.mp4): per flag, what it
+    printed (white space folded), the frames it wrote and the C2PA parameters it signed."""
+    said, frames, params = {}, {}, {}
+    for flag in flags:
+        out = tmp_path / f"{flag[2:]}.mp4"
+        r = runner.invoke(app, [*args, "-o", str(out), flag])
+        assert r.exit_code == 0, r.output
+        said[flag] = " ".join(r.output.split())
+        frames[flag] = read_video(out).frames
+        r = runner.invoke(app, ["verify", str(out), "--json"])
+        params[flag] = json.loads(r.output)["c2pa"]["claims"]["parameters"]
+    return said, frames, params
+
+
 def test_generate_composes_several_objects_and_records_it(tmp_path: Path, tiny_pipeline) -> None:
     import dataclasses
 
@@ -400,16 +417,10 @@ def test_generate_composes_several_objects_and_records_it(tmp_path: Path, tiny_p
                                         composer="shapes-world"))  # fmt: skip
     w = ["--weights", str(pipe.save_pretrained(tmp_path / "w")), "--steps", "1", "--size", "32"]
     two = "a small blue box heading left and a huge yellow wedge drifting up on white"
-    frames, params, said = {}, {}, {}
-    for flag in ("--compose", "--one-pass", "--as-written"):
-        out = tmp_path / f"{flag[2:]}.mp4"
-        r = runner.invoke(app, ["generate", two, "-o", str(out), "--seed", "4", "--frames", "5",
-                                flag, *w])  # fmt: skip
-        assert r.exit_code == 0, r.output
-        said[flag] = " ".join(r.output.split())
-        frames[flag] = read_video(out).frames
-        r = runner.invoke(app, ["verify", str(out), "--json"])
-        params[flag] = json.loads(r.output)["c2pa"]["claims"]["parameters"]
+    said, frames, params = made_with_each_flag(
+        ["generate", two, "--seed", "4", "--frames", "5", *w],
+        ("--compose", "--one-pass", "--as-written"), tmp_path,
+    )  # fmt: skip
     assert ("made one object at a time (shapes-world composer; --one-pass for one): a large "
             "yellow triangle moving up on a white background; a small blue square moving left "
             "on a white background") in said["--compose"]  # fmt: skip
@@ -448,15 +459,8 @@ def test_animate_composes_several_objects_and_records_it(tmp_path: Path, tiny_pi
     png = tmp_path / "still.png"
     Image.fromarray(still).save(png)
     two = "a small blue box heading left and a huge yellow wedge drifting up on white"
-    frames, params, said = {}, {}, {}
-    for flag in ("--compose", "--one-pass"):
-        out = tmp_path / f"{flag[2:]}.mp4"
-        r = runner.invoke(app, ["animate", str(png), two, "-o", str(out), flag, *w])
-        assert r.exit_code == 0, r.output
-        said[flag] = " ".join(r.output.split())
-        frames[flag] = read_video(out).frames
-        r = runner.invoke(app, ["verify", str(out), "--json"])
-        params[flag] = json.loads(r.output)["c2pa"]["claims"]["parameters"]
+    said, frames, params = made_with_each_flag(["animate", str(png), two, *w],
+                                               ("--compose", "--one-pass"), tmp_path)  # fmt: skip
     assert ("made one object at a time (shapes-world composer; --one-pass for one): a large "
             "yellow triangle moving up on a white background; a small blue square moving left "
             "on a white background") in said["--compose"]  # fmt: skip

@@ -34,6 +34,7 @@ from typing import Protocol
 import numpy as np
 
 from kinema.errors import InvalidInputError
+from kinema.pipelines.compose import MATTE_FLOOR
 from kinema.world import spec as S
 from kinema.world.captions import read_world_prompt
 
@@ -66,6 +67,7 @@ class Silhouettes:
     background: np.ndarray  # float32 [3]
     color: np.ndarray  # float32 [3]
     masks: tuple[np.ndarray, ...]
+    area: float = 0.0  # the object's median soft area in the given frames, in pixels
 
 
 def object_masks(frames: np.ndarray, background: np.ndarray, color: np.ndarray) -> np.ndarray:
@@ -73,6 +75,15 @@ def object_masks(frames: np.ndarray, background: np.ndarray, color: np.ndarray) 
     ``background`` (the world's reading rule with the palette cut to one object's scene)."""
     x = frames.astype(np.float32)  # [T, H, W, 3]
     return ((x - color) ** 2).sum(-1) < ((x - background) ** 2).sum(-1)
+
+
+def soft_area(frames: np.ndarray, background: np.ndarray, color: np.ndarray) -> np.ndarray:
+    """float [T]: each frame's object area in pixels, anti-aliased edges counted in part: the
+    sum of each pixel's projection on the line from the background to ``color``, clipped to
+    [0, 1], pixels under ``MATTE_FLOOR`` (decoder noise on the background) left out."""
+    d = color - background  # [3]
+    a = np.clip((frames.astype(np.float32) - background) @ d / float(d @ d), 0.0, 1.0)
+    return np.where(a >= MATTE_FLOOR, a, 0.0).sum(axis=(1, 2))  # [T]
 
 
 def crop(mask: np.ndarray) -> np.ndarray | None:
@@ -118,8 +129,9 @@ class ShapesWorldGuard:
         picks = np.unique(np.linspace(0, len(frames) - 1, REFERENCE_FRAMES).round().astype(int))
         masks = [crop(m) for m in object_masks(frames[picks], bg, color)]
         kept = tuple(m for m in masks if m is not None)
+        area = float(np.median(soft_area(frames[picks], bg, color)))
         # no object in the given frames: nothing to keep
-        return Silhouettes(bg, color, kept) if kept else None
+        return Silhouettes(bg, color, kept, area) if kept else None
 
     def score(self, reference: object, frames: np.ndarray) -> float:
         if not isinstance(reference, Silhouettes):
@@ -132,5 +144,22 @@ class ShapesWorldGuard:
         return float(np.mean(per_frame)) if per_frame else 1.0
 
 
+class ShapesWorldAreaGuard(ShapesWorldGuard):
+    """A one-object row's area against its area in the given frames: a frame scores the ratio
+    of the smaller to the larger (``soft_area``), 0 where the object is gone. A rigid object
+    keeps its area whatever way it moves, and the drift the silhouette guard's overlap reads
+    least is the one a small object shows most: a pixel more or less on each side."""
+
+    name = "shapes-world-area"
+
+    def score(self, reference: object, frames: np.ndarray) -> float:
+        if not isinstance(reference, Silhouettes):
+            raise InvalidInputError(f"the shapes-world guard scores Silhouettes, got {reference!r}")
+        area = soft_area(frames, reference.background, reference.color)  # [T]
+        ratio = np.minimum(area, reference.area) / np.maximum(np.maximum(area, reference.area),
+                                                              1e-6)  # fmt: skip
+        return float(ratio.mean()) if len(ratio) else 1.0
+
+
 # pipeline.json's guard -> a guard (it reads prompts and pixels, not weights)
-GUARDS = {"shapes-world": ShapesWorldGuard}
+GUARDS = {"shapes-world": ShapesWorldGuard, "shapes-world-area": ShapesWorldAreaGuard}

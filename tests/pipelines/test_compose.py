@@ -73,12 +73,17 @@ def test_over_keeps_an_edges_blend_and_drops_background_noise() -> None:
         ShapesWorldComposer().merge("a red circle bouncing on black", above[None])
 
 
+def composed_and_plain(tiny: Pipeline) -> tuple[Pipeline, Pipeline]:
+    """The tiny pipeline with the shapes-world composer, and without one (safety off)."""
+    config = dataclasses.replace(tiny.config, composer="shapes-world")
+    pipe = Pipeline(tiny.dit, tiny.vae, tiny.text_encoder, config, safety=False)
+    return pipe, Pipeline(tiny.dit, tiny.vae, tiny.text_encoder, tiny.config, safety=False)
+
+
 def test_the_pipeline_makes_a_split_prompt_one_object_at_a_time(tiny_pipeline: Pipeline) -> None:
     kw = dict(num_frames=5, height=32, width=32, seed=3, num_inference_steps=2)
     composer = ShapesWorldComposer()
-    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
-                    dataclasses.replace(tiny_pipeline.config, composer="shapes-world"),
-                    safety=False)  # fmt: skip
+    pipe, plain = composed_and_plain(tiny_pipeline)
     assert isinstance(pipe.composer, ShapesWorldComposer)
     one = "a large red circle bouncing on a black background"
     parts = composer.split(TWO)
@@ -94,8 +99,6 @@ def test_the_pipeline_makes_a_split_prompt_one_object_at_a_time(tiny_pipeline: P
     assert np.array_equal(out[1].frames, made[2].frames)
     # in one pass: as a pipeline without a composer makes it (compose=False, or the DiT reading
     # the prompt as written)
-    plain = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
-                     tiny_pipeline.config, safety=False)  # fmt: skip
     assert plain.composer is None and plain.parts_for([TWO]) == [None]
     assert np.array_equal(pipe(TWO, compose=False, **kw).frames, plain(TWO, **kw).frames)
     assert np.array_equal(pipe(TWO, rewrite_prompt=False, **kw).frames,
@@ -130,11 +133,7 @@ def test_a_composed_extension_continues_each_object_by_its_own_prompt(
     src = render(SceneGraph("white", (big, small), height=32, width=32, num_frames=9))
     video = Video(src, 8.0)
     kw = dict(video=video, mode="extend", num_frames=8, seed=3, num_inference_steps=2)
-    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
-                    dataclasses.replace(tiny_pipeline.config, composer="shapes-world"),
-                    safety=False)  # fmt: skip
-    plain = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
-                     tiny_pipeline.config, safety=False)  # fmt: skip
+    pipe, plain = composed_and_plain(tiny_pipeline)
     # by default (and with compose=False) an extension is one pass, as without a composer
     one_pass = plain(TWO, **kw).frames
     assert np.array_equal(pipe(TWO, **kw).frames, one_pass)
@@ -166,11 +165,7 @@ def test_composed_image_to_video_animates_each_objects_still_by_its_own_prompt(
     small = SceneObject("blue", "square", "small", "left", 24.0, 10.0, vx=-0.5)
     still = render(SceneGraph("white", (big, small), height=32, width=32, num_frames=1))[0]
     kw = dict(image=still, num_frames=9, seed=3, num_inference_steps=2)
-    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
-                    dataclasses.replace(tiny_pipeline.config, composer="shapes-world"),
-                    safety=False)  # fmt: skip
-    plain = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
-                     tiny_pipeline.config, safety=False)  # fmt: skip
+    pipe, plain = composed_and_plain(tiny_pipeline)
     # compose=False, and the DiT reading the prompt as written, are one pass as without one
     one_pass = plain(TWO, **kw).frames
     assert np.array_equal(pipe(TWO, compose=False, **kw).frames, one_pass)

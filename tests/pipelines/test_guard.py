@@ -11,7 +11,13 @@ import pytest
 from kinema.errors import InvalidInputError
 from kinema.io.video import Video
 from kinema.pipelines import Pipeline, PipelineConfig
-from kinema.pipelines.guard import ShapesWorldGuard, centred_iou
+from kinema.pipelines.guard import (
+    GUARDS,
+    ShapesWorldAreaGuard,
+    ShapesWorldGuard,
+    centred_iou,
+    soft_area,
+)
 from kinema.pipelines.text_to_video import GUARD_SEED_STRIDE
 from kinema.world.render import render
 from kinema.world.scene import SceneGraph, SceneObject
@@ -61,6 +67,29 @@ def test_the_shapes_world_guard_scores_a_moved_object_whole_and_another_shape_lo
         PipelineConfig(guard_tries=-1)
     with pytest.raises(InvalidInputError, match="guard_threshold"):
         PipelineConfig(guard_threshold=1.5)
+
+
+def test_the_area_guard_reads_a_rigid_objects_area_and_counts_edges_in_part() -> None:
+    guard = ShapesWorldAreaGuard()
+    assert GUARDS["shapes-world-area"] is ShapesWorldAreaGuard
+    ref = guard.reference(SQUARE, clip("square"))
+    assert ref is not None and ref.area == 16 * 16  # large at 64 px: a 16-pixel side
+    # moved: the same area; other shapes and sizes: the ratio of the areas
+    assert guard.score(ref, clip("square", x=12.0)) == 1.0
+    circle = float(soft_area(clip("circle")[:1], ref.background, ref.color)[0])
+    assert guard.score(ref, clip("circle")) == pytest.approx(circle / 256)
+    assert 0.7 < circle / 256 < 0.9
+    assert guard.score(ref, clip("triangle")) < 0.6
+    assert guard.score(ref, clip("square", size="small")) == pytest.approx(100 / 256)
+    assert guard.score(ref, np.full_like(clip("square"), 128)) == 0.0
+    # a pixel half way between the background and the colour counts half; faint noise none
+    frame = np.zeros((1, 8, 8, 3), dtype=np.float32) + ref.background
+    frame[0, 0, 0] = (ref.background + ref.color) / 2
+    frame[0, 0, 1] = ref.background + 0.1 * (ref.color - ref.background)
+    assert soft_area(np.rint(frame).astype(np.uint8), ref.background, ref.color)[0] == (
+        pytest.approx(0.5, abs=0.01))  # fmt: skip
+    with pytest.raises(InvalidInputError, match="Silhouettes"):
+        guard.score("ref", clip("square"))
 
 
 class Alternate:
