@@ -182,7 +182,9 @@ def main() -> None:
         f"{args.prompts}{' --shipped-only' if args.shipped_only else ''}"
         f"{' --composed-only' if args.composed_only else ''}{' --tune' if args.tune else ''}"
         f"{f' --composer {args.composer!r}' if args.composer is not None else ''}"
+        f"{f' --steps {args.steps}' if args.steps is not None else ''}"
         f"{f' --screen-drafts {args.screen_drafts}' if args.screen_drafts is not None else ''}"
+        f"{f' --screen-step {args.screen_step}' if args.screen_step is not None else ''}"
         f"{f' --candidates {args.candidates}' if args.candidates is not None else ''}`)",
         "",
         f"Sampler: {pipe.config.sampler}, {steps} steps, guidance {guidance}. "
