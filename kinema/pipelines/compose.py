@@ -61,12 +61,20 @@ class Composer(Protocol):
         ...
 
 
+def matte(frames: np.ndarray, background: np.ndarray, color: np.ndarray) -> np.ndarray:
+    """float32 [T, H, W]: how much of each pixel of a clip of one object alone on
+    ``background`` (uint8 [T, H, W, 3]) is the object: its projection on the line from the
+    background to the object's ``color``, clipped to [0, 1]."""
+    bg = background.astype(np.float32)  # [3]
+    d = color.astype(np.float32) - bg  # [3]
+    return np.clip((frames.astype(np.float32) - bg) @ d / float(d @ d), 0.0, 1.0)
+
+
 def over(
     below: np.ndarray, above: np.ndarray, background: np.ndarray, color: np.ndarray
 ) -> np.ndarray:
     """uint8 [T, H, W, 3]: the object of ``above`` (a clip of it alone on ``background``) laid
-    over ``below`` (a clip on the same background). The matte a [T, H, W] is each pixel's
-    projection on the line from the background to the object's colour, clipped to [0, 1];
+    over ``below`` (a clip on the same background). With the matte a [T, H, W] (``matte``),
     out = above + (1 - a) (below - background), which is ``above`` where it shows the object
     and the blend of the two on the object's edge, and ``below`` itself where a is under
     ``MATTE_FLOOR`` (the above clip's background, and its decoder's faint noise there)."""
@@ -76,9 +84,8 @@ def over(
             f"{below.shape} and {above.shape}"
         )
     bg = background.astype(np.float32)  # [3]
-    d = color.astype(np.float32) - bg  # [3]
     hi = above.astype(np.float32)  # [T, H, W, 3]
-    a = np.clip((hi - bg) @ d / float(d @ d), 0.0, 1.0)  # [T, H, W]
+    a = matte(above, background, color)  # [T, H, W]
     lo = below.astype(np.float32)  # [T, H, W, 3]
     out = hi + (1.0 - a[..., None]) * (lo - bg)  # [T, H, W, 3]
     out = np.where((a >= MATTE_FLOOR)[..., None], out, lo)  # [T, H, W, 3]

@@ -34,7 +34,7 @@ from typing import Protocol
 import numpy as np
 
 from kinema.errors import InvalidInputError
-from kinema.pipelines.compose import MATTE_FLOOR
+from kinema.pipelines.compose import MATTE_FLOOR, matte
 from kinema.world import spec as S
 from kinema.world.captions import read_world_prompt
 
@@ -70,6 +70,13 @@ class Silhouettes:
     area: float = 0.0  # the object's median soft area in the given frames, in pixels
 
 
+def silhouettes(reference: object) -> Silhouettes:
+    """``reference`` as the shapes-world guards' reference, or a typed error."""
+    if not isinstance(reference, Silhouettes):
+        raise InvalidInputError(f"the shapes-world guard scores Silhouettes, got {reference!r}")
+    return reference
+
+
 def object_masks(frames: np.ndarray, background: np.ndarray, color: np.ndarray) -> np.ndarray:
     """bool [T, H, W]: the pixels of uint8 frames [T, H, W, 3] nearer ``color`` than
     ``background`` (the world's reading rule with the palette cut to one object's scene)."""
@@ -79,10 +86,9 @@ def object_masks(frames: np.ndarray, background: np.ndarray, color: np.ndarray) 
 
 def soft_area(frames: np.ndarray, background: np.ndarray, color: np.ndarray) -> np.ndarray:
     """float [T]: each frame's object area in pixels, anti-aliased edges counted in part: the
-    sum of each pixel's projection on the line from the background to ``color``, clipped to
-    [0, 1], pixels under ``MATTE_FLOOR`` (decoder noise on the background) left out."""
-    d = color - background  # [3]
-    a = np.clip((frames.astype(np.float32) - background) @ d / float(d @ d), 0.0, 1.0)
+    sum of its ``matte`` (as the composer lays an object over a scene), pixels under
+    ``MATTE_FLOOR`` (decoder noise on the background) left out."""
+    a = matte(frames, background, color)  # [T, H, W]
     return np.where(a >= MATTE_FLOOR, a, 0.0).sum(axis=(1, 2))  # [T]
 
 
@@ -134,13 +140,12 @@ class ShapesWorldGuard:
         return Silhouettes(bg, color, kept, area) if kept else None
 
     def score(self, reference: object, frames: np.ndarray) -> float:
-        if not isinstance(reference, Silhouettes):
-            raise InvalidInputError(f"the shapes-world guard scores Silhouettes, got {reference!r}")
+        ref = silhouettes(reference)
         per_frame = []
-        for m in object_masks(frames, reference.background, reference.color):
+        for m in object_masks(frames, ref.background, ref.color):
             c = crop(m)
             per_frame.append(0.0 if c is None
-                             else max(centred_iou(r, c) for r in reference.masks))  # fmt: skip
+                             else max(centred_iou(r, c) for r in ref.masks))  # fmt: skip
         return float(np.mean(per_frame)) if per_frame else 1.0
 
 
@@ -153,11 +158,9 @@ class ShapesWorldAreaGuard(ShapesWorldGuard):
     name = "shapes-world-area"
 
     def score(self, reference: object, frames: np.ndarray) -> float:
-        if not isinstance(reference, Silhouettes):
-            raise InvalidInputError(f"the shapes-world guard scores Silhouettes, got {reference!r}")
-        area = soft_area(frames, reference.background, reference.color)  # [T]
-        ratio = np.minimum(area, reference.area) / np.maximum(np.maximum(area, reference.area),
-                                                              1e-6)  # fmt: skip
+        ref = silhouettes(reference)
+        area = soft_area(frames, ref.background, ref.color)  # [T]
+        ratio = np.minimum(area, ref.area) / np.maximum(np.maximum(area, ref.area), 1e-6)
         return float(ratio.mean()) if len(ratio) else 1.0
 
 
