@@ -38,6 +38,7 @@ from kinema.eval.fidelity import score_clip, summarize
 from kinema.eval.metrics import psnr
 from kinema.io.video import Video
 from kinema.pipelines import Pipeline
+from kinema.pipelines.anchor import ANCHORS
 from kinema.pipelines.compose import COMPOSERS
 from kinema.pipelines.guard import GUARDS
 from kinema.pipelines.plan import PLANNERS
@@ -177,6 +178,7 @@ def main() -> None:
     ap.add_argument("--guard", default=None, help="override pipeline.json ('' for none)")
     ap.add_argument("--guard-threshold", type=float, default=None, help="override pipeline.json")
     ap.add_argument("--guard-tries", type=int, default=None, help="override pipeline.json")
+    ap.add_argument("--anchor", default=None, help="override pipeline.json ('' for none)")
     ap.add_argument("--out", default="bench/results/edit_eval")
     args = ap.parse_args()
     pipe = Pipeline.from_pretrained(args.weights)
@@ -186,7 +188,7 @@ def main() -> None:
                  "screen_drafts", "screen_step", "image_screen_step",
                  "image_screen_drafts", "window_screen_drafts",
                  "window_screen_step", "composer", "guard", "guard_threshold",
-                 "guard_tries")  # fmt: skip
+                 "guard_tries", "anchor")  # fmt: skip
     given = {k: getattr(args, k) for k in overrides}
     # validated again by PipelineConfig.__post_init__
     pipe.config = dataclasses.replace(
@@ -197,6 +199,7 @@ def main() -> None:
     # a long video's first clip is text to video: a composer makes a two-object one per object
     pipe.composer = COMPOSERS[pipe.config.composer]() if pipe.config.composer else None
     pipe.guard = GUARDS[pipe.config.guard]() if pipe.config.guard else None
+    pipe.anchor = ANCHORS[pipe.config.anchor]() if pipe.config.anchor else None
     # --tune draws other scenes, so settings picked on them leave the eval's numbers unbiased
     items = cases(max(args.cases, args.long_start + args.long_prompts),
                   seed=EVAL_SEED + 7 * args.tune)  # fmt: skip
@@ -219,6 +222,8 @@ def main() -> None:
         "guard": pipe.config.guard if pipe.config.guard_tries else "",
         "guard_threshold": pipe.config.guard_threshold,
         "guard_tries": pipe.config.guard_tries,
+        # a long video's context rescaled to its objects' given size ("": off)
+        "anchor": pipe.config.anchor,
         "context_guidance": pipe.config.context_guidance,
         "fill_context_guidance": pipe.config.fill_context_guidance,
         "rewrite_given": args.rewrite_given,
@@ -660,6 +665,9 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
            f"{res['guard_tries']} times, the best-scoring try kept) where its objects' "
            f"silhouettes score under {res['guard_threshold']:g} against the first clip's."
            if res.get("guard") and "long" in res else "")
+        + (f" The {res['anchor']!r} identity anchor rescales each object in the context frames "
+           "a long video's window reads to its area in the first clip (the frames kept are "
+           "the model's)." if res.get("anchor") and "long" in res else "")
         + context_sentence(res)
         + (" Every case's prompt was replaced by its rewrite first (`--rewrite-given`), so the "
            "DiT read the canonical caption where frames are given too." if res.get("rewrite_given")

@@ -557,6 +557,7 @@ def test_generate_best_of_n_says_so_and_records_it(tmp_path: Path, tiny_pipeline
         assert (params["candidates"], params["window_candidates"]) == (3 if not extra else 2,
                                                                        per_window)  # fmt: skip
         assert params["window_planner"] == ""  # this model has no planner: the prompt held
+        assert params["window_anchor"] == ""  # nor an identity anchor
     r = runner.invoke(app, ["fill", str(anim), "--frames", "1-4", "-o", str(tmp_path / "f.mp4"),
                             "--candidates", "17"])  # fmt: skip
     assert r.exit_code == 2 and "candidates must be 1..16, got 17" in r.output
@@ -684,7 +685,8 @@ def test_extension_windows_record_their_planner(tmp_path: Path, tiny_pipeline) -
     from kinema.pipelines import Pipeline
 
     config = dataclasses.replace(tiny_pipeline.config, planner="shapes-world",
-                                 context_guidance=2.5, fill_context_guidance=1.5)  # fmt: skip
+                                 context_guidance=2.5, fill_context_guidance=1.5,
+                                 anchor="shapes-world-sprite")  # fmt: skip
     pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config)
     w = ["--weights", str(pipe.save_pretrained(tmp_path / "w")), "--steps", "1", "--seed", "3"]
     said = "a large red circle moving left on a black background"
@@ -725,6 +727,8 @@ def test_extension_windows_record_their_planner(tmp_path: Path, tiny_pipeline) -
         r = runner.invoke(app, ["verify", str(out), "--json"])
         params = json.loads(r.output)["c2pa"]["claims"]["parameters"]
         assert params["window_planner"] == ("" if "held" in name else "shapes-world"), name
+        if not name.startswith("extend"):  # a long video's windows read an anchored context
+            assert params["window_anchor"] == "shapes-world-sprite", (name, params)
         # the guidance on the given frames each sampled with: the windows' (and extend's) c
         key = "context_guidance" if name.startswith("extend") else "window_context_guidance"
         assert params[key] == 2.5, (name, params)

@@ -1,0 +1,169 @@
+"""The identity anchor: a long video's windows read their context with each object rescaled to its
+first size, and the video keeps the frames the model made."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from kinema.errors import InvalidInputError
+from kinema.io.video import Video
+from kinema.pipelines import Pipeline, PipelineConfig
+from kinema.pipelines.anchor import (
+    ANCHORS,
+    ShapesWorldAnchor,
+    ShapesWorldSizeAnchor,
+    ShapesWorldSpriteAnchor,
+    object_matte,
+    place,
+    rescale,
+)
+from kinema.world import spec as S
+from kinema.world.parse import parse_clip
+from kinema.world.render import render
+from kinema.world.scene import SceneGraph, SceneObject
+
+pytestmark = pytest.mark.filterwarnings("ignore:Kinema safety checks are OFF")
+
+SQUARE = "a large purple square standing still on a gray background"
+GRAY = np.array(S.BACKGROUNDS["gray"], dtype=np.float32)
+PURPLE = np.array(S.COLORS["purple"], dtype=np.float32)
+
+
+def clip(shape: str, size: str = "large", x: float = 30.0, frames: int = 5) -> np.ndarray:
+    o = SceneObject("purple", shape, size, "right", x, 30.0, vx=1.0)
+    return render(SceneGraph("gray", (o,), num_frames=frames))
+
+
+def area(frames: np.ndarray) -> np.ndarray:
+    return object_matte(frames, GRAY, PURPLE).sum(axis=(1, 2))  # [T]
+
+
+def test_rescale_keeps_the_centre_and_scales_the_area() -> None:
+    a = np.zeros((32, 32), dtype=np.float32)
+    a[10:16, 12:18] = 1.0  # 6 x 6, centre (12.5, 14.5)
+    big = rescale(a, 1.5)
+    assert big.sum() == pytest.approx(36 * 2.25, rel=0.05)
+    ys, xs = np.indices(a.shape)
+    assert (big * ys).sum() / big.sum() == pytest.approx(12.5, abs=0.05)
+    assert (big * xs).sum() / big.sum() == pytest.approx(14.5, abs=0.05)
+    assert np.array_equal(rescale(a, 1.0), a)
+    assert not rescale(np.zeros_like(a), 2.0).any()  # nothing to scale
+
+
+@pytest.mark.parametrize("shape", ["square", "circle", "triangle"])
+def test_a_swollen_object_is_put_back_to_its_given_size_and_keeps_its_shape(shape: str) -> None:
+    anchor = ShapesWorldAnchor()
+    ref = anchor.reference(SQUARE.replace("square", shape), clip(shape, "small"))
+    # a clip of the same object grown to the large size: a minute's drift, much exaggerated
+    grown = clip(shape, "large", x=40.0)
+    fixed = anchor.correct(ref, grown)
+    assert fixed.shape == grown.shape and fixed.dtype == np.uint8
+    assert area(fixed) == pytest.approx(area(clip(shape, "small", x=40.0)), rel=0.08)
+    read = parse_clip(fixed).get("purple")
+    assert read is not None and read.shape == shape and read.size == "small"
+    # it stays where the model put it
+    assert np.allclose(read.centers, parse_clip(grown).get("purple").centers, atol=0.3)
+
+
+def test_context_at_its_size_is_left_alone_and_only_one_object_rows_are_read() -> None:
+    anchor = ShapesWorldAnchor()
+    ref = anchor.reference(SQUARE, clip("square"))
+    moved = clip("square", x=12.0)
+    assert anchor.correct(ref, moved) is moved  # the same size, somewhere else: untouched
+    empty = np.full_like(moved, 128)
+    assert anchor.correct(ref, empty) is empty  # nothing to rescale
+    assert anchor.reference("a cat on a sofa", clip("square")) is None
+    assert anchor.reference(SQUARE.replace("standing still", "and a red circle"),
+                            clip("square")) is None  # fmt: skip
+    assert anchor.reference(SQUARE, np.full_like(clip("square"), 128)) is None
+    with pytest.raises(InvalidInputError, match="uint8"):
+        anchor.reference(SQUARE, clip("square")[0])
+    with pytest.raises(InvalidInputError, match="ObjectArea"):
+        anchor.correct("ref", moved)
+    with pytest.raises(InvalidInputError, match="anchor must be"):
+        PipelineConfig(anchor="sentinel")
+    assert set(ANCHORS) == {"shapes-world", "shapes-world-size", "shapes-world-sprite"}
+    with pytest.raises(InvalidInputError, match="size must be"):
+        ShapesWorldAnchor(size="median")
+
+
+def test_place_draws_a_sprite_at_a_point_and_keeps_it_whole_in_frame() -> None:
+    sprite = np.ones((6, 6), dtype=np.float32)  # centre of mass (2.5, 2.5)
+    a = place(sprite, (2.5, 2.5), (10.0, 20.0), (32, 32))
+    assert np.array_equal(np.argwhere(a > 0.5).min(0), [8, 18])  # rows 8-13, columns 18-23
+    assert a.sum() == pytest.approx(36.0)
+    # asked to centre it on a corner pixel, it is moved in until it is whole
+    corner = place(sprite, (2.5, 2.5), (0.0, 31.0), (32, 32))
+    assert corner.sum() == pytest.approx(36.0)
+    assert np.array_equal(np.argwhere(corner > 0.5).min(0), [0, 26])
+    assert place(sprite, (2.5, 2.5), (10.0, 20.0), (32, 32), scale=2.0).sum() == pytest.approx(
+        144.0, rel=0.1
+    )
+
+
+def test_the_size_anchor_keeps_the_size_the_prompt_names() -> None:
+    # the first clip drew the small circle the prompt asks for at the large size
+    small_circle = SQUARE.replace("large purple square", "small purple circle")
+    ref = ShapesWorldSizeAnchor().reference(small_circle, clip("circle", "large"))
+    fixed = ShapesWorldSizeAnchor().correct(ref, clip("circle", "large", x=40.0))
+    assert area(fixed) == pytest.approx(area(clip("circle", "small", x=40.0)), rel=0.08)
+    read = parse_clip(fixed).get("purple")
+    assert read is not None and (read.shape, read.size) == ("circle", "small")
+    # a prompt naming no size keeps the given frames' size
+    no_size = SQUARE.replace("large ", "")
+    assert ShapesWorldSizeAnchor().reference(no_size, clip("square", "small")).area == (
+        pytest.approx(float(area(clip("square", "small"))[0]))
+    )
+
+
+def test_the_sprite_anchor_redraws_the_given_outline_where_the_context_has_its_object() -> None:
+    anchor = ShapesWorldSpriteAnchor()
+    ref = anchor.reference(SQUARE, clip("square"))
+    # the context's object has rounded off into a circle a few pixels away
+    drifted = clip("circle", x=40.0)
+    fixed = anchor.correct(ref, drifted)
+    read = parse_clip(fixed).get("purple")
+    assert read is not None and (read.shape, read.size) == ("square", "large")
+    assert np.allclose(read.centers, parse_clip(drifted).get("purple").centers, atol=0.3)
+    # a square where it was drawn stays the square it was, to a grey level or two
+    same = clip("square", x=40.0)
+    assert np.abs(anchor.correct(ref, same).astype(int) - same).max() <= 2
+
+
+class Blank:
+    """A stand-in anchor: records the context it is given and hands back a blank one."""
+
+    name = "blank"
+
+    def __init__(self) -> None:
+        self.seen: list[np.ndarray] = []
+
+    def reference(self, prompt: str, frames: np.ndarray) -> object:
+        return "ref"
+
+    def correct(self, reference: object, frames: np.ndarray) -> np.ndarray:
+        self.seen.append(frames.copy())
+        return np.full_like(frames, 128)
+
+
+def test_windows_read_the_anchored_context_and_the_video_keeps_the_models_frames(
+    tiny_pipeline: Pipeline,
+) -> None:
+    given = clip("square", frames=9)[:, ::2, ::2]  # 9 x 32 x 32
+    kw = dict(video=Video(given, 8.0), mode="extend", num_frames=8, num_inference_steps=2)
+    config = dataclasses.replace(tiny_pipeline.config, extend_window=4)
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config,
+                    safety=False)  # fmt: skip
+    plain = pipe(SQUARE, seed=5, **kw).frames
+    pipe.anchor = Blank()
+    out = pipe(SQUARE, seed=5, **kw).frames
+    # two windows, each reading its 5 context frames through the anchor: the given tail, then
+    # the last frames the video holds (the model's own, not the anchor's blank ones)
+    assert len(pipe.anchor.seen) == 2
+    assert np.array_equal(pipe.anchor.seen[0], given[-5:])
+    assert np.array_equal(pipe.anchor.seen[1], out[-9:-4])
+    assert np.array_equal(out[:9], given)  # the given frames as given
+    assert not np.array_equal(out, plain)  # the model read the blank context
