@@ -41,10 +41,11 @@ import numpy as np
 from scipy import ndimage
 
 from kinema.errors import InvalidInputError
-from kinema.pipelines.compose import MATTE_FLOOR, matte
+from kinema.pipelines.compose import check_clip, matte, one_object_row
 from kinema.world import spec as S
-from kinema.world.captions import read_world_prompt
 from kinema.world.render import sprite as world_sprite
+
+_EIGHT = np.ones((3, 3), dtype=bool)  # 8-connectivity
 
 # context within this share of the reference area is left as it is (a resample blurs edges a
 # little, and a tenth of a pixel of size is nothing the scorer or the model reads)
@@ -81,10 +82,14 @@ class ObjectArea:
 
 
 def object_matte(frames: np.ndarray, background: np.ndarray, color: np.ndarray) -> np.ndarray:
-    """float32 [T, H, W]: ``matte`` with the background's decoder noise (under ``MATTE_FLOOR``)
-    set to 0: the object alone."""
+    """float32 [T, H, W]: the object alone, as much of it as the frames hold: its ``matte`` on
+    the pixels within 2 of its core (matte >= 0.5), 0 elsewhere. A decoder blurs an edge but
+    keeps its mass, so the sum is the object's area with its soft edge counted whole (as the
+    world's reader counts it), and the background's faint noise away from it is left out."""
     a = matte(frames, background, color)  # [T, H, W]
-    return np.where(a >= MATTE_FLOOR, a, 0.0).astype(np.float32)
+    near = np.stack([ndimage.binary_dilation(core, structure=_EIGHT, iterations=2)
+                     for core in a >= 0.5])  # fmt: skip  # [T, H, W]
+    return np.where(near, a, 0.0).astype(np.float32)
 
 
 def centre_of_mass(alpha: np.ndarray) -> tuple[float, float]:
@@ -155,14 +160,10 @@ class ShapesWorldAnchor:
         self.size, self.sprite = size, sprite
 
     def reference(self, prompt: str, frames: np.ndarray) -> ObjectArea | None:
-        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-            raise InvalidInputError(f"frames must be uint8 [T, H, W, 3], got {frames.shape}")
-        scene = read_world_prompt(prompt)
-        if scene is None or len(scene.objects) != 1:
+        row = one_object_row(prompt, frames)
+        if row is None:
             return None
-        o = scene.objects[0]
-        bg = np.array(S.BACKGROUNDS[scene.background], dtype=np.float32)  # [3]
-        color = np.array(S.COLORS[o.color], dtype=np.float32)  # [3]
+        o, bg, color = row
         alpha = object_matte(frames, bg, color)  # [T, H, W]
         areas = alpha.sum(axis=(1, 2))  # [T]
         area = float(np.median(areas))
@@ -182,8 +183,7 @@ class ShapesWorldAnchor:
             raise InvalidInputError(
                 f"the shapes-world anchor keeps an ObjectArea, got {reference!r}"
             )
-        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-            raise InvalidInputError(f"frames must be uint8 [T, H, W, 3], got {frames.shape}")
+        check_clip(frames)
         ref = reference
         alpha = object_matte(frames, ref.background, ref.color)  # [T, H, W]
         areas = alpha.sum(axis=(1, 2))  # [T]

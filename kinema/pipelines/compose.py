@@ -33,7 +33,7 @@ import numpy as np
 from kinema.errors import InvalidInputError
 from kinema.world import spec as S
 from kinema.world.captions import canonical_caption, read_world_prompt
-from kinema.world.scene import SceneSpec
+from kinema.world.scene import ObjectSpec, SceneSpec
 
 # matte values below this are the part clip's own background noise, not its object
 MATTE_FLOOR = 0.15
@@ -92,6 +92,27 @@ def over(
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
+def check_clip(frames: np.ndarray) -> None:
+    """A typed error unless ``frames`` is a clip, uint8 [T, H, W, 3]."""
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise InvalidInputError(f"frames must be uint8 [T, H, W, 3], got {frames.shape}")
+
+
+def one_object_row(
+    prompt: str, frames: np.ndarray
+) -> tuple[ObjectSpec, np.ndarray, np.ndarray] | None:
+    """The object of a row of one object (a one-object prompt the world parser reads, or an
+    object's own row in a composed video), with its background and colour (float32 [3] each),
+    for what reads such rows' frames (uint8 [T, H, W, 3]); None for any other prompt."""
+    check_clip(frames)
+    scene = read_world_prompt(prompt)
+    if scene is None or len(scene.objects) != 1:
+        return None
+    o = scene.objects[0]
+    bg = np.array(S.BACKGROUNDS[scene.background], dtype=np.float32)  # [3]
+    return o, bg, np.array(S.COLORS[o.color], dtype=np.float32)
+
+
 class ShapesWorldComposer:
     """Splits a multi-object Shapes World prompt into one prompt per object and lays the
     objects' clips over the background (module docstring)."""
@@ -140,8 +161,7 @@ class ShapesWorldComposer:
         scene = self._layers(prompt)
         if scene is None:
             raise InvalidInputError(f"not a prompt this composer splits: {prompt!r}")
-        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-            raise InvalidInputError(f"frames must be uint8 [T, H, W, 3], got {frames.shape}")
+        check_clip(frames)
         bg = np.array(S.BACKGROUNDS[scene.background], dtype=np.float32)  # [3]
         palette = np.stack([bg] + [np.array(S.COLORS[o.color], np.float32)
                                    for o in scene.objects])  # fmt: skip  # [1 + N, 3]

@@ -34,9 +34,7 @@ from typing import Protocol
 import numpy as np
 
 from kinema.errors import InvalidInputError
-from kinema.pipelines.compose import MATTE_FLOOR, matte
-from kinema.world import spec as S
-from kinema.world.captions import read_world_prompt
+from kinema.pipelines.compose import MATTE_FLOOR, matte, one_object_row
 
 # reference silhouettes kept from the given frames: spread over them, the last ones included
 REFERENCE_FRAMES = 4
@@ -125,13 +123,10 @@ class ShapesWorldGuard:
     name = "shapes-world"
 
     def reference(self, prompt: str, frames: np.ndarray) -> Silhouettes | None:
-        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-            raise InvalidInputError(f"frames must be uint8 [T, H, W, 3], got {frames.shape}")
-        scene = read_world_prompt(prompt)
-        if scene is None or len(scene.objects) != 1:
+        row = one_object_row(prompt, frames)
+        if row is None:
             return None
-        bg = np.array(S.BACKGROUNDS[scene.background], dtype=np.float32)
-        color = np.array(S.COLORS[scene.objects[0].color], dtype=np.float32)
+        _, bg, color = row
         picks = np.unique(np.linspace(0, len(frames) - 1, REFERENCE_FRAMES).round().astype(int))
         masks = [crop(m) for m in object_masks(frames[picks], bg, color)]
         kept = tuple(m for m in masks if m is not None)

@@ -212,7 +212,8 @@ class PipelineConfig:
     # window. 10 tuning minutes, identity / motion per 2 s against 68.5% / 82.0% without one:
     # "shapes-world" (rescaled to its given area) 83.1% / 87.1%; "shapes-world-size" (to the
     # prompt's size) 89.3% / 87.1%; "shapes-world-sprite" (redrawn as the given frames drew
-    # it, at the prompt's size) 92.5% / 86.0% (bench/results/edit_eval_anchor*_long_tune.md).
+    # it, at the prompt's size) 92.5% / 86.0%, and 95.5% / 86.7% with an object's area
+    # counted with its soft rim, as now (bench/results/edit_eval_anchor*_long_tune.md).
     # "" = off
     anchor: str = ""
     flow: FlowConfig = field(default_factory=FlowConfig)

@@ -20,6 +20,7 @@ from kinema.pipelines.anchor import (
     place,
     rescale,
 )
+from kinema.pipelines.guard import ShapesWorldGuard
 from kinema.world import spec as S
 from kinema.world.parse import parse_clip
 from kinema.world.render import render
@@ -75,12 +76,8 @@ def test_context_at_its_size_is_left_alone_and_only_one_object_rows_are_read() -
     assert anchor.correct(ref, moved) is moved  # the same size, somewhere else: untouched
     empty = np.full_like(moved, 128)
     assert anchor.correct(ref, empty) is empty  # nothing to rescale
-    assert anchor.reference("a cat on a sofa", clip("square")) is None
-    assert anchor.reference(SQUARE.replace("standing still", "and a red circle"),
-                            clip("square")) is None  # fmt: skip
-    assert anchor.reference(SQUARE, np.full_like(clip("square"), 128)) is None
     with pytest.raises(InvalidInputError, match="uint8"):
-        anchor.reference(SQUARE, clip("square")[0])
+        anchor.correct(ref, moved[0])
     with pytest.raises(InvalidInputError, match="ObjectArea"):
         anchor.correct("ref", moved)
     with pytest.raises(InvalidInputError, match="anchor must be"):
@@ -88,6 +85,18 @@ def test_context_at_its_size_is_left_alone_and_only_one_object_rows_are_read() -
     assert set(ANCHORS) == {"shapes-world", "shapes-world-size", "shapes-world-sprite"}
     with pytest.raises(InvalidInputError, match="size must be"):
         ShapesWorldAnchor(size="median")
+
+
+@pytest.mark.parametrize("reader", [ShapesWorldGuard(), ShapesWorldAnchor(),
+                                    ShapesWorldSpriteAnchor()], ids=lambda r: type(r).__name__)  # fmt: skip
+def test_guards_and_anchors_read_only_one_object_rows_of_the_world(reader) -> None:
+    assert reader.reference(SQUARE, clip("square")) is not None
+    assert reader.reference("a cat on a sofa", clip("square")) is None
+    assert reader.reference(SQUARE.replace("standing still", "and a red circle"),
+                            clip("square")) is None  # fmt: skip
+    assert reader.reference(SQUARE, np.full_like(clip("square"), 128)) is None  # no object
+    with pytest.raises(InvalidInputError, match="uint8"):
+        reader.reference(SQUARE, clip("square")[0])
 
 
 def test_place_draws_a_sprite_at_a_point_and_keeps_it_whole_in_frame() -> None:

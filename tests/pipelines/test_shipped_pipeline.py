@@ -83,8 +83,8 @@ def test_shipped_model_draws_large_single_objects(text_encoder) -> None:
     # pass (bench/results/t2v_eval_composed_tune.md)
     assert config.composer == "shapes-world" and pipe.composer is not None
     # and a long video's windows read their context with each object redrawn as the first clip
-    # drew it, at the size the prompt names: 10 tuning minutes, identity 68.5% -> 92.5%
-    # (bench/results/edit_eval_anchor-sprite_long_tune.md)
+    # drew it, at the size the prompt names: 10 tuning minutes, identity 68.5% -> 95.5%
+    # (bench/results/edit_eval_anchor-sprite-mass_long_tune.md)
     assert config.anchor == "shapes-world-sprite" and pipe.anchor is not None
     two = "a large red circle bouncing and a small blue square moving left on black"
     assert pipe.parts_for([two, prompts[0]]) == [
