@@ -222,7 +222,7 @@ def main() -> None:
         "guard": pipe.config.guard if pipe.config.guard_tries else "",
         "guard_threshold": pipe.config.guard_threshold,
         "guard_tries": pipe.config.guard_tries,
-        # a long video's context rescaled to its objects' given size ("": off)
+        # a long video's windows read their context with its objects put back ("": off)
         "anchor": pipe.config.anchor,
         "context_guidance": pipe.config.context_guidance,
         "fill_context_guidance": pipe.config.fill_context_guidance,
@@ -665,9 +665,10 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
            f"{res['guard_tries']} times, the best-scoring try kept) where its objects' "
            f"silhouettes score under {res['guard_threshold']:g} against the first clip's."
            if res.get("guard") and "long" in res else "")
-        + (f" The {res['anchor']!r} identity anchor rescales each object in the context frames "
-           "a long video's window reads to its area in the first clip (the frames kept are "
-           "the model's)." if res.get("anchor") and "long" in res else "")
+        + (f" The {res['anchor']!r} identity anchor puts each object back as it was (its size, "
+           "and with the sprite anchor its outline) in the context frames a long video's "
+           "window reads (the frames kept are the model's)."
+           if res.get("anchor") and "long" in res else "")
         + context_sentence(res)
         + (" Every case's prompt was replaced by its rewrite first (`--rewrite-given`), so the "
            "DiT read the canonical caption where frames are given too." if res.get("rewrite_given")

@@ -626,7 +626,7 @@ def generate(
             if window_screen:
                 params["window_drafts"] = window_screen["drafts"]
             params["window_planner"] = planned
-            # each window's context read at its objects' first size (pipeline.json's anchor)
+            # each window's context read with its objects put back (pipeline.json's anchor)
             params["window_anchor"] = pipe.anchor.name if pipe.anchor and window_k == 1 else ""
             params["window_context_guidance"] = _context_guidance(pipe, "extend")
         _save(video, output, force, pipe, _Out(prompt, "generate", visible_mark, sign_prompt),

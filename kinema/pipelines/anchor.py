@@ -100,16 +100,13 @@ def centre_of_mass(alpha: np.ndarray) -> tuple[float, float]:
 
 
 def rescale(alpha: np.ndarray, scale: float) -> np.ndarray:
-    """float32 [H, W]: a matte [H, W] scaled by ``scale`` about its centre of mass (bilinear;
-    what falls outside the frame is lost, as the world's walls would cut it)."""
+    """float32 [H, W]: a matte [H, W] scaled by ``scale`` about its centre of mass (``place``
+    with the frame as the sprite; what falls outside the frame is lost, as the world's walls
+    would cut it)."""
     if float(alpha.sum()) <= 0.0:
         return alpha
-    cy, cx = centre_of_mass(alpha)
-    ys, xs = np.indices(alpha.shape, dtype=np.float64)  # [H, W] each
-    # the output pixel p reads the input at c + (p - c) / scale
-    src = np.stack([cy + (ys - cy) / scale, cx + (xs - cx) / scale])  # [2, H, W]
-    out = ndimage.map_coordinates(alpha, src, order=1, mode="grid-constant", cval=0.0)  # [H, W]
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
+    c = centre_of_mass(alpha)
+    return place(alpha, c, c, alpha.shape, scale)
 
 
 def place(sprite: np.ndarray, centre: tuple[float, float], at: tuple[float, float],
@@ -119,6 +116,7 @@ def place(sprite: np.ndarray, centre: tuple[float, float], at: tuple[float, floa
     would cross the frame's edge (a world object stays whole in frame); bilinear."""
     h, w = sprite.shape
     H, W = shape
+    # the output pixel p reads the sprite at centre + (p - at) / scale
     # how far the scaled sprite reaches from its centre, each way, kept inside the frame
     top, left = centre[0] * scale + 0.5, centre[1] * scale + 0.5
     bottom, right = (h - centre[0]) * scale - 0.5, (w - centre[1]) * scale - 0.5
@@ -166,14 +164,15 @@ class ShapesWorldAnchor:
         o, bg, color = row
         alpha = object_matte(frames, bg, color)  # [T, H, W]
         areas = alpha.sum(axis=(1, 2))  # [T]
-        area = float(np.median(areas))
-        if area < 1.0:
+        given = float(np.median(areas))
+        if given < 1.0:
             return None  # no object in the given frames: nothing to keep
+        area = given
         if self.size == "prompted":
-            area = prompted_area(o.size, o.shape, *frames.shape[1:3]) or area
+            area = prompted_area(o.size, o.shape, *frames.shape[1:3]) or given
         if not self.sprite:
             return ObjectArea(bg, color, area)
-        a = alpha[int(np.argmin(np.abs(areas - np.median(areas))))]  # [H, W]
+        a = alpha[int(np.argmin(np.abs(areas - given)))]  # [H, W]
         ys, xs = np.nonzero(a)
         crop = a[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]  # [h, w]
         return ObjectArea(bg, color, area, crop, centre_of_mass(crop))
@@ -192,18 +191,17 @@ class ShapesWorldAnchor:
             return frames  # the object is gone: nothing to put back
         if ref.sprite is None and abs(area / ref.area - 1.0) <= AREA_TOLERANCE:
             return frames  # still its size
+        # the context's own outline scaled to the reference area, or the reference's sprite
+        scale = float(np.sqrt(ref.area / (area if ref.sprite is None else ref.sprite.sum())))
         out = np.empty(frames.shape, dtype=np.float32)  # [T, H, W, 3]
         for t in range(len(frames)):
             if areas[t] < 1.0:  # not in this frame: as it is
                 out[t] = frames[t]
-            elif ref.sprite is None:
-                scale = float(np.sqrt(ref.area / area))
-                out[t] = redraw(frames[t], alpha[t], rescale(alpha[t], scale), ref)
-            else:
-                scale = float(np.sqrt(ref.area / ref.sprite.sum()))
-                new = place(ref.sprite, ref.centre, centre_of_mass(alpha[t]),
-                            alpha[t].shape, scale)  # fmt: skip
-                out[t] = redraw(frames[t], alpha[t], new, ref)
+                continue
+            new = (rescale(alpha[t], scale) if ref.sprite is None
+                   else place(ref.sprite, ref.centre, centre_of_mass(alpha[t]),
+                              alpha[t].shape, scale))  # fmt: skip
+            out[t] = redraw(frames[t], alpha[t], new, ref)
         return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 

@@ -511,7 +511,7 @@ class Pipeline:
         )
         # a long video's windows made again where their objects drift (config.guard)
         self.guard: Guard | None = GUARDS[self.config.guard]() if self.config.guard else None
-        # a long video's context kept at its objects' first size (config.anchor)
+        # a long video's windows read their context with its objects put back (config.anchor)
         self.anchor: Anchor | None = ANCHORS[self.config.anchor]() if self.config.anchor else None
         asked = max(self.config.candidates, self.config.extend_candidates)
         if asked > 1 and verifier is None:
@@ -1401,7 +1401,7 @@ class Pipeline:
         # the identity guard's reference per row, read once from the given frames: windows
         # keeping one continuation each (a long video's) are made again where they drift
         refs = self.guard_references(prompts, parts[0]) if candidates == 1 else None
-        # and the anchor's, whose rows read their context at the objects' given size
+        # and the anchor's, whose rows read their context with the objects put back as they were
         anchors = self.anchor_references(prompts, parts[0]) if candidates == 1 else None
         for w in range(windows):
             n = min(step, new - made)
@@ -1450,23 +1450,27 @@ class Pipeline:
             made += n
         return np.concatenate(parts, axis=1)
 
-    def anchor_references(self, prompts: list[str], src: np.ndarray) -> list[object] | None:
-        """Per row, what the identity anchor keeps in its windows' context, read from its given
-        frames (uint8 [B, T, H, W, 3]); None where nothing is anchored (no anchor, or no row it
-        reads)."""
-        if self.anchor is None:
+    @staticmethod
+    def row_references(
+        reader: Anchor | Guard | None, prompts: list[str], src: np.ndarray
+    ) -> list[object] | None:
+        """Per row, the ``reader``'s (an anchor's or a guard's) reference, read from the row's
+        given frames (uint8 [B, T, H, W, 3]); None where there is no reader or it reads no row."""
+        if reader is None:
             return None
-        refs = [self.anchor.reference(p, s) for p, s in zip(prompts, src, strict=True)]
+        refs = [reader.reference(p, s) for p, s in zip(prompts, src, strict=True)]
         return refs if any(r is not None for r in refs) else None
 
+    def anchor_references(self, prompts: list[str], src: np.ndarray) -> list[object] | None:
+        """Per row, what the identity anchor keeps in its windows' context (``row_references``);
+        None where nothing is anchored (no anchor, or no row it reads)."""
+        return self.row_references(self.anchor, prompts, src)
+
     def guard_references(self, prompts: list[str], src: np.ndarray) -> list[object] | None:
-        """Per row, what the identity guard checks its windows against, read from its given
-        frames (uint8 [B, T, H, W, 3]); None where nothing is guarded (no guard, no tries, or
-        no row the guard reads)."""
-        if self.guard is None or not self.config.guard_tries:
-            return None
-        refs = [self.guard.reference(p, s) for p, s in zip(prompts, src, strict=True)]
-        return refs if any(r is not None for r in refs) else None
+        """Per row, what the identity guard checks its windows against (``row_references``);
+        None where nothing is guarded (no guard, no tries, or no row the guard reads)."""
+        guard = self.guard if self.config.guard_tries else None
+        return self.row_references(guard, prompts, src)
 
     def _guard_window(
         self,
