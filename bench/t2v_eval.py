@@ -204,7 +204,9 @@ def main() -> None:
         + (
             f" The composed rows make each two-object prompt one object at a time, each object "
             f"as a one-object prompt is made, and lay the clips over one background (the "
-            f"pipeline's {pipe.config.composer!r} composer, as `kinema generate` does)."
+            f"pipeline's {pipe.config.composer!r} composer, as `kinema generate` does; of each "
+            f"object's finished candidates, the ones that hide each other least, then the "
+            f"verifier's best: `Pipeline.laid_together`)."
             if pipe.composer is not None
             else ""
         ),

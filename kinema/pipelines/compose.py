@@ -20,8 +20,10 @@ prompts the world parser reads unambiguously (``kinema.world.read_world_prompt``
 more objects, into each object's canonical caption on the prompt's background; it lays them
 over each other with a matte read from each clip's own colours: a pixel's opacity is how far it
 lies from the background towards the object's palette colour (so anti-aliased edges keep their
-blend), and a small object goes above a large one, so neither hides the other more than the
-world's own occlusions do.
+blend), and a small object goes above a large one. Objects made one at a time do not know of
+each other and may sit on top of each other for the whole clip, which hides the one below from
+any reader of the scene; where the pipeline has several candidates of each object it lays
+together the ones that hide each other least (``clash``), the verifier's best among those.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from kinema.world.scene import ObjectSpec, SceneSpec
 
 # matte values below this are the part clip's own background noise, not its object
 MATTE_FLOOR = 0.15
+# an object is hidden in a frame where layers above it cover more than this share of it
+HIDDEN_SHARE = 0.1
 
 
 class Composer(Protocol):
@@ -58,6 +62,12 @@ class Composer(Protocol):
         """uint8 [N, T, H, W, 3]: given frames (uint8 [T, H, W, 3]) of the whole scene taken
         apart into one clip per prompt of ``split(prompt)`` (in its order), each continued by
         that prompt alone when the video is extended."""
+        ...
+
+    def clash(self, prompt: str, clips: np.ndarray) -> int:
+        """How badly the clips ``split(prompt)`` asked for (uint8 [N, T, H, W, 3]) hide each
+        other once laid into one: 0 where they can be laid together as they are; the pipeline
+        chooses among candidate clips the fewest clashes first, then the verifier's best."""
         ...
 
 
@@ -149,6 +159,32 @@ class ShapesWorldComposer:
         for clip, o in zip(clips[1:], scene.objects[1:], strict=True):
             out = over(out, clip, bg, np.array(S.COLORS[o.color]))
         return out
+
+    def clash(self, prompt: str, clips: np.ndarray) -> int:
+        """Frames where some object is hidden (layers above cover more than ``HIDDEN_SHARE`` of
+        its matte >= 0.5), beyond an eighth of the frames. The world's reader takes an object's
+        shape as the median of its per-frame fill ratios (shapes-world.md, "Reading a clip
+        back"), so a few hidden frames leave it right and many make it wrong: objects made one
+        at a time do not know of each other and may sit on top of each other the whole clip,
+        which the world's scenes of independent starts rarely do."""
+        scene = self._layers(prompt)
+        if scene is None:
+            raise InvalidInputError(f"not a prompt this composer splits: {prompt!r}")
+        if clips.ndim != 5 or len(clips) != len(scene.objects):
+            raise InvalidInputError(
+                f"{len(scene.objects)} clips [N, T, H, W, 3] to lay together, got {clips.shape}"
+            )
+        bg = np.array(S.BACKGROUNDS[scene.background])  # [3]
+        mattes = np.stack([matte(c, bg, np.array(S.COLORS[o.color])) >= 0.5
+                           for c, o in zip(clips, scene.objects, strict=True)])  # fmt: skip  # [N, T, H, W]
+        above = np.zeros_like(mattes[0])  # [T, H, W]: what the layers above cover
+        hidden = np.zeros(mattes.shape[1], dtype=bool)  # [T]
+        for m in mattes[::-1]:  # top layer first
+            area = m.sum((1, 2))  # [T]
+            covered = (m & above).sum((1, 2))  # [T]
+            hidden |= covered > HIDDEN_SHARE * np.maximum(area, 1)
+            above |= m
+        return max(0, int(hidden.sum()) - len(hidden) // 8)
 
     def split_frames(self, prompt: str, frames: np.ndarray) -> np.ndarray:
         """Each object's pixels on the background: every pixel goes to the colour nearest it

@@ -10,6 +10,7 @@ pipeline may serve concurrent calls.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 import time
@@ -927,19 +928,46 @@ class Pipeline:
         """int [B]: for uint8 [K, B, T, H, W, 3] candidates, per prompt the index of the one the
         verifier scores highest (candidate 0 where it cannot read the prompt); ``continuing``:
         they are extension windows (``Verifier.target``)."""
+        scores = self.scores(clips, prompts, timings, continuing)  # [K, B]
+        return scores.argmax(0)  # the first of equals: candidate 0 where all score 0
+
+    def scores(
+        self, clips: np.ndarray, prompts: list[str], timings: Timings, continuing: bool = False
+    ) -> np.ndarray:
+        """float [K, B]: the verifier's score of each of uint8 [K, B, T, H, W, 3] candidates
+        for its prompt; 0 for every candidate of a prompt it cannot read."""
         t0 = time.perf_counter()
         if self.verifier is None:
             raise InvalidInputError(
                 "choosing among candidates needs a verifier; this pipeline has none"
             )
-        pick = []
+        out = np.zeros(clips.shape[:2])  # [K, B]
         for b, prompt in enumerate(prompts):
             target = self.verifier.target(prompt, continuing=continuing)
-            pick.append(
-                0 if target is None else int(np.argmax(self.verifier.score(clips[:, b], target)))
-            )
+            if target is not None:
+                out[:, b] = self.verifier.score(clips[:, b], target)
         timings.verify += time.perf_counter() - t0
-        return np.array(pick, dtype=np.int64)
+        return out
+
+    def laid_together(
+        self, prompt: str, clips: np.ndarray, scores: np.ndarray, timings: Timings
+    ) -> np.ndarray:
+        """uint8 [T, H, W, 3]: a composed prompt's video from K candidates of each of its N
+        objects (uint8 [K, N, T, H, W, 3], with the verifier's scores float [K, N]): of the K^N
+        ways to lay one candidate of each object together, the one whose objects hide each
+        other least (``Composer.clash``), then the one the verifier scores best (the sum of
+        its objects' scores; each object's own best where none clash, as without a composer)."""
+        t0 = time.perf_counter()
+        K, N = scores.shape
+        best, key = None, None
+        for pick in itertools.product(range(K), repeat=N):
+            which = (list(pick), np.arange(N))
+            parts = clips[which]  # [N, T, H, W, 3]
+            k = (self.composer.clash(prompt, parts), -float(scores[which].sum()))  # type: ignore[union-attr]
+            if key is None or k < key:
+                best, key = parts, k
+        timings.verify += time.perf_counter() - t0
+        return self.composer.merge(prompt, best)  # type: ignore[union-attr]
 
     def best_of(self, clips: np.ndarray, prompts: list[str], timings: Timings) -> np.ndarray:
         """uint8 [K, B, T, H, W, 3] candidates -> [B, T, H, W, 3]: per prompt the one ``pick``
@@ -1289,9 +1317,12 @@ class Pipeline:
             parts = self.parts_for(as_written, compose is not False and rewrite_prompt)
             rows, negs, spans = self.part_rows(prompts, negative, parts)
             written = self.part_rows(as_written, negative, parts)[0]
-            made = self._text_to_video(rows, negs, written, (num_frames, H, W), steps, guidance,
-                                       seed, sampler, done, timings, candidates)  # fmt: skip
-            out = np.stack([made[a] if ps is None else self.composer.merge(w, made[a:b])  # type: ignore[union-attr]
+            made, scores = self._text_to_video(rows, negs, written, (num_frames, H, W), steps,
+                                               guidance, seed, sampler, done, timings,
+                                               candidates)  # fmt: skip  # [K, rows, ...], [K, rows]
+            # each prompt's best candidate; a composed one's objects chosen together
+            out = np.stack([made[scores[:, a].argmax(), a] if ps is None
+                            else self.laid_together(w, made[:, a:b], scores[:, a:b], timings)
                             for (a, b), w, ps in zip(spans, as_written, parts, strict=True)])  # fmt: skip
             out = self.mark(out)  # [B, T, H, W, 3]
         videos = [Video(f, rate) for f in out]
@@ -1334,10 +1365,11 @@ class Pipeline:
         callback: Callable[[int], None] | None,
         timings: Timings,
         candidates: int | None,
-    ) -> np.ndarray:
-        """uint8 [B, T, H, W, 3], not yet marked: one clip per prompt from noise (``size`` =
-        frames, H, W), the best of the candidates (and screened drafts) the verifier reads
-        ``as_written`` by, where it reads them."""
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 [K, B, T, H, W, 3], not yet marked: K candidate clips per prompt from noise
+        (``size`` = frames, H, W; after screened drafts where the pipeline screens), and
+        float [K, B] the verifier's scores of them for the prompts ``as_written`` (zeros
+        where it cannot read one, or K = 1)."""
         B = len(prompts)
         K = max(self.candidates_for(p, candidates) for p in as_written)
         screen = self.screen_for(as_written, K, timings)
@@ -1347,9 +1379,9 @@ class Pipeline:
         t1 = time.perf_counter()
         out = self.decode(latents)  # [K B, T, H, W, 3]
         timings.decode += time.perf_counter() - t1
-        if K > 1:
-            out = self.best_of(out.reshape(K, B, *out.shape[1:]), as_written, timings)
-        return out  # [B, T, H, W, 3]
+        out = out.reshape(K, B, *out.shape[1:])  # [K, B, T, H, W, 3]
+        scores = self.scores(out, as_written, timings) if K > 1 else np.zeros((1, B))
+        return out, scores
 
     def _extend(
         self,

@@ -73,6 +73,66 @@ def test_over_keeps_an_edges_blend_and_drops_background_noise() -> None:
         ShapesWorldComposer().merge("a red circle bouncing on black", above[None])
 
 
+def test_clash_counts_frames_where_laid_objects_hide_each_other() -> None:
+    """An object hidden (over a tenth of it covered by a layer above) in more than an eighth of
+    the frames clashes; objects apart, or crossing for a frame or two, do not."""
+    composer = ShapesWorldComposer()
+
+    def clash(big_xy: tuple[float, float], small_xy: tuple[float, float], vx: float = 0.0) -> int:
+        big = SceneObject("yellow", "triangle", "large", "still", *big_xy)
+        small = SceneObject("blue", "square", "small", "left", *small_xy, vx=vx)
+        alone = np.stack([render(SceneGraph("white", (o,), num_frames=17)) for o in (big, small)])
+        return composer.clash(TWO, alone)
+
+    assert clash((32, 32), (32, 34)) == 17 - 2  # on top of each other all clip: 15 beyond 2
+    assert clash((16, 16), (48, 48)) == 0  # apart
+    assert clash((20, 32), (56, 32), vx=-2.0) == 0  # the square reaches it in the last frames
+    assert clash((20, 32), (60, 32), vx=-3.0) == 3  # it goes over it: 5 frames hidden, 3 beyond 2
+    with pytest.raises(InvalidInputError, match="2 clips"):
+        composer.clash(TWO, np.zeros((1, 5, 32, 32, 3), np.uint8))
+    with pytest.raises(InvalidInputError, match="not a prompt"):
+        composer.clash("a red circle bouncing on black", np.zeros((1, 5, 32, 32, 3), np.uint8))
+
+
+class Lookup:
+    """A composer whose clashes come from a table of the chosen candidates' ids (each
+    candidate clip is one flat value: 10 k + n + 1 for candidate k of object n)."""
+
+    name = "lookup"
+
+    def __init__(self, table: dict[tuple[int, int], int]) -> None:
+        self.table = table
+
+    def clash(self, prompt: str, clips: np.ndarray) -> int:
+        return self.table[tuple(int(c.flat[0]) for c in clips)]
+
+    def merge(self, prompt: str, clips: np.ndarray) -> np.ndarray:
+        return clips.sum(0, dtype=np.uint8)  # the two ids added: which pair was laid
+
+
+def test_laid_together_takes_the_pair_that_clashes_least_then_the_verifiers_best(
+    tiny_pipeline: Pipeline,
+) -> None:
+    from kinema.pipelines.text_to_video import Timings
+
+    clips = np.zeros((2, 2, 1, 2, 2, 3), dtype=np.uint8)  # [K, N, T, H, W, 3]
+    for k in range(2):
+        for n in range(2):
+            clips[k, n] = 10 * k + n + 1
+    scores = np.array([[5.0, 3.0], [1.0, 2.0]])  # [K, N]: candidate 0 best for both
+    pipe, _ = composed_and_plain(tiny_pipeline)
+
+    def laid(table: dict[tuple[int, int], int]) -> int:
+        pipe.composer = Lookup(table)  # type: ignore[assignment]
+        return int(pipe.laid_together(TWO, clips, scores, Timings()).flat[0])
+
+    pairs = [(1, 2), (1, 12), (11, 2), (11, 12)]
+    assert laid(dict.fromkeys(pairs, 0)) == 1 + 2  # no clash: each object's own best
+    # the best pair clashes: of the rest, the best sum of scores (5 + 2 beats 1 + 3)
+    assert laid({(1, 2): 3, (1, 12): 0, (11, 2): 0, (11, 12): 0}) == 1 + 12
+    assert laid({(1, 2): 3, (1, 12): 1, (11, 2): 0, (11, 12): 2}) == 11 + 2  # fewest clashes
+
+
 def composed_and_plain(tiny: Pipeline) -> tuple[Pipeline, Pipeline]:
     """The tiny pipeline with the shapes-world composer, and without one (safety off)."""
     config = dataclasses.replace(tiny.config, composer="shapes-world")

@@ -444,3 +444,33 @@ def test_a_saved_pipeline_keeps_its_verifier(tmp_path, tiny_pipeline: Pipeline) 
     clip = render(sample_scene(1, num_frames=9))[None]
     target = verifier.target("a large red circle moving left on a black background")
     assert np.allclose(loaded.verifier.score(clip, target), verifier.score(clip, target), atol=1e-2)
+
+
+@pytest.mark.filterwarnings("ignore:Kinema safety checks are OFF")  # frames compared exactly
+def test_a_composed_prompts_objects_are_chosen_together(
+    best_of: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With candidates, a composed prompt's objects are laid together as ``laid_together``
+    chooses: where no pair clashes, each object's own best, the clip its prompt alone gets."""
+    from kinema.pipelines.compose import ShapesWorldComposer
+
+    two = "a small blue box heading left and a huge yellow wedge drifting up on white"
+    config = dataclasses.replace(best_of.config, candidates=2, composer="shapes-world")
+    pipe = Pipeline(best_of.dit, best_of.vae, best_of.text_encoder, config, safety=False,
+                    verifier=Brightest())  # fmt: skip
+    kw = dict(num_frames=5, height=32, width=32, seed=3, num_inference_steps=2)
+    parts = pipe.composer.split(two)  # type: ignore[union-attr]
+    alone = np.stack([v.frames for v in pipe(parts, **kw)])  # each part's verifier best
+    monkeypatch.setattr(ShapesWorldComposer, "clash", lambda self, prompt, clips: 0)
+    assert np.array_equal(pipe(two, **kw).frames, pipe.composer.merge(two, alone))  # type: ignore[union-attr]
+    # every pair but the one of the worst candidates clashes: that one is laid
+    seen: list[np.ndarray] = []
+
+    def only_worst(self: object, prompt: str, clips: np.ndarray) -> int:
+        seen.append(clips)
+        return 0 if len(seen) == 4 else 1  # product order: (0, 0), (0, 1), (1, 0), (1, 1)
+
+    monkeypatch.setattr(ShapesWorldComposer, "clash", only_worst)
+    out = pipe(two, **kw).frames
+    assert len(seen) == 4 and np.array_equal(out, pipe.composer.merge(two, seen[3]))  # type: ignore[union-attr]
+    assert not np.array_equal(seen[3], alone)
