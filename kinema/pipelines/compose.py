@@ -146,14 +146,19 @@ class ShapesWorldComposer:
             return None
         return [canonical_caption(SceneSpec(scene.background, (o,))) for o in scene.objects]
 
-    def merge(self, prompt: str, clips: np.ndarray) -> np.ndarray:
+    def _clips_of(self, prompt: str, clips: np.ndarray) -> SceneSpec:
+        """The prompt's layered scene, checking ``clips`` is one clip per object of it."""
         scene = self._layers(prompt)
         if scene is None:
             raise InvalidInputError(f"not a prompt this composer splits: {prompt!r}")
         if clips.ndim != 5 or len(clips) != len(scene.objects):
             raise InvalidInputError(
-                f"{len(scene.objects)} clips [N, T, H, W, 3] to merge, got {clips.shape}"
+                f"{len(scene.objects)} clips [N, T, H, W, 3] to lay together, got {clips.shape}"
             )
+        return scene
+
+    def merge(self, prompt: str, clips: np.ndarray) -> np.ndarray:
+        scene = self._clips_of(prompt, clips)
         bg = np.array(S.BACKGROUNDS[scene.background])  # [3]
         out = clips[0]  # [T, H, W, 3]
         for clip, o in zip(clips[1:], scene.objects[1:], strict=True):
@@ -167,13 +172,7 @@ class ShapesWorldComposer:
         back"), so a few hidden frames leave it right and many make it wrong: objects made one
         at a time do not know of each other and may sit on top of each other the whole clip,
         which the world's scenes of independent starts rarely do."""
-        scene = self._layers(prompt)
-        if scene is None:
-            raise InvalidInputError(f"not a prompt this composer splits: {prompt!r}")
-        if clips.ndim != 5 or len(clips) != len(scene.objects):
-            raise InvalidInputError(
-                f"{len(scene.objects)} clips [N, T, H, W, 3] to lay together, got {clips.shape}"
-            )
+        scene = self._clips_of(prompt, clips)
         bg = np.array(S.BACKGROUNDS[scene.background])  # [3]
         mattes = np.stack([matte(c, bg, np.array(S.COLORS[o.color])) >= 0.5
                            for c, o in zip(clips, scene.objects, strict=True)])  # fmt: skip  # [N, T, H, W]
