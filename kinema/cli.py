@@ -591,6 +591,9 @@ def generate(
         best_of = _say_best_of(pipe, prompt, candidates,
                                " (the first clip)" if frames > first else "", steps=steps,
                                params=screened)  # fmt: skip
+        if composed and best_of > 1:  # Pipeline.laid_together
+            err_console.print(f"[dim]of each object's {best_of}, the ones that hide each other "
+                              "least are laid together, then the verifier's best[/]")  # fmt: skip
         # the windows of a long video make one continuation each unless --candidates asks for
         # more: pipeline.json's extend_candidates (for `kinema extend`) would take the minute
         # past its 60 s budget, and best of 3 per window bought no identity on the tuning stream

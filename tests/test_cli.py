@@ -425,6 +425,7 @@ def test_generate_composes_several_objects_and_records_it(tmp_path: Path, tiny_p
             "yellow triangle moving up on a white background; a small blue square moving left "
             "on a white background") in said["--compose"]  # fmt: skip
     assert params["--compose"]["composed_of"] == 2
+    assert "hide each other" not in said["--compose"]  # one clip per object: nothing to choose
     for flag in ("--one-pass", "--as-written"):  # the DiT reads the whole prompt in one pass
         assert "one object at a time" not in said[flag] and "composed_of" not in params[flag]
     assert not np.array_equal(frames["--compose"], frames["--one-pass"])
