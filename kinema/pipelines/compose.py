@@ -167,11 +167,10 @@ class ShapesWorldComposer:
 
     def clash(self, prompt: str, clips: np.ndarray) -> int:
         """Frames where some object is hidden (layers above cover more than ``HIDDEN_SHARE`` of
-        its matte >= 0.5), beyond an eighth of the frames. The world's reader takes an object's
-        shape as the median of its per-frame fill ratios (shapes-world.md, "Reading a clip
-        back"), so a few hidden frames leave it right and many make it wrong: objects made one
-        at a time do not know of each other and may sit on top of each other the whole clip,
-        which the world's scenes of independent starts rarely do."""
+        its matte >= 0.5), beyond an eighth of the frames. The world's reader
+        (``kinema.world.parse_clip``) takes an object's shape from the median of its per-frame
+        fill ratios, so a few hidden frames leave it right and many make it wrong; objects made
+        one at a time do not know of each other and may sit on top of each other all clip."""
         scene = self._clips_of(prompt, clips)
         bg = np.array(S.BACKGROUNDS[scene.background])  # [3]
         mattes = np.stack([matte(c, bg, np.array(S.COLORS[o.color])) >= 0.5
