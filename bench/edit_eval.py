@@ -38,9 +38,6 @@ from kinema.eval.fidelity import score_clip, summarize
 from kinema.eval.metrics import psnr
 from kinema.io.video import Video
 from kinema.pipelines import Pipeline
-from kinema.pipelines.anchor import ANCHORS
-from kinema.pipelines.compose import COMPOSERS
-from kinema.pipelines.guard import GUARDS
 from kinema.pipelines.plan import PLANNERS
 from kinema.pipelines.text_to_video import PROMPT_REWRITES, Timings, crossfade
 from kinema.train.vae import to_tensor
@@ -190,16 +187,13 @@ def main() -> None:
                  "window_screen_step", "composer", "guard", "guard_threshold",
                  "guard_tries", "anchor")  # fmt: skip
     given = {k: getattr(args, k) for k in overrides}
-    # validated again by PipelineConfig.__post_init__
-    pipe.config = dataclasses.replace(
-        pipe.config, **{k: v for k, v in given.items() if v is not None}
-    )
-    reach = {} if args.planner_reach is None else {"reach": args.planner_reach}
-    pipe.planner = PLANNERS[pipe.config.planner](**reach) if pipe.config.planner else None
-    # a long video's first clip is text to video: a composer makes a two-object one per object
-    pipe.composer = COMPOSERS[pipe.config.composer]() if pipe.config.composer else None
-    pipe.guard = GUARDS[pipe.config.guard]() if pipe.config.guard else None
-    pipe.anchor = ANCHORS[pipe.config.anchor]() if pipe.config.anchor else None
+    # validated again by PipelineConfig.__post_init__; the pipeline builds its planner,
+    # composer, guard and anchor from the config, as from pipeline.json
+    config = dataclasses.replace(pipe.config, **{k: v for k, v in given.items() if v is not None})
+    pipe = Pipeline(pipe.dit, pipe.vae, pipe.text_encoder, config, model_id=pipe.model_id,
+                    verifier=pipe.verifier)  # fmt: skip
+    if args.planner_reach is not None and pipe.config.planner:  # the one setting not in config
+        pipe.planner = PLANNERS[pipe.config.planner](reach=args.planner_reach)
     # --tune draws other scenes, so settings picked on them leave the eval's numbers unbiased
     items = cases(max(args.cases, args.long_start + args.long_prompts),
                   seed=EVAL_SEED + 7 * args.tune)  # fmt: skip
