@@ -23,11 +23,12 @@ lies from the background towards the object's palette colour (so anti-aliased ed
 blend), and a small object goes above a large one. Objects made one at a time do not know of
 each other and may sit on top of each other for the whole clip, which hides the one below from
 any reader of the scene; where the pipeline has several candidates of each object it lays
-together the ones that hide each other least (``clash``), the verifier's best among those.
+together the ones that hide each other least (``clashes``), the verifier's best among those.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Protocol
 
 import numpy as np
@@ -64,10 +65,11 @@ class Composer(Protocol):
         that prompt alone when the video is extended."""
         ...
 
-    def clash(self, prompt: str, clips: np.ndarray) -> int:
-        """How badly the clips ``split(prompt)`` asked for (uint8 [N, T, H, W, 3]) hide each
-        other once laid into one: 0 where they can be laid together as they are; the pipeline
-        chooses among candidate clips the fewest clashes first, then the verifier's best."""
+    def clashes(self, prompt: str, candidates: np.ndarray) -> np.ndarray:
+        """int [K] * N: for K candidate clips of each prompt of ``split(prompt)`` (uint8
+        [K, N, T, H, W, 3]), how badly each of the K^N ways to take one of each (index
+        [k_1, ..., k_N]) hide each other once laid into one: 0 where they can be laid together
+        as they are; the pipeline takes the fewest clashes first, then the verifier's best."""
         ...
 
 
@@ -165,24 +167,34 @@ class ShapesWorldComposer:
             out = over(out, clip, bg, np.array(S.COLORS[o.color]))
         return out
 
-    def clash(self, prompt: str, clips: np.ndarray) -> int:
-        """Frames where some object is hidden (layers above cover more than ``HIDDEN_SHARE`` of
-        its matte >= 0.5), beyond an eighth of the frames. The world's reader
-        (``kinema.world.parse_clip``) takes an object's shape from the median of its per-frame
-        fill ratios, so a few hidden frames leave it right and many make it wrong; objects made
-        one at a time do not know of each other and may sit on top of each other all clip."""
-        scene = self._clips_of(prompt, clips)
+    def clashes(self, prompt: str, candidates: np.ndarray) -> np.ndarray:
+        """Per way to take one candidate of each object, the frames where some object is hidden
+        (layers above cover more than ``HIDDEN_SHARE`` of its matte >= 0.5), beyond an eighth
+        of the frames. The world's reader (``kinema.world.parse_clip``) takes an object's shape
+        from the median of its per-frame fill ratios, so a few hidden frames leave it right and
+        many make it wrong; objects made one at a time do not know of each other and may sit on
+        top of each other all clip. Each candidate's matte is read once."""
+        if candidates.ndim != 6:
+            raise InvalidInputError(
+                f"candidates must be uint8 [K, N, T, H, W, 3], got {candidates.shape}"
+            )
+        K, N = candidates.shape[:2]
+        scene = self._clips_of(prompt, candidates[0])
         bg = np.array(S.BACKGROUNDS[scene.background])  # [3]
-        mattes = np.stack([matte(c, bg, np.array(S.COLORS[o.color])) >= 0.5
-                           for c, o in zip(clips, scene.objects, strict=True)])  # fmt: skip  # [N, T, H, W]
-        above = np.zeros_like(mattes[0])  # [T, H, W]: what the layers above cover
-        hidden = np.zeros(mattes.shape[1], dtype=bool)  # [T]
-        for m in mattes[::-1]:  # top layer first
-            area = m.sum((1, 2))  # [T]
-            covered = (m & above).sum((1, 2))  # [T]
-            hidden |= covered > HIDDEN_SHARE * np.maximum(area, 1)
-            above |= m
-        return max(0, int(hidden.sum()) - len(hidden) // 8)
+        mattes = np.stack([matte(candidates[:, n], bg, np.array(S.COLORS[o.color])) >= 0.5
+                           for n, o in enumerate(scene.objects)], axis=1)  # fmt: skip  # [K, N, T, H, W]
+        T = mattes.shape[2]
+        out = np.zeros((K,) * N, dtype=np.int64)
+        for pick in itertools.product(range(K), repeat=N):
+            above = np.zeros(mattes.shape[2:], dtype=bool)  # [T, H, W]: the layers above
+            hidden = np.zeros(T, dtype=bool)  # [T]
+            for n in reversed(range(N)):  # top layer first
+                m = mattes[pick[n], n]  # [T, H, W]
+                covered = (m & above).sum((1, 2))  # [T]
+                hidden |= covered > HIDDEN_SHARE * np.maximum(m.sum((1, 2)), 1)
+                above |= m
+            out[pick] = max(0, int(hidden.sum()) - T // 8)
+        return out
 
     def split_frames(self, prompt: str, frames: np.ndarray) -> np.ndarray:
         """Each object's pixels on the background: every pixel goes to the colour nearest it

@@ -955,19 +955,15 @@ class Pipeline:
         """uint8 [T, H, W, 3]: a composed prompt's video from K candidates of each of its N
         objects (uint8 [K, N, T, H, W, 3], with the verifier's scores float [K, N]): of the K^N
         ways to lay one candidate of each object together, the one whose objects hide each
-        other least (``Composer.clash``), then the one the verifier scores best (the sum of
+        other least (``Composer.clashes``), then the one the verifier scores best (the sum of
         its objects' scores; each object's own best where none clash, as without a composer)."""
         t0 = time.perf_counter()
         K, N = scores.shape
-        best, key = None, None
-        for pick in itertools.product(range(K), repeat=N):
-            which = (list(pick), np.arange(N))
-            parts = clips[which]  # [N, T, H, W, 3]
-            k = (self.composer.clash(prompt, parts), -float(scores[which].sum()))  # type: ignore[union-attr]
-            if key is None or k < key:
-                best, key = parts, k
+        clash = self.composer.clashes(prompt, clips)  # type: ignore[union-attr]  # [K] * N
+        best = min(itertools.product(range(K), repeat=N),
+                   key=lambda pick: (clash[pick], -float(scores[list(pick), np.arange(N)].sum())))  # fmt: skip
         timings.verify += time.perf_counter() - t0
-        return self.composer.merge(prompt, best)  # type: ignore[union-attr]
+        return self.composer.merge(prompt, clips[list(best), np.arange(N)])  # type: ignore[union-attr]
 
     def best_of(self, clips: np.ndarray, prompts: list[str], timings: Timings) -> np.ndarray:
         """uint8 [K, B, T, H, W, 3] candidates -> [B, T, H, W, 3]: per prompt the one ``pick``

@@ -73,25 +73,36 @@ def test_over_keeps_an_edges_blend_and_drops_background_noise() -> None:
         ShapesWorldComposer().merge("a red circle bouncing on black", above[None])
 
 
-def test_clash_counts_frames_where_laid_objects_hide_each_other() -> None:
+def test_clashes_count_frames_where_laid_objects_hide_each_other() -> None:
     """An object hidden (over a tenth of it covered by a layer above) in more than an eighth of
-    the frames clashes; objects apart, or crossing for a frame or two, do not."""
+    the frames clashes; objects apart, or crossing for a frame or two, do not. Every way to
+    take one candidate of each object gets its count."""
     composer = ShapesWorldComposer()
 
-    def clash(big_xy: tuple[float, float], small_xy: tuple[float, float], vx: float = 0.0) -> int:
+    def clips(big_xy: tuple[float, float], small_xy: tuple[float, float],
+              vx: float = 0.0) -> np.ndarray:  # fmt: skip
         big = SceneObject("yellow", "triangle", "large", "still", *big_xy)
         small = SceneObject("blue", "square", "small", "left", *small_xy, vx=vx)
-        alone = np.stack([render(SceneGraph("white", (o,), num_frames=17)) for o in (big, small)])
-        return composer.clash(TWO, alone)
+        return np.stack([render(SceneGraph("white", (o,), num_frames=17)) for o in (big, small)])
+
+    def clash(*scene: object, **kw: float) -> int:
+        return int(composer.clashes(TWO, clips(*scene, **kw)[None])[0, 0])  # type: ignore[arg-type]
 
     assert clash((32, 32), (32, 34)) == 17 - 2  # on top of each other all clip: 15 beyond 2
     assert clash((16, 16), (48, 48)) == 0  # apart
     assert clash((20, 32), (56, 32), vx=-2.0) == 0  # the square reaches it in the last frames
     assert clash((20, 32), (60, 32), vx=-3.0) == 3  # it goes over it: 5 frames hidden, 3 beyond 2
+    # two candidates of each: candidate 0 of both on top of each other, candidate 1 apart
+    both = np.stack([clips((32, 32), (32, 34)), clips((16, 16), (48, 48))])  # [K, N, ...]
+    table = composer.clashes(TWO, both)
+    assert table.shape == (2, 2) and table[0, 0] == 15 and table[1, 1] == 0
+    assert table[0, 1] == clash((32, 32), (48, 48)) and table[1, 0] == clash((16, 16), (32, 34))
     with pytest.raises(InvalidInputError, match="2 clips"):
-        composer.clash(TWO, np.zeros((1, 5, 32, 32, 3), np.uint8))
+        composer.clashes(TWO, np.zeros((1, 1, 5, 32, 32, 3), np.uint8))
     with pytest.raises(InvalidInputError, match="not a prompt"):
-        composer.clash("a red circle bouncing on black", np.zeros((1, 5, 32, 32, 3), np.uint8))
+        composer.clashes("a red circle bouncing on black", np.zeros((1, 1, 5, 32, 32, 3), np.uint8))
+    with pytest.raises(InvalidInputError, match="candidates must be"):
+        composer.clashes(TWO, np.zeros((2, 5, 32, 32, 3), np.uint8))
 
 
 class Lookup:
@@ -103,8 +114,12 @@ class Lookup:
     def __init__(self, table: dict[tuple[int, int], int]) -> None:
         self.table = table
 
-    def clash(self, prompt: str, clips: np.ndarray) -> int:
-        return self.table[tuple(int(c.flat[0]) for c in clips)]
+    def clashes(self, prompt: str, candidates: np.ndarray) -> np.ndarray:
+        K, N = candidates.shape[:2]
+        out = np.zeros((K,) * N, dtype=np.int64)
+        for pick in np.ndindex(*out.shape):
+            out[pick] = self.table[tuple(int(candidates[k, n].flat[0]) for n, k in enumerate(pick))]
+        return out
 
     def merge(self, prompt: str, clips: np.ndarray) -> np.ndarray:
         return clips.sum(0, dtype=np.uint8)  # the two ids added: which pair was laid

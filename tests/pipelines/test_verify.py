@@ -461,16 +461,23 @@ def test_a_composed_prompts_objects_are_chosen_together(
     kw = dict(num_frames=5, height=32, width=32, seed=3, num_inference_steps=2)
     parts = pipe.composer.split(two)  # type: ignore[union-attr]
     alone = np.stack([v.frames for v in pipe(parts, **kw)])  # each part's verifier best
-    monkeypatch.setattr(ShapesWorldComposer, "clash", lambda self, prompt, clips: 0)
+
+    def table(candidates: np.ndarray) -> np.ndarray:  # [K] * N
+        return np.zeros((len(candidates),) * candidates.shape[1], dtype=np.int64)
+
+    monkeypatch.setattr(ShapesWorldComposer, "clashes", lambda self, prompt, c: table(c))
     assert np.array_equal(pipe(two, **kw).frames, pipe.composer.merge(two, alone))  # type: ignore[union-attr]
-    # every pair but the one of the worst candidates clashes: that one is laid
+    # every pair but the one of the second candidates clashes: that one is laid
     seen: list[np.ndarray] = []
 
-    def only_worst(self: object, prompt: str, clips: np.ndarray) -> int:
-        seen.append(clips)
-        return 0 if len(seen) == 4 else 1  # product order: (0, 0), (0, 1), (1, 0), (1, 1)
+    def only_second(self: object, prompt: str, candidates: np.ndarray) -> np.ndarray:
+        seen.append(candidates)
+        out = table(candidates) + 1
+        out[(1,) * candidates.shape[1]] = 0
+        return out
 
-    monkeypatch.setattr(ShapesWorldComposer, "clash", only_worst)
+    monkeypatch.setattr(ShapesWorldComposer, "clashes", only_second)
     out = pipe(two, **kw).frames
-    assert len(seen) == 4 and np.array_equal(out, pipe.composer.merge(two, seen[3]))  # type: ignore[union-attr]
-    assert not np.array_equal(seen[3], alone)
+    laid = seen[0][[1, 1], [0, 1]]  # [N, T, H, W, 3]: candidate 1 of each object
+    assert len(seen) == 1 and np.array_equal(out, pipe.composer.merge(two, laid))  # type: ignore[union-attr]
+    assert not np.array_equal(laid, alone)
