@@ -604,6 +604,7 @@ def generate(
                          params=window_screen) if frames > first else None
         )  # fmt: skip
         planned = _say_planner(pipe, prompt, plan) if frames > first else ""
+        guarded = _say_guard(pipe, window_k) if frames > first else ""
         args = dict(negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
                     seed=seed, fps=fps, sampler=sampler, rewrite_prompt=rewrite)  # fmt: skip
         timings = Timings()
@@ -631,6 +632,11 @@ def generate(
             params["window_planner"] = planned
             # each window's context read with its objects put back (pipeline.json's anchor)
             params["window_anchor"] = pipe.anchor.name if pipe.anchor and window_k == 1 else ""
+            # windows made again where an object drifts (pipeline.json's guard)
+            params["window_guard"] = guarded
+            if guarded:
+                params["window_guard_threshold"] = pipe.config.guard_threshold
+                params["window_guard_tries"] = pipe.config.guard_tries
             params["window_context_guidance"] = _context_guidance(pipe, "extend")
         _save(video, output, force, pipe, _Out(prompt, "generate", visible_mark, sign_prompt),
               params)  # fmt: skip
@@ -698,6 +704,17 @@ def _say_planner(pipe, prompt: str, plan: bool) -> str:  # type: ignore[no-untyp
     err_console.print(f"[dim]each window's prompt follows the frames so far ({planner.name} "
                       "planner: objects turn round at the walls; --hold-prompt to hold it)[/]")  # fmt: skip
     return planner.name
+
+
+def _say_guard(pipe, window_k: int) -> str:  # type: ignore[no-untyped-def]
+    """Say so when a long video's windows are made again where an object drifts (one
+    continuation per window and ``guard_tries`` set); the guard's name, or "" where none."""
+    if pipe.guard is None or not pipe.config.guard_tries or window_k != 1:
+        return ""
+    err_console.print(f"[dim]a window whose object the {pipe.guard.name} guard scores under "
+                      f"{pipe.config.guard_threshold:g} is made again (up to "
+                      f"{pipe.config.guard_tries} more tries)[/]")  # fmt: skip
+    return pipe.guard.name
 
 
 def _say_best_of(pipe, prompt: str, candidates: int | None, where: str = "",  # type: ignore[no-untyped-def]

@@ -559,6 +559,7 @@ def test_generate_best_of_n_says_so_and_records_it(tmp_path: Path, tiny_pipeline
                                                                        per_window)  # fmt: skip
         assert params["window_planner"] == ""  # this model has no planner: the prompt held
         assert params["window_anchor"] == ""  # nor an identity anchor
+        assert params["window_guard"] == ""  # nor a guard
     r = runner.invoke(app, ["fill", str(anim), "--frames", "1-4", "-o", str(tmp_path / "f.mp4"),
                             "--candidates", "17"])  # fmt: skip
     assert r.exit_code == 2 and "candidates must be 1..16, got 17" in r.output
@@ -687,7 +688,8 @@ def test_extension_windows_record_their_planner(tmp_path: Path, tiny_pipeline) -
 
     config = dataclasses.replace(tiny_pipeline.config, planner="shapes-world",
                                  context_guidance=2.5, fill_context_guidance=1.5,
-                                 anchor="shapes-world-sprite")  # fmt: skip
+                                 anchor="shapes-world-sprite", guard="shapes-world-reading",
+                                 guard_threshold=0.5, guard_tries=1)  # fmt: skip
     pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config)
     w = ["--weights", str(pipe.save_pretrained(tmp_path / "w")), "--steps", "1", "--seed", "3"]
     said = "a large red circle moving left on a black background"
@@ -714,6 +716,10 @@ def test_extension_windows_record_their_planner(tmp_path: Path, tiny_pipeline) -
             r.output.split()
         )
         assert said_so is ("held" not in name), (name, r.output)
+        guarded = "shapes-world-reading guard scores under 0.5 is made again" in " ".join(
+            r.output.split()
+        )
+        assert guarded is name.startswith("long"), (name, r.output)
         runs[name] = out  # type: ignore[assignment]
 
     for name, argv in list(runs.items()):
@@ -730,6 +736,9 @@ def test_extension_windows_record_their_planner(tmp_path: Path, tiny_pipeline) -
         assert params["window_planner"] == ("" if "held" in name else "shapes-world"), name
         if not name.startswith("extend"):  # a long video's windows read an anchored context
             assert params["window_anchor"] == "shapes-world-sprite", (name, params)
+            # and windows made again where the reader reads another shape
+            assert params["window_guard"] == "shapes-world-reading", (name, params)
+            assert (params["window_guard_threshold"], params["window_guard_tries"]) == (0.5, 1)
         # the guidance on the given frames each sampled with: the windows' (and extend's) c
         key = "context_guidance" if name.startswith("extend") else "window_context_guidance"
         assert params[key] == 2.5, (name, params)

@@ -8,10 +8,17 @@ how well they follow the prompt does not stop it (``window_screen_drafts``): eve
 reads as the prompt's object long after it has started to drift. What a drifting window
 differs in is its object's outline against the object's outline at the start of the video, so
 that is what the guard checks: after each window of a long video it scores the new frames
-against the given frames (``reference``, taken once, before the first window), and where the
-score is under ``PipelineConfig.guard_threshold`` the window is sampled again with other noise
-(up to ``guard_tries`` times) and the best-scoring try is kept. Windows that keep their
-objects cost nothing more.
+against a reference (``reference``, taken once, before the first window, from the prompt and
+the given frames), and where the score is under ``PipelineConfig.guard_threshold`` the window
+is sampled again with other noise (up to ``guard_tries`` times) and the best-scoring try is
+kept. Windows that keep their objects cost nothing more.
+
+Remaking a window only helps where the window itself went wrong, not its context: without the
+identity anchor (``kinema.pipelines.anchor``) each window starts from the drift of all the
+windows before it, and the silhouette and area guards, measured that way, moved nothing. With
+the anchor each window starts from the object as it was, so what is left is a window that goes
+wrong within its own frames, and another draw of its noise usually does not: the reading guard
+(shipped) takes that back (README, "The identity guard").
 
 ``Pipeline`` takes any object with this module's ``Guard`` interface; ``pipeline.json``'s
 ``guard`` names one in ``GUARDS``; "" turns it off.
@@ -23,7 +30,10 @@ reads rows of one object only (a one-object prompt, or an object's own row in a 
 video, ``kinema.pipelines.compose``), whose pixels it takes apart by the nearest of the
 background and the object's palette colour, and a frame's score is the overlap (IoU) of the
 object's silhouette with the reference silhouettes, each aligned on its centre, the best over
-the reference frames.
+the reference frames. ``ShapesWorldAreaGuard`` compares its area instead.
+``ShapesWorldReadingGuard`` (shipped) reads the new frames as the world's reader does
+(``kinema.world.parse.parse_clip``): the row's colour must be found with the shape its prompt
+names, by the fill ratio's band, with a margin the threshold sets.
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ import numpy as np
 
 from kinema.errors import InvalidInputError
 from kinema.pipelines.compose import MATTE_FLOOR, matte, one_object_row
+from kinema.world.parse import CIRCLE_MAX_FILL, TRIANGLE_MAX_FILL, parse_clip
 
 # reference silhouettes kept from the given frames: spread over them, the last ones included
 REFERENCE_FRAMES = 4
@@ -159,5 +170,66 @@ class ShapesWorldAreaGuard(ShapesWorldGuard):
         return float(ratio.mean()) if len(ratio) else 1.0
 
 
+# a reading guard's score moves from 0.5 (the fill ratio on a shape's boundary) to 1 (0 for the
+# wrong shape) over this much fill ratio inside (outside) the shape's band
+FILL_SPAN = 0.1
+
+
+@dataclass(frozen=True)
+class Named:
+    """One object's reference for the reading guard: its colour and shape as the prompt names
+    them."""
+
+    color: str
+    shape: str
+
+
+def fill_margin(fill: float, shape: str) -> float:
+    """How far a fill ratio lies inside ``shape``'s band of the world's reader (negative:
+    outside it, by that much): triangle under 0.685, circle 0.685-0.9, square over 0.9."""
+    if shape == "triangle":
+        return TRIANGLE_MAX_FILL - fill
+    if shape == "circle":
+        return min(fill - TRIANGLE_MAX_FILL, CIRCLE_MAX_FILL - fill)
+    if shape == "square":
+        return fill - CIRCLE_MAX_FILL
+    raise InvalidInputError(f"no fill band for shape {shape!r}")
+
+
+class ShapesWorldReadingGuard:
+    """A one-object row's new frames as the world's reader reads them (``parse_clip``, the
+    scorer's rule): the object's colour found with the shape its prompt names. Where the
+    silhouette and area guards compare a window with the given frames, and so keep what the
+    given frames drew wrong, this one reads what a viewer of the video reads. A window scores
+    0.5 + m / (2 ``FILL_SPAN``) for a fill-ratio margin m inside the prompted shape's band
+    (``fill_margin``), clipped to [0, 1] and times the share of frames the object is found in:
+    under 0.5 it reads as another shape (or is gone), and a threshold over 0.5 asks for a margin
+    as well, since a window's frames are read again in other groupings later."""
+
+    name = "shapes-world-reading"
+
+    def reference(self, prompt: str, frames: np.ndarray) -> Named | None:
+        row = one_object_row(prompt, frames)
+        if row is None:
+            return None
+        o = row[0]
+        return Named(o.color, o.shape)
+
+    def score(self, reference: object, frames: np.ndarray) -> float:
+        if not isinstance(reference, Named):
+            raise InvalidInputError(f"the reading guard scores Named, got {reference!r}")
+        if not len(frames):
+            return 1.0
+        seen = parse_clip(frames).get(reference.color)
+        if seen is None:
+            return 0.0
+        band = 0.5 + fill_margin(seen.fill_ratio, reference.shape) / (2 * FILL_SPAN)
+        return float(np.clip(band, 0.0, 1.0) * seen.presence)
+
+
 # pipeline.json's guard -> a guard (it reads prompts and pixels, not weights)
-GUARDS = {"shapes-world": ShapesWorldGuard, "shapes-world-area": ShapesWorldAreaGuard}
+GUARDS = {
+    "shapes-world": ShapesWorldGuard,
+    "shapes-world-area": ShapesWorldAreaGuard,
+    "shapes-world-reading": ShapesWorldReadingGuard,
+}

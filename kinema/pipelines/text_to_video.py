@@ -197,12 +197,15 @@ class PipelineConfig:
     composer: str = ""
     # identity guard on a long video's windows (kinema.pipelines.guard.GUARDS; where an
     # extension keeps one continuation per window, as `kinema generate --seconds` does): after
-    # each window the guard scores the new frames' objects against the given frames' (the
-    # shapes-world guard: each one-object row's silhouette, IoU aligned on centres;
-    # shapes-world-area: its area), and a window scoring under `guard_threshold` is sampled
-    # again with other noise, up to `guard_tries` times, the best-scoring try kept. "" or 0
-    # tries = off, as shipped: on 10 tuning minutes IoU < 0.8 / area < 0.9 with 2 tries read
-    # identity -7.0 +- 5.5 / +0.4 +- 6.7 points for 2.6x / 2.9x the minute's time (README)
+    # each window the guard scores each one-object row's new frames (shapes-world: the
+    # silhouette against the given frames', IoU aligned on centres; shapes-world-area: the
+    # area; shapes-world-reading: the prompted shape as the world's reader reads it), and a
+    # window scoring under `guard_threshold` is sampled again with other noise, up to
+    # `guard_tries` times, the best-scoring try kept. "" or 0 tries = off. Before the anchor,
+    # on 10 tuning minutes, IoU < 0.8 / area < 0.9 with 2 tries read identity -7.0 +- 5.5 /
+    # +0.4 +- 6.7 points for 2.6x / 2.9x the minute's time (their context carried the drift);
+    # with the anchor, the reading guard under 0.5 with 2 tries took identity 95.5% -> 99.3%
+    # (shipped; under 0.6: 98.1%, more windows made again; README, "The identity guard")
     guard: str = ""
     guard_threshold: float = 0.0
     guard_tries: int = 0

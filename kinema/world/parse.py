@@ -22,8 +22,8 @@ from kinema.world.scene import ObjectSpec, SceneSpec
 _N_BG = len(S.BACKGROUNDS)
 _EIGHT = np.ones((3, 3), dtype=bool)  # 8-connectivity for components
 # Fill-ratio boundaries: triangle ~0.5-0.6 | circle ~0.76-0.81 | square 1.0
-_TRIANGLE_MAX_FILL = 0.685
-_CIRCLE_MAX_FILL = 0.9
+TRIANGLE_MAX_FILL = 0.685
+CIRCLE_MAX_FILL = 0.9
 
 
 @dataclass
@@ -81,9 +81,9 @@ def _min_area(height: int, width: int) -> int:
 
 
 def _shape_from_fill(fill: float) -> str:
-    if fill < _TRIANGLE_MAX_FILL:
+    if fill < TRIANGLE_MAX_FILL:
         return "triangle"
-    return "circle" if fill < _CIRCLE_MAX_FILL else "square"
+    return "circle" if fill < CIRCLE_MAX_FILL else "square"
 
 
 def _size_from_side(side: float, height: int, width: int) -> str:

@@ -13,13 +13,17 @@ from kinema.io.video import Video
 from kinema.pipelines import Pipeline, PipelineConfig
 from kinema.pipelines.guard import (
     GUARDS,
+    Named,
     ShapesWorldAreaGuard,
     ShapesWorldGuard,
+    ShapesWorldReadingGuard,
     centred_iou,
+    fill_margin,
     soft_area,
 )
 from kinema.pipelines.text_to_video import GUARD_SEED_STRIDE
-from kinema.world.render import render
+from kinema.world.parse import parse_clip
+from kinema.world.render import morph_sprite, render
 from kinema.world.scene import SceneGraph, SceneObject
 
 pytestmark = pytest.mark.filterwarnings("ignore:Kinema safety checks are OFF")
@@ -84,6 +88,43 @@ def test_the_area_guard_reads_a_rigid_objects_area_and_counts_edges_in_part() ->
         pytest.approx(0.5, abs=0.01))  # fmt: skip
     with pytest.raises(InvalidInputError, match="Silhouettes"):
         guard.score("ref", clip("square"))
+
+
+def test_the_reading_guard_reads_the_prompted_shape_as_the_worlds_reader_does() -> None:
+    guard = ShapesWorldReadingGuard()
+    assert GUARDS["shapes-world-reading"] is ShapesWorldReadingGuard
+    # its reference is the prompt's, not the given frames': a first clip drawn wrong is not kept
+    ref = guard.reference(SQUARE, clip("circle"))
+    assert ref == Named("purple", "square")
+    assert guard.reference("a red circle and a blue square on white", clip("square")) is None
+    # the world's own objects, read as the reader reads them: well inside their bands
+    for shape in ("square", "circle", "triangle"):
+        named = Named("purple", shape)
+        assert guard.score(named, clip(shape)) > 0.7
+        for other in {"square", "circle", "triangle"} - {shape}:
+            assert guard.score(named, clip(other)) < 0.5
+    # the score follows the reader's fill ratio: 0.5 + margin / 0.2, clipped
+    bell = Named("purple", "circle")
+    for amount in (0.3, 0.6, 0.9):
+        o = SceneObject("purple", "square", "large", "right", 30.0, 30.0, vx=1.0)
+        frames = render(SceneGraph("gray", (o,), num_frames=5),
+                        [morph_sprite("square", "circle", amount, 16)])  # fmt: skip
+        fill = parse_clip(frames).get("purple").fill_ratio
+        want = float(np.clip(0.5 + fill_margin(fill, "circle") / 0.2, 0.0, 1.0))
+        assert guard.score(bell, frames) == pytest.approx(want)
+    assert fill_margin(0.785, "circle") == pytest.approx(0.1)
+    assert fill_margin(0.95, "square") == pytest.approx(0.05)
+    assert fill_margin(0.95, "triangle") == pytest.approx(-0.265)
+    # gone, or in half the frames: 0, or half
+    gray = np.full_like(clip("square"), 128)
+    assert guard.score(Named("purple", "square"), gray) == 0.0
+    half = np.concatenate([clip("square", frames=6)[:3], gray[:3]])
+    full = guard.score(Named("purple", "square"), clip("square", frames=6)[:3])
+    assert guard.score(Named("purple", "square"), half) == pytest.approx(0.5 * full)
+    with pytest.raises(InvalidInputError, match="Named"):
+        guard.score("ref", clip("square"))
+    with pytest.raises(InvalidInputError, match="fill band"):
+        fill_margin(0.5, "hexagon")
 
 
 class Alternate:
