@@ -1,7 +1,9 @@
 """Where a minute loses its prompt: per 2 s window (17 frames every 16), what the scorer's parser
-reads of every object in minute-long videos made as `kinema generate --seconds 60` makes them.
+reads of every object in minute-long videos: with --compose as `kinema generate --seconds 60`
+makes them (several objects one at a time), without it in one pass.
 
     python bench/long_diag.py --tune --count 10 --window-candidates 6 > bench/results/x.log
+    python bench/long_diag.py --tune --start 10 --count 10 --compose > bench/results/y.log
 
 Prints, per minute, the prompt, the scene it reads as, identity per object per frame and motion
 per 2 s window (bench/edit_eval.py's measures), then one line per 2 s window: each object found
@@ -12,6 +14,7 @@ ratio that wanders; a scene that falls apart, as colours the prompt never named.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -19,6 +22,7 @@ import numpy as np
 from edit_eval import EVAL_SEED, cases, motion_per_window, objects_per_frame
 
 from kinema.pipelines import Pipeline
+from kinema.pipelines.anchor import ANCHORS
 from kinema.world.parse import parse_clip
 
 
@@ -31,8 +35,20 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--window-candidates", type=int, default=1, help="continuations per window")
     ap.add_argument("--save-frames", default=None, help="a folder for each minute's frames (.npy)")
+    ap.add_argument("--compose", action="store_true",
+                    help="several objects one at a time, as `kinema generate --seconds` makes them")  # fmt: skip
+    ap.add_argument("--anchor", default=None, help="override pipeline.json's ('' for none)")
+    ap.add_argument("--subpixel", action="store_true",
+                    help="the drawn anchor's sprite placed between pixels (bilinear), not on them")  # fmt: skip
     args = ap.parse_args()
     pipe = Pipeline.from_pretrained(args.weights)
+    if args.anchor is not None:
+        pipe.anchor = ANCHORS[args.anchor]() if args.anchor else None
+    if args.subpixel and pipe.anchor is not None:
+        reference = pipe.anchor.reference
+        pipe.anchor.reference = lambda p, f: (  # type: ignore[method-assign]
+            None if (r := reference(p, f)) is None else dataclasses.replace(r, whole=False)
+        )
     items = cases(args.start + args.count, seed=EVAL_SEED + 7 * args.tune)
     frames = 1 + 8 * args.seconds
     for i in range(args.start, args.start + args.count):
@@ -40,7 +56,7 @@ def main() -> None:
         t0 = time.perf_counter()
         v = pipe(prompt, num_frames=17, seed=1)
         v = pipe(prompt, video=v, mode="extend", num_frames=frames - 17, seed=1,
-                 candidates=args.window_candidates)  # fmt: skip
+                 candidates=args.window_candidates, compose=args.compose)  # fmt: skip
         f = v.frames
         if args.save_frames:
             Path(args.save_frames).mkdir(parents=True, exist_ok=True)

@@ -79,6 +79,7 @@ class ObjectArea:
     area: float
     sprite: np.ndarray | None = None
     centre: tuple[float, float] = (0.0, 0.0)
+    whole: bool = False  # drawn on whole pixels (the world's own sprite, as the world draws it)
 
 
 def object_matte(frames: np.ndarray, background: np.ndarray, color: np.ndarray) -> np.ndarray:
@@ -152,9 +153,11 @@ class ShapesWorldAnchor:
 
     name = "shapes-world"
 
-    def __init__(self, size: str = "given", sprite: bool = False) -> None:
+    def __init__(self, size: str = "given", sprite: bool | str = False) -> None:
         if size not in ("given", "prompted"):
             raise InvalidInputError(f"size must be 'given' or 'prompted', got {size!r}")
+        if sprite not in (False, True, "world"):
+            raise InvalidInputError(f"sprite must be False, True or 'world', got {sprite!r}")
         self.size, self.sprite = size, sprite
 
     def reference(self, prompt: str, frames: np.ndarray) -> ObjectArea | None:
@@ -172,6 +175,13 @@ class ShapesWorldAnchor:
             area = prompted_area(o.size, o.shape, *frames.shape[1:3]) or given
         if not self.sprite:
             return ObjectArea(bg, color, area)
+        if self.sprite == "world":  # the prompt's shape as the world draws it, at its size
+            H, W = frames.shape[1:3]
+            size = o.size or min(S.SIZES, key=lambda n: abs(prompted_area(n, o.shape, H, W)  # type: ignore[arg-type]
+                                                            - given))  # fmt: skip
+            side = S.size_px(size, H, W)
+            drawn = world_sprite(o.shape, side).astype(np.float32)  # [side, side]
+            return ObjectArea(bg, color, float(drawn.sum()), drawn, centre_of_mass(drawn), True)
         a = alpha[int(np.argmin(np.abs(areas - given)))]  # [H, W]
         ys, xs = np.nonzero(a)
         crop = a[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]  # [h, w]
@@ -198,9 +208,12 @@ class ShapesWorldAnchor:
             if areas[t] < 1.0:  # not in this frame: as it is
                 out[t] = frames[t]
                 continue
+            at = centre_of_mass(alpha[t])
+            if ref.whole:  # the sprite's pixels on the frame's: its centre moved by whole pixels
+                at = (round(at[0] - ref.centre[0]) + ref.centre[0],
+                      round(at[1] - ref.centre[1]) + ref.centre[1])  # fmt: skip
             new = (rescale(alpha[t], scale) if ref.sprite is None
-                   else place(ref.sprite, ref.centre, centre_of_mass(alpha[t]),
-                              alpha[t].shape, scale))  # fmt: skip
+                   else place(ref.sprite, ref.centre, at, alpha[t].shape, scale))  # fmt: skip
             out[t] = redraw(frames[t], alpha[t], new, ref)
         return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
@@ -223,9 +236,21 @@ class ShapesWorldSpriteAnchor(ShapesWorldAnchor):
         super().__init__(size="prompted", sprite=True)
 
 
+class ShapesWorldDrawnAnchor(ShapesWorldAnchor):
+    """The context's object redrawn as the world draws the shape and size the prompt names
+    (its own sprite, hard-edged, on whole pixels), where the context has it: a shape the first
+    clip drew wrong, or at the edge of its class, is not kept."""
+
+    name = "shapes-world-drawn"
+
+    def __init__(self) -> None:
+        super().__init__(size="prompted", sprite="world")
+
+
 # pipeline.json's anchor -> an anchor (it reads prompts and pixels, not weights)
 ANCHORS = {
     "shapes-world": ShapesWorldAnchor,
     "shapes-world-size": ShapesWorldSizeAnchor,
     "shapes-world-sprite": ShapesWorldSpriteAnchor,
+    "shapes-world-drawn": ShapesWorldDrawnAnchor,
 }

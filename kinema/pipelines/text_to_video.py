@@ -217,8 +217,11 @@ class PipelineConfig:
     # "shapes-world" (rescaled to its given area) 83.1% / 87.1%; "shapes-world-size" (to the
     # prompt's size) 89.3% / 87.1%; "shapes-world-sprite" (redrawn as the given frames drew
     # it, at the prompt's size) 92.5% / 86.0%, and 95.5% / 86.7% with an object's area
-    # counted with its soft rim, as now (bench/results/edit_eval_anchor*_long_tune.md).
-    # "" = off
+    # counted with its soft rim (bench/results/edit_eval_anchor*_long_tune.md). With the
+    # reading guard on, 10 other tuning minutes: "shapes-world-sprite" 93.1% / 81.7%,
+    # "shapes-world-drawn" (the prompt's shape and size as the world draws them, whole pixels;
+    # shipped) 97.9% / 78.3%, the same between pixels 97.8% / 71.8% (motion: noise of 10
+    # minutes; bench/results/long_diag_guard-reading*_tune-10-19.log). "" = off
     anchor: str = ""
     flow: FlowConfig = field(default_factory=FlowConfig)
 

@@ -14,6 +14,7 @@ from kinema.pipelines import Pipeline, PipelineConfig
 from kinema.pipelines.anchor import (
     ANCHORS,
     ShapesWorldAnchor,
+    ShapesWorldDrawnAnchor,
     ShapesWorldSizeAnchor,
     ShapesWorldSpriteAnchor,
     object_matte,
@@ -23,7 +24,7 @@ from kinema.pipelines.anchor import (
 from kinema.pipelines.guard import ShapesWorldGuard
 from kinema.world import spec as S
 from kinema.world.parse import parse_clip
-from kinema.world.render import render
+from kinema.world.render import render, sprite
 from kinema.world.scene import SceneGraph, SceneObject
 
 pytestmark = pytest.mark.filterwarnings("ignore:Kinema safety checks are OFF")
@@ -82,13 +83,14 @@ def test_context_at_its_size_is_left_alone_and_only_one_object_rows_are_read() -
         anchor.correct("ref", moved)
     with pytest.raises(InvalidInputError, match="anchor must be"):
         PipelineConfig(anchor="sentinel")
-    assert set(ANCHORS) == {"shapes-world", "shapes-world-size", "shapes-world-sprite"}
+    assert set(ANCHORS) == {"shapes-world", "shapes-world-size", "shapes-world-sprite",
+                            "shapes-world-drawn"}  # fmt: skip
     with pytest.raises(InvalidInputError, match="size must be"):
         ShapesWorldAnchor(size="median")
 
 
 @pytest.mark.parametrize("reader", [ShapesWorldGuard(), ShapesWorldAnchor(),
-                                    ShapesWorldSpriteAnchor()], ids=lambda r: type(r).__name__)  # fmt: skip
+                                    ShapesWorldSpriteAnchor(), ShapesWorldDrawnAnchor()], ids=lambda r: type(r).__name__)  # fmt: skip
 def test_guards_and_anchors_read_only_one_object_rows_of_the_world(reader) -> None:
     assert reader.reference(SQUARE, clip("square")) is not None
     assert reader.reference("a cat on a sofa", clip("square")) is None
@@ -140,6 +142,34 @@ def test_the_sprite_anchor_redraws_the_given_outline_where_the_context_has_its_o
     # a square where it was drawn stays the square it was, to a grey level or two
     same = clip("square", x=40.0)
     assert np.abs(anchor.correct(ref, same).astype(int) - same).max() <= 2
+
+
+def test_the_drawn_anchor_redraws_the_prompted_shape_as_the_world_draws_it() -> None:
+    anchor = ANCHORS["shapes-world-drawn"]()
+    assert isinstance(anchor, ShapesWorldDrawnAnchor)
+    small_square = SQUARE.replace("large", "small")
+    # the first clip drew a large circle: the reference is still the prompt's small square
+    ref = anchor.reference(small_square, clip("circle"))
+    assert ref is not None and ref.whole and ref.area == 100.0  # small at 64 px: 10 x 10
+    assert np.array_equal(ref.sprite, sprite("square", 10))
+    drifted = clip("circle", x=40.3)
+    fixed = anchor.correct(ref, drifted)
+    read = parse_clip(fixed).get("purple")
+    assert read is not None and (read.shape, read.size) == ("square", "small")
+    # on whole pixels, hard-edged, as the world draws: the background and the colour only
+    assert {tuple(c) for c in fixed.reshape(-1, 3)} == {(128, 128, 128), (150, 60, 210)}
+    assert area(fixed) == pytest.approx(np.full(5, 100.0))
+    # where the context had it, to half a pixel
+    assert np.allclose(read.centers, parse_clip(drifted).get("purple").centers, atol=0.5)
+    # the world's own clip of the prompt is left exactly as it is
+    right = clip("square", "small", x=22.0)
+    assert np.array_equal(anchor.correct(ref, right), right)
+    # a prompt naming no size takes the world's size nearest the given frames' area
+    no_size = SQUARE.replace("large ", "")
+    assert anchor.reference(no_size, clip("circle", "small")).area == 100.0
+    assert anchor.reference(no_size, clip("circle", "large")).area == 256.0
+    with pytest.raises(InvalidInputError, match="sprite must be"):
+        ShapesWorldAnchor(sprite="drawn")  # type: ignore[arg-type]
 
 
 class Blank:

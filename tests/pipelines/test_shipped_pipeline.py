@@ -82,10 +82,14 @@ def test_shipped_model_draws_large_single_objects(text_encoder) -> None:
     # and laid together: 60 two-object tuning prompts 71.7% all-right against 21.7% in one
     # pass (bench/results/t2v_eval_composed_tune.md)
     assert config.composer == "shapes-world" and pipe.composer is not None
-    # and a long video's windows read their context with each object redrawn as the first clip
-    # drew it, at the size the prompt names: 10 tuning minutes, identity 68.5% -> 95.5%
-    # (bench/results/edit_eval_anchor-sprite-mass_long_tune.md)
-    assert config.anchor == "shapes-world-sprite" and pipe.anchor is not None
+    # and a long video's windows read their context with each object redrawn as the world
+    # draws the prompt's shape and size, and a window the world's reader reads as another shape
+    # is made again: 10 tuning minutes (10-19), identity 93.1% -> 97.9% over the first clip's
+    # outline, both guarded (bench/results/long_diag_guard-reading*_tune-10-19.log)
+    assert config.anchor == "shapes-world-drawn" and pipe.anchor is not None
+    assert (config.guard, config.guard_threshold, config.guard_tries) == (
+        "shapes-world-reading", 0.5, 2)  # fmt: skip
+    assert pipe.guard is not None
     two = "a large red circle bouncing and a small blue square moving left on black"
     assert pipe.parts_for([two, prompts[0]]) == [
         [prompts[0], "a small blue square moving left on a black background"], None
