@@ -153,35 +153,37 @@ class ShapesWorldAnchor:
 
     name = "shapes-world"
 
-    def __init__(self, size: str = "given", sprite: bool | str = False) -> None:
+    def __init__(self, size: str = "given", sprite: bool = False) -> None:
         if size not in ("given", "prompted"):
             raise InvalidInputError(f"size must be 'given' or 'prompted', got {size!r}")
-        if sprite not in (False, True, "world"):
-            raise InvalidInputError(f"sprite must be False, True or 'world', got {sprite!r}")
+        if not isinstance(sprite, bool):
+            raise InvalidInputError(f"sprite must be True or False, got {sprite!r}")
         self.size, self.sprite = size, sprite
 
-    def reference(self, prompt: str, frames: np.ndarray) -> ObjectArea | None:
+    @staticmethod
+    def given(prompt: str, frames: np.ndarray) -> tuple | None:
+        """A one-object row's (object, background, colour, matte [T, H, W], its areas [T], their
+        median) in its given frames; None for another prompt or no object there."""
         row = one_object_row(prompt, frames)
         if row is None:
             return None
         o, bg, color = row
         alpha = object_matte(frames, bg, color)  # [T, H, W]
         areas = alpha.sum(axis=(1, 2))  # [T]
-        given = float(np.median(areas))
-        if given < 1.0:
-            return None  # no object in the given frames: nothing to keep
+        median = float(np.median(areas))
+        # no object in the given frames: nothing to keep
+        return (o, bg, color, alpha, areas, median) if median >= 1.0 else None
+
+    def reference(self, prompt: str, frames: np.ndarray) -> ObjectArea | None:
+        read = self.given(prompt, frames)
+        if read is None:
+            return None
+        o, bg, color, alpha, areas, given = read
         area = given
         if self.size == "prompted":
             area = prompted_area(o.size, o.shape, *frames.shape[1:3]) or given
         if not self.sprite:
             return ObjectArea(bg, color, area)
-        if self.sprite == "world":  # the prompt's shape as the world draws it, at its size
-            H, W = frames.shape[1:3]
-            size = o.size or min(S.SIZES, key=lambda n: abs(prompted_area(n, o.shape, H, W)  # type: ignore[arg-type]
-                                                            - given))  # fmt: skip
-            side = S.size_px(size, H, W)
-            drawn = world_sprite(o.shape, side).astype(np.float32)  # [side, side]
-            return ObjectArea(bg, color, float(drawn.sum()), drawn, centre_of_mass(drawn), True)
         a = alpha[int(np.argmin(np.abs(areas - given)))]  # [H, W]
         ys, xs = np.nonzero(a)
         crop = a[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]  # [h, w]
@@ -244,7 +246,18 @@ class ShapesWorldDrawnAnchor(ShapesWorldAnchor):
     name = "shapes-world-drawn"
 
     def __init__(self) -> None:
-        super().__init__(size="prompted", sprite="world")
+        super().__init__(size="prompted", sprite=True)
+
+    def reference(self, prompt: str, frames: np.ndarray) -> ObjectArea | None:
+        read = self.given(prompt, frames)
+        if read is None:
+            return None
+        o, bg, color, _, _, given = read
+        H, W = frames.shape[1:3]
+        # the prompt's size, or where it names none the world's size nearest the given area
+        size = o.size or min(S.SIZES, key=lambda n: abs(prompted_area(n, o.shape, H, W) - given))  # type: ignore[operator]
+        drawn = world_sprite(o.shape, S.size_px(size, H, W)).astype(np.float32)  # [side, side]
+        return ObjectArea(bg, color, float(drawn.sum()), drawn, centre_of_mass(drawn), True)
 
 
 # pipeline.json's anchor -> an anchor (it reads prompts and pixels, not weights)
