@@ -54,7 +54,7 @@ def main() -> None:
     for i in range(args.start, args.start + args.count):
         prompt, g = items[i]
         t0 = time.perf_counter()
-        v = pipe(prompt, num_frames=17, seed=1)
+        v = pipe(prompt, num_frames=17, seed=1, guarded=True)
         v = pipe(prompt, video=v, mode="extend", num_frames=frames - 17, seed=1,
                  candidates=args.window_candidates, compose=args.compose)  # fmt: skip
         f = v.frames

@@ -48,7 +48,7 @@ def main() -> None:
 
     def minute(prompt: str, seed: int) -> float:
         t0 = time.perf_counter()
-        v = pipe(prompt, num_frames=17, seed=seed)
+        v = pipe(prompt, num_frames=17, seed=seed, guarded=True)
         pipe(prompt, video=v, mode="extend", num_frames=frames - 17, seed=seed, candidates=1,
              compose=True)  # fmt: skip
         return time.perf_counter() - t0

@@ -612,9 +612,12 @@ def generate(
         windows = -(-(frames - first) // pipe.config.extend_window)
         with _progress() as bar:
             task = bar.add_task("sampling", total=total * (1 + windows))
+            # a long video's first clip: what the windows' identity guard reads, read the same
+            # way, its candidates the guard reads right first (Pipeline's guarded)
             video = pipe(prompt, num_frames=first, height=height, width=width, timings=timings,
                          callback=lambda i, n: bar.update(task, completed=i),
-                         candidates=candidates, compose=compose, **args)  # fmt: skip
+                         candidates=candidates, compose=compose, guarded=bool(guarded),
+                         **args)  # fmt: skip
             if frames > first:
                 video = pipe(prompt, video=video, mode="extend", num_frames=frames - first,
                              timings=timings, candidates=window_k, plan_windows=plan,
@@ -633,7 +636,7 @@ def generate(
             # each window's context read with its objects put back (pipeline.json's anchor)
             params["window_anchor"] = pipe.anchor.name if pipe.anchor and window_k == 1 else ""
             # windows made again where an object drifts (pipeline.json's guard)
-            params["window_guard"] = guarded
+            params["window_guard"] = guarded  # the first clip's objects too (guarded)
             if guarded:
                 params["window_guard_threshold"] = pipe.config.guard_threshold
                 params["window_guard_tries"] = pipe.config.guard_tries
@@ -713,7 +716,9 @@ def _say_guard(pipe, window_k: int) -> str:  # type: ignore[no-untyped-def]
         return ""
     err_console.print(f"[dim]a window whose object the {pipe.guard.name} guard scores under "
                       f"{pipe.config.guard_threshold:g} is made again (up to "
-                      f"{pipe.config.guard_tries} more tries)[/]")  # fmt: skip
+                      f"{pipe.config.guard_tries} more tries); in the first clip, candidates it "
+                      "reads right go first, and an object none of them shows is made "
+                      "again[/]")  # fmt: skip
     return pipe.guard.name
 
 

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from kinema.cli import app, parse_size
@@ -681,10 +682,22 @@ def test_extend_without_a_prompt_continues_what_the_verifier_reads(
         assert params.get("prompt_read_from_video", False) is (read is not None), (name, params)
 
 
-def test_extension_windows_record_their_planner(tmp_path: Path, tiny_pipeline) -> None:
+def test_extension_windows_record_their_planner(
+    tmp_path: Path, tiny_pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import dataclasses
 
     from kinema.pipelines import Pipeline
+
+    # what each call of the pipeline was asked: a long video's first clip is guarded
+    asked: list[dict] = []
+    call = Pipeline.__call__
+
+    def recorded(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        asked.append(kwargs)
+        return call(self, *args, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "__call__", recorded)
 
     config = dataclasses.replace(tiny_pipeline.config, planner="shapes-world",
                                  context_guidance=2.5, fill_context_guidance=1.5,
@@ -720,6 +733,12 @@ def test_extension_windows_record_their_planner(tmp_path: Path, tiny_pipeline) -
             r.output.split()
         )
         assert guarded is name.startswith("long"), (name, r.output)
+        first = "in the first clip, candidates it reads right go first" in " ".join(
+            r.output.split()
+        )
+        assert first is name.startswith("long"), (name, r.output)
+        if name.startswith("long"):  # the first clip guarded, its windows not asked to be
+            assert [a.get("guarded", False) for a in asked[-2:]] == [True, False], asked
         runs[name] = out  # type: ignore[assignment]
 
     for name, argv in list(runs.items()):

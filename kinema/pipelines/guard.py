@@ -20,6 +20,10 @@ the anchor each window starts from the object as it was, so what is left is a wi
 wrong within its own frames, and another draw of its noise usually does not: the reading guard
 (shipped) takes that back (README, "The identity guard").
 
+A long video's first clip is read the same way (``Pipeline(..., guarded=True)``, what ``kinema
+generate --seconds`` asks for): of its candidates, those the guard reads right go first, and an
+object none of whose candidates it reads right is made again with other noise.
+
 ``Pipeline`` takes any object with this module's ``Guard`` interface; ``pipeline.json``'s
 ``guard`` names one in ``GUARDS``; "" turns it off.
 

@@ -205,7 +205,10 @@ class PipelineConfig:
     # on 10 tuning minutes, IoU < 0.8 / area < 0.9 with 2 tries read identity -7.0 +- 5.5 /
     # +0.4 +- 6.7 points for 2.6x / 2.9x the minute's time (their context carried the drift);
     # with the anchor, the reading guard under 0.5 with 2 tries took identity 95.5% -> 99.3%
-    # (shipped; under 0.6: 98.1%, more windows made again; README, "The identity guard")
+    # (shipped; under 0.6: 98.1%, more windows made again; README, "The identity guard").
+    # A long video's first clip (Pipeline(..., guarded=True), as `kinema generate --seconds`
+    # asks) is read the same way: candidates read right first, an object read in none made
+    # again (README, "The first clip, guarded")
     guard: str = ""
     guard_threshold: float = 0.0
     guard_tries: int = 0
@@ -328,7 +331,7 @@ class Timings:
     decode: float = 0.0
     verify: float = 0.0  # scoring best-of-N candidates
     plan: float = 0.0  # reading frames for extension windows' prompts (the planner)
-    retried: int = 0  # a count, not seconds: window rows the identity guard sampled again
+    retried: int = 0  # a count, not seconds: rows the guard made again (first clip, windows)
 
     @property
     def total(self) -> float:
@@ -956,18 +959,28 @@ class Pipeline:
         return out
 
     def laid_together(
-        self, prompt: str, clips: np.ndarray, scores: np.ndarray, timings: Timings
+        self,
+        prompt: str,
+        clips: np.ndarray,
+        scores: np.ndarray,
+        timings: Timings,
+        read: np.ndarray | None = None,
     ) -> np.ndarray:
         """uint8 [T, H, W, 3]: a composed prompt's video from K candidates of each of its N
         objects (uint8 [K, N, T, H, W, 3], with the verifier's scores float [K, N]): of the K^N
         ways to lay one candidate of each object together, the one whose objects hide each
         other least (``Composer.clashes``), then the one the verifier scores best (the sum of
-        its objects' scores; each object's own best where none clash, as without a composer)."""
+        its objects' scores; each object's own best where none clash, as without a composer).
+        With ``read`` (bool [K, N]: the identity guard reads the candidate as its prompt names
+        it, ``_guard_clip``), the ways with the fewest objects read as another shape come
+        first."""
         t0 = time.perf_counter()
         K, N = scores.shape
         clash = self.composer.clashes(prompt, clips)  # type: ignore[union-attr]  # [K] * N
+        wrong = np.zeros((K, N), dtype=int) if read is None else (~read).astype(int)  # [K, N]
         best = min(itertools.product(range(K), repeat=N),
-                   key=lambda pick: (clash[pick], -float(scores[list(pick), np.arange(N)].sum())))  # fmt: skip
+                   key=lambda pick: (int(wrong[list(pick), np.arange(N)].sum()), clash[pick],
+                                     -float(scores[list(pick), np.arange(N)].sum())))  # fmt: skip
         timings.verify += time.perf_counter() - t0
         return self.composer.merge(prompt, clips[list(best), np.arange(N)])  # type: ignore[union-attr]
 
@@ -1115,6 +1128,7 @@ class Pipeline:
         candidates: int | None = None,
         plan_windows: bool = True,
         compose: bool | None = None,
+        guarded: bool = False,
     ) -> Video | list[Video]:
         """Generate one video per prompt (a list in, a list out). One code path, four modes:
 
@@ -1154,6 +1168,12 @@ class Pipeline:
         Each extension window reads the pipeline's planner's restatement of the prompt for the
         frames made so far (``config.planner``: objects turned round at the walls), or the
         prompt itself in every window with ``plan_windows=False`` or no planner.
+
+        ``guarded`` (text to video; what a long video's first clip asks for, as ``kinema
+        generate --seconds`` makes it, whose windows the identity guard keeps): the guard
+        (``config.guard``) reads each object's candidates too, those it reads as their prompt
+        names them go first, and an object none of whose candidates it reads so is made again
+        with other noise, up to ``config.guard_tries`` times (``_guard_clip``).
 
         Given frames come back exactly. ``strength`` < 1 starts from a cross-fade draft noised
         to that level instead of pure noise. ``callback(step, total)`` follows sampler steps;
@@ -1319,12 +1339,21 @@ class Pipeline:
             parts = self.parts_for(as_written, compose is not False and rewrite_prompt)
             rows, negs, spans = self.part_rows(prompts, negative, parts)
             written = self.part_rows(as_written, negative, parts)[0]
-            made, scores = self._text_to_video(rows, negs, written, (num_frames, H, W), steps,
-                                               guidance, seed, sampler, done, timings,
+            size = (num_frames, H, W)
+            made, scores = self._text_to_video(rows, negs, written, size, steps, guidance, seed,
+                                               sampler, done, timings,
                                                candidates)  # fmt: skip  # [K, rows, ...], [K, rows]
-            # each prompt's best candidate; a composed one's objects chosen together
-            out = np.stack([made[scores[:, a].argmax(), a] if ps is None
-                            else self.laid_together(w, made[:, a:b], scores[:, a:b], timings)
+            read = None  # bool [K, rows]: guarded, the candidates the guard reads right
+            if guarded:
+                made, scores, read = self._guard_clip(rows, negs, written, made, scores, size,
+                                                      steps, guidance, seed, sampler,
+                                                      timings)  # fmt: skip
+            # each prompt's best candidate (guarded: of those the guard reads right, if any);
+            # a composed one's objects chosen together
+            first = np.zeros(scores.shape) if read is None else read.astype(float)  # [K, rows]
+            out = np.stack([made[np.lexsort((-scores[:, a], -first[:, a]))[0], a] if ps is None
+                            else self.laid_together(w, made[:, a:b], scores[:, a:b], timings,
+                                                    None if read is None else read[:, a:b])
                             for (a, b), w, ps in zip(spans, as_written, parts, strict=True)])  # fmt: skip
             out = self.mark(out)  # [B, T, H, W, 3]
         videos = [Video(f, rate) for f in out]
@@ -1505,6 +1534,61 @@ class Pipeline:
         None where nothing is guarded (no guard, no tries, or no row the guard reads)."""
         guard = self.guard if self.config.guard_tries else None
         return self.row_references(guard, prompts, src)
+
+    def _guard_clip(
+        self,
+        rows: list[str],
+        negs: list[str],
+        written: list[str],
+        made: np.ndarray,
+        scores: np.ndarray,
+        size: tuple[int, int, int],
+        steps: int,
+        guidance: float,
+        seed: int,
+        sampler: str,
+        timings: Timings,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The identity guard on a text-to-video call's candidates (uint8 [K, R, T, H, W, 3],
+        the verifier's scores float [K, R]; a long video's first clip, ``guarded``): each row's
+        candidates are scored as the guard scores a window (against its reference, read from
+        the row's prompt as written, ``written``), and a row none of whose candidates scores
+        ``config.guard_threshold`` or more is made again (``_text_to_video``, K candidates,
+        other noise), up to ``config.guard_tries`` times, its K candidates replaced where the
+        try's best scores higher. Returns the candidates, their verifier scores and bool [K, R]:
+        read right (True too for rows the guard does not read). With no guard or no tries
+        every candidate reads right and nothing is made again."""
+        K, R = scores.shape
+        guard = self.guard if self.config.guard_tries else None
+        if guard is None:
+            return made, scores, np.ones((K, R), dtype=bool)
+        refs = [guard.reference(p, made[0, r]) for r, p in enumerate(written)]
+
+        def read(clips: np.ndarray, idx: np.ndarray) -> np.ndarray:  # [K, L, ...] -> [K, L]
+            t0 = time.perf_counter()
+            out = np.array([[1.0 if refs[i] is None else guard.score(refs[i], clips[k, j])
+                             for j, i in enumerate(idx)] for k in range(len(clips))])  # fmt: skip
+            timings.verify += time.perf_counter() - t0
+            return out.reshape(len(clips), len(idx))
+
+        got = read(made, np.arange(R))  # [K, R]
+        threshold = self.config.guard_threshold
+        for k in range(1, self.config.guard_tries + 1):
+            low = np.flatnonzero(got.max(0) < threshold)  # rows none of whose candidates read
+            if not len(low):
+                break
+            timings.retried += len(low)
+            again, again_scores = self._text_to_video(
+                [rows[i] for i in low], [negs[i] for i in low], [written[i] for i in low],
+                size, steps, guidance, seed + k * GUARD_SEED_STRIDE, sampler, None, timings, K,
+            )  # fmt: skip  # [K', L, T, H, W, 3], [K', L]
+            if len(again) != K:  # a row the verifier does not read makes one clip
+                continue
+            tried = read(again, low)  # [K, L]
+            for j in np.flatnonzero(tried.max(0) > got[:, low].max(0)):
+                i = low[j]
+                made[:, i], scores[:, i], got[:, i] = again[:, j], again_scores[:, j], tried[:, j]
+        return made, scores, got >= threshold
 
     def _guard_window(
         self,

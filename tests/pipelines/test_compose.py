@@ -146,6 +146,15 @@ def test_laid_together_takes_the_pair_that_clashes_least_then_the_verifiers_best
     # the best pair clashes: of the rest, the best sum of scores (5 + 2 beats 1 + 3)
     assert laid({(1, 2): 3, (1, 12): 0, (11, 2): 0, (11, 12): 0}) == 1 + 12
     assert laid({(1, 2): 3, (1, 12): 1, (11, 2): 0, (11, 12): 2}) == 11 + 2  # fewest clashes
+    # a long video's first clip (guarded): the fewest objects the identity guard reads wrong
+    # first, then the fewest clashes, then the best scores
+    read = np.array([[False, True], [True, True]])  # [K, N]: candidate 0 of object 0 misread
+    pipe.composer = Lookup(dict.fromkeys(pairs, 0))  # type: ignore[assignment]
+    assert int(pipe.laid_together(TWO, clips, scores, Timings(), read).flat[0]) == 11 + 2
+    pipe.composer = Lookup({(1, 2): 0, (1, 12): 0, (11, 2): 2, (11, 12): 1})  # type: ignore[assignment]
+    assert int(pipe.laid_together(TWO, clips, scores, Timings(), read).flat[0]) == 11 + 12
+    all_read = np.ones((2, 2), dtype=bool)  # all read right: as without the guard
+    assert int(pipe.laid_together(TWO, clips, scores, Timings(), all_read).flat[0]) == 1 + 2
 
 
 def composed_and_plain(tiny: Pipeline) -> tuple[Pipeline, Pipeline]:

@@ -21,7 +21,7 @@ from kinema.pipelines.guard import (
     fill_margin,
     soft_area,
 )
-from kinema.pipelines.text_to_video import GUARD_SEED_STRIDE
+from kinema.pipelines.text_to_video import GUARD_SEED_STRIDE, Timings
 from kinema.world.parse import parse_clip
 from kinema.world.render import morph_sprite, render
 from kinema.world.scene import SceneGraph, SceneObject
@@ -166,3 +166,90 @@ def test_a_window_under_the_threshold_is_made_again_and_the_better_try_kept(
     pipe.config = dataclasses.replace(config, guard_tries=0)
     assert np.array_equal(pipe(SQUARE, seed=5, **kw).frames, plain(SQUARE, seed=5, **kw).frames)
     assert pipe.guard.calls == 4
+
+
+class ByBrightness:
+    """A stand-in guard that reads a clip right where it is brighter than ``cut``, counting the
+    clips it reads."""
+
+    name = "by-brightness"
+
+    def __init__(self, cut: float) -> None:
+        self.cut, self.reads = cut, 0
+
+    def reference(self, prompt: str, frames: np.ndarray) -> object:
+        return "ref"
+
+    def score(self, reference: object, frames: np.ndarray) -> float:
+        self.reads += 1
+        return float(frames.mean() > self.cut)
+
+
+def test_a_guarded_first_clip_none_of_whose_candidates_reads_right_is_made_again(
+    tiny_pipeline: Pipeline,
+) -> None:
+    """A long video's first clip (``guarded``, one candidate: no verifier): where the guard
+    reads it wrong it is made again with the tries' noise, and the try kept where it reads
+    better; a try that reads no better leaves the clip as it was."""
+    kw = dict(num_frames=5, height=32, width=32, num_inference_steps=2)
+    config = dataclasses.replace(tiny_pipeline.config, guard_threshold=0.5, guard_tries=1)
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config,
+                    safety=False)  # fmt: skip
+    plain = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
+                     tiny_pipeline.config, safety=False)  # fmt: skip
+    first = plain(SQUARE, seed=5, **kw).frames
+    second = plain(SQUARE, seed=5 + GUARD_SEED_STRIDE, **kw).frames
+    assert not np.array_equal(first, second)  # or the test proves nothing
+    # the first clip reads wrong, its try right: the try is the clip
+    pipe.guard = Alternate()
+    timings = Timings()
+    out = pipe(SQUARE, seed=5, guarded=True, timings=timings, **kw).frames
+    assert np.array_equal(out, second) and pipe.guard.calls == 2 and timings.retried == 1
+    # read right at once: nothing made again, the clip text to video makes
+    pipe.guard = ByBrightness(cut=-1.0)
+    assert np.array_equal(pipe(SQUARE, seed=5, guarded=True, **kw).frames, first)
+    assert pipe.guard.reads == 1
+    # never read right: tried, and the first clip kept (the try reads no better)
+    pipe.guard = ByBrightness(cut=256.0)
+    assert np.array_equal(pipe(SQUARE, seed=5, guarded=True, **kw).frames, first)
+    assert pipe.guard.reads == 2
+    # not guarded (a clip with no windows after it), or no tries: never read
+    pipe.guard = ByBrightness(cut=256.0)
+    assert np.array_equal(pipe(SQUARE, seed=5, **kw).frames, first)
+    pipe.config = dataclasses.replace(config, guard_tries=0)
+    assert np.array_equal(pipe(SQUARE, seed=5, guarded=True, **kw).frames, first)
+    assert pipe.guard.reads == 0
+
+
+class Brightest:
+    """A verifier preferring bright clips (reads every prompt)."""
+
+    def target(self, prompt: str, continuing: bool = False) -> str:
+        return prompt
+
+    def score(self, clips: np.ndarray, target: object) -> np.ndarray:
+        return clips.reshape(len(clips), -1).mean(1)
+
+
+def test_a_guarded_first_clip_takes_the_candidate_the_guard_reads_right_first(
+    tiny_pipeline: Pipeline,
+) -> None:
+    """With candidates, those the guard reads right go first, the verifier's best of those; where
+    the guard reads all of them right the verifier's best, as unguarded."""
+    kw = dict(num_frames=5, height=32, width=32, num_inference_steps=2, seed=3)
+    config = dataclasses.replace(tiny_pipeline.config, candidates=3, verifier="shapes-world",
+                                 guard_threshold=0.5, guard_tries=1)  # fmt: skip
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config,
+                    safety=False, verifier=Brightest())  # type: ignore[arg-type]  # fmt: skip
+    shape = pipe.latent_shape(5, 32, 32)
+    latents = pipe.sample([SQUARE], [""], shape, 2, pipe.config.guidance, 3, candidates=3)
+    clips = pipe.decode(latents)  # [K, T, H, W, 3]: the candidates a call makes
+    bright = clips.reshape(3, -1).mean(1)
+    assert len(set(bright.round(6))) == 3  # distinct candidates, or the test proves nothing
+    best = np.argmax(bright)
+    pipe.guard = ByBrightness(cut=-1.0)  # every candidate reads right: the verifier's best
+    assert np.array_equal(pipe(SQUARE, guarded=True, **kw).frames, clips[best])
+    # the guard reads only the darkest right: it is kept over the verifier's best
+    pipe.guard = ByBrightness(cut=0.0)
+    pipe.guard.score = lambda ref, f: float(f.mean() <= bright.min() + 1e-3)  # type: ignore[method-assign]
+    assert np.array_equal(pipe(SQUARE, guarded=True, **kw).frames, clips[np.argmin(bright)])
