@@ -657,12 +657,14 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
            "frames laid together, as `kinema generate --seconds` does."
            if res.get("composer") and "long" in res else "")
         + (f" The {res['guard']!r} identity guard samples a long video's window again (up to "
-           f"{res['guard_tries']} times, the best-scoring try kept) where its objects' "
-           f"silhouettes score under {res['guard_threshold']:g} against the first clip's."
+           f"{res['guard_tries']} times, the best-scoring try kept) where an object scores under "
+           f"{res['guard_threshold']:g} (`kinema.pipelines.guard.GUARDS`), and reads the first "
+           "clip's candidates too: those it reads right first, an object read right in none "
+           "made again, as `kinema generate --seconds` does."
            if res.get("guard") and "long" in res else "")
-        + (f" The {res['anchor']!r} identity anchor puts each object back as it was (its size, "
-           "and with the sprite anchor its outline) in the context frames a long video's "
-           "window reads (the frames kept are the model's)."
+        + (f" The {res['anchor']!r} identity anchor puts each object back in the context frames "
+           "a long video's window reads (the frames kept are the model's; "
+           "`kinema.pipelines.anchor.ANCHORS`)."
            if res.get("anchor") and "long" in res else "")
         + context_sentence(res)
         + (" Every case's prompt was replaced by its rewrite first (`--rewrite-given`), so the "

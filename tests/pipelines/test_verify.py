@@ -35,6 +35,15 @@ class Brightest:
         pass
 
 
+def alike(a: np.ndarray, b: np.ndarray) -> bool:
+    """Frames of one draw made in a batch of several against the same draw made alone: equal up
+    to float rounding, since matrix kernels block batches of other sizes otherwise on some CPUs
+    (seen on a 2-core AVX2 CPU in fp32: 1 grey level on 0.004% of the pixels); a different draw
+    differs on most of them."""
+    d = np.abs(a.astype(np.int16) - b.astype(np.int16))
+    return a.shape == b.shape and int(d.max()) <= 2 and float((d > 0).mean()) < 1e-3
+
+
 @pytest.fixture
 def best_of(tiny_pipeline: Pipeline) -> Pipeline:
     config = dataclasses.replace(tiny_pipeline.config, candidates=3, verifier="shapes-world")
@@ -202,7 +211,7 @@ def test_each_extension_window_keeps_the_verifiers_pick(
     # a verifier that always keeps candidate 0 gives the one-continuation extension
     monkeypatch.setattr(best_of.verifier, "score", lambda clips, target: -np.arange(len(clips)))
     first = best_of("a red circle", candidates=3, **kw)
-    assert np.array_equal(first.frames, plain.frames)
+    assert alike(first.frames, plain.frames)
     # the default comes from the config
     best_of.config = dataclasses.replace(best_of.config, extend_candidates=2)
     seen.clear()
@@ -238,7 +247,7 @@ def test_extension_windows_screen_their_drafts(
     assert not np.array_equal(screened.frames, plain.frames)  # the brightest draft went on
     # a screen that ranks draft 0 first finishes the draft one continuation starts from
     monkeypatch.setattr(verifier, "score", lambda clips, target: -np.arange(len(clips)))
-    assert np.array_equal(best_of("a red circle", **kw).frames, plain.frames)
+    assert alike(best_of("a red circle", **kw).frames, plain.frames)
     monkeypatch.undo()
     verifier.scored.clear()  # type: ignore[union-attr]
     best_of("a red circle", candidates=3, **kw)  # 4 drafts, the best 3 finished, one kept
@@ -294,7 +303,7 @@ def test_fill_and_interpolate_keep_the_consensus(tiny_pipeline: Pipeline) -> Non
     assert np.array_equal(out.frames[known], src[known])  # given frames exactly
     assert np.array_equal(out.frames[5:], pipe.mark(chosen[5:][None])[0])
     one = pipe("x", video=Video(src, 8.0), missing=missing, seed=3, candidates=1)
-    assert np.array_equal(one.frames[5:], pipe.mark(clips[0, 0, 5:][None])[0])  # candidate 0
+    assert alike(one.frames[5:], pipe.mark(clips[0, 0, 5:][None])[0])  # candidate 0
     # interpolate's projection runs on every candidate's given frames
     doubled = pipe.interpolate(Video(src[::2], 4.0), 2, seed=1)
     assert doubled.num_frames == 9 and np.array_equal(doubled.frames[::2], src[::2])
