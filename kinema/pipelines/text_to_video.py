@@ -1173,7 +1173,8 @@ class Pipeline:
         generate --seconds`` makes it, whose windows the identity guard keeps): the guard
         (``config.guard``) reads each object's candidates too, those it reads as their prompt
         names them go first, and an object none of whose candidates it reads so is made again
-        with other noise, up to ``config.guard_tries`` times (``_guard_clip``).
+        with other noise, up to ``config.guard_tries`` times (``_guard_clip``). With frames given
+        (``image=``, ``video=``) it is an ``InvalidInputError``.
 
         Given frames come back exactly. ``strength`` < 1 starts from a cross-fade draft noised
         to that level instead of pure noise. ``callback(step, total)`` follows sampler steps;
@@ -1219,6 +1220,11 @@ class Pipeline:
                     for n, r in zip(negative, requests, strict=True)]  # fmt: skip
         if not 0.0 < strength <= 1.0:
             raise InvalidInputError(f"strength must be in (0, 1], got {strength}")
+        if guarded and (image is not None or video is not None):
+            raise InvalidInputError(
+                "guarded= is for text to video (a long video's first clip); its windows are "
+                "guarded already where pipeline.json names a guard"
+            )
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2**63))
         timings = timings if timings is not None else Timings()

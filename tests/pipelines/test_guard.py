@@ -219,6 +219,11 @@ def test_a_guarded_first_clip_none_of_whose_candidates_reads_right_is_made_again
     pipe.config = dataclasses.replace(config, guard_tries=0)
     assert np.array_equal(pipe(SQUARE, seed=5, guarded=True, **kw).frames, first)
     assert pipe.guard.reads == 0
+    # frames given: not a first clip, a typed error
+    with pytest.raises(InvalidInputError, match="guarded= is for text to video"):
+        pipe(SQUARE, video=Video(first, 8.0), mode="extend", num_frames=4, guarded=True)
+    with pytest.raises(InvalidInputError, match="guarded= is for text to video"):
+        pipe(SQUARE, image=first[0], guarded=True)
 
 
 class Brightest:
