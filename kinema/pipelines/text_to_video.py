@@ -1541,6 +1541,38 @@ class Pipeline:
         guard = self.guard if self.config.guard_tries else None
         return self.row_references(guard, prompts, src)
 
+    def _guard_scores(
+        self, refs: list[object], rows: np.ndarray, frames: np.ndarray, timings: Timings
+    ) -> np.ndarray:
+        """float [L]: the identity guard's score of each of ``rows``' frames (uint8 [L, T, H, W,
+        3], row i's against ``refs[i]``; 1 for a row the guard does not read), the time it
+        takes counted as the verifier's."""
+        guard = self.guard
+        assert guard is not None
+        t0 = time.perf_counter()
+        out = [1.0 if refs[i] is None else guard.score(refs[i], f)
+               for i, f in zip(rows, frames, strict=True)]  # fmt: skip
+        timings.verify += time.perf_counter() - t0
+        return np.array(out, dtype=float)
+
+    def _guard_tries(
+        self,
+        best: Callable[[], np.ndarray],
+        remake: Callable[[np.ndarray, int], None],
+        timings: Timings,
+    ) -> None:
+        """The identity guard's tries, for windows and first clips alike: while some row's
+        score (``best()``, float [R], read again after every try) is under
+        ``config.guard_threshold``, ``remake(rows, k)`` makes those rows again for try k (seed
+        + k ``GUARD_SEED_STRIDE``), keeping what scores higher, up to ``config.guard_tries``
+        times; ``timings.retried`` counts the rows made again."""
+        for k in range(1, self.config.guard_tries + 1):
+            low = np.flatnonzero(best() < self.config.guard_threshold)  # rows still read wrong
+            if not len(low):
+                break
+            timings.retried += len(low)
+            remake(low, k)
+
     def _guard_clip(
         self,
         rows: list[str],
@@ -1565,36 +1597,29 @@ class Pipeline:
         read right (True too for rows the guard does not read). With no guard or no tries
         every candidate reads right and nothing is made again."""
         K, R = scores.shape
-        guard = self.guard if self.config.guard_tries else None
-        if guard is None:
+        refs = self.guard_references(written, made[0])
+        if refs is None:
             return made, scores, np.ones((K, R), dtype=bool)
-        refs = [guard.reference(p, made[0, r]) for r, p in enumerate(written)]
 
         def read(clips: np.ndarray, idx: np.ndarray) -> np.ndarray:  # [K, L, ...] -> [K, L]
-            t0 = time.perf_counter()
-            out = np.array([[1.0 if refs[i] is None else guard.score(refs[i], clips[k, j])
-                             for j, i in enumerate(idx)] for k in range(len(clips))])  # fmt: skip
-            timings.verify += time.perf_counter() - t0
-            return out.reshape(len(clips), len(idx))
+            return np.stack([self._guard_scores(refs, idx, c, timings) for c in clips])
 
         got = read(made, np.arange(R))  # [K, R]
-        threshold = self.config.guard_threshold
-        for k in range(1, self.config.guard_tries + 1):
-            low = np.flatnonzero(got.max(0) < threshold)  # rows none of whose candidates read
-            if not len(low):
-                break
-            timings.retried += len(low)
+
+        def remake(low: np.ndarray, k: int) -> None:
             again, again_scores = self._text_to_video(
                 [rows[i] for i in low], [negs[i] for i in low], [written[i] for i in low],
                 size, steps, guidance, seed + k * GUARD_SEED_STRIDE, sampler, None, timings, K,
             )  # fmt: skip  # [K', L, T, H, W, 3], [K', L]
             if len(again) != K:  # a row the verifier does not read makes one clip
-                continue
+                return
             tried = read(again, low)  # [K, L]
             for j in np.flatnonzero(tried.max(0) > got[:, low].max(0)):
                 i = low[j]
                 made[:, i], scores[:, i], got[:, i] = again[:, j], again_scores[:, j], tried[:, j]
-        return made, scores, got >= threshold
+
+        self._guard_tries(lambda: got.max(0), remake, timings)
+        return made, scores, got >= self.config.guard_threshold
 
     def _guard_window(
         self,
@@ -1617,36 +1642,24 @@ class Pipeline:
         stream state ``before`` the window, up to ``config.guard_tries`` times with other
         noise, and where a try scores higher its frames and decoder state replace the row's in
         ``frames`` and ``stream``."""
-        guard = self.guard
-        assert guard is not None
+        best = self._guard_scores(refs, np.arange(len(frames)), frames, timings)  # [B]
 
-        def scores(rows: np.ndarray, made: np.ndarray) -> np.ndarray:  # -> float [len(rows)]
-            t0 = time.perf_counter()
-            out = [1.0 if refs[i] is None else guard.score(refs[i], f)
-                   for i, f in zip(rows, made, strict=True)]  # fmt: skip
-            timings.verify += time.perf_counter() - t0
-            return np.array(out)
-
-        rows = np.arange(len(frames))
-        best = scores(rows, frames)  # [B]
-        for k in range(1, self.config.guard_tries + 1):
-            low = np.flatnonzero(best < self.config.guard_threshold)  # rows still drifting
-            if not len(low):
-                break
-            timings.retried += len(low)
+        def remake(low: np.ndarray, k: int) -> None:
             latents = again([said[i] for i in low], [negative[i] for i in low],
                             canvas=canvas[low], seed=seed + k * GUARD_SEED_STRIDE)  # fmt: skip
             t0 = time.perf_counter()
             state = before.select(torch.from_numpy(low))
             tried = self.decode(latents[:, :, -fresh:], state)  # [L, n, H, W, 3]
             timings.decode += time.perf_counter() - t0
-            got = scores(low, tried)  # [L]
+            got = self._guard_scores(refs, low, tried, timings)  # [L]
             for j in np.flatnonzero(got > best[low]):
                 i = low[j]
                 best[i], frames[i] = got[j], tried[j]
                 for key, v in state.items():
                     if isinstance(v, torch.Tensor):
                         stream[key][i] = v[j]
+
+        self._guard_tries(lambda: best, remake, timings)
 
     def interpolate(
         self,
