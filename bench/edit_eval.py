@@ -151,6 +151,7 @@ def main() -> None:
     ap.add_argument("--fill-candidates", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--window-screen-drafts", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--window-screen-step", type=int, default=None, help="override pipeline.json")
+    ap.add_argument("--window-steps", type=int, default=None, help="override pipeline.json")
     ap.add_argument(
         "--window-candidates",
         type=int,
@@ -184,7 +185,7 @@ def main() -> None:
                  "candidates", "extend_candidates", "fill_candidates", "planner",
                  "screen_drafts", "screen_step", "image_screen_step",
                  "image_screen_drafts", "window_screen_drafts",
-                 "window_screen_step", "composer", "guard", "guard_threshold",
+                 "window_screen_step", "window_steps", "composer", "guard", "guard_threshold",
                  "guard_tries", "anchor")  # fmt: skip
     given = {k: getattr(args, k) for k in overrides}
     # validated again by PipelineConfig.__post_init__; the pipeline builds its planner,
@@ -209,6 +210,8 @@ def main() -> None:
         # a long video's windows screened from this many drafts (the window's K when none)
         "long_window_drafts": pipe.drafts_for(args.window_candidates, window=True),
         "long_window_screen_step": pipe.screen_step_for(window=True),
+        # sampler steps per extension window (pipeline.json's window_steps; 0: steps)
+        "window_steps": pipe.steps_for(window=True),
         "fill_candidates": pipe.config.fill_candidates,
         "planner": pipe.config.planner,
         "composer": pipe.config.composer,

@@ -40,8 +40,11 @@ def main() -> None:
     ap.add_argument("--anchor", default=None, help="override pipeline.json's ('' for none)")
     ap.add_argument("--subpixel", action="store_true",
                     help="the drawn anchor's sprite placed between pixels (bilinear), not on them")  # fmt: skip
+    ap.add_argument("--window-steps", type=int, default=None, help="override pipeline.json's")
     args = ap.parse_args()
     pipe = Pipeline.from_pretrained(args.weights)
+    if args.window_steps is not None:  # validated as pipeline.json's is
+        pipe.config = dataclasses.replace(pipe.config, window_steps=args.window_steps)
     if args.anchor is not None:
         pipe.anchor = ANCHORS[args.anchor]() if args.anchor else None
     if args.subpixel and pipe.anchor is not None:

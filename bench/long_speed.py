@@ -7,13 +7,15 @@ object at a time where the pipeline has a composer (``pipeline.json``'s ``compos
 object's first clip and windows a row of one batch, so it costs more. This times both kinds:
 per prompt, one warm-up call, then the median of ``--repeats`` (first clip + extension, one
 continuation per window). ``--without-anchor`` also times each repeat with the identity anchor
-off (``pipeline.json``'s ``anchor``), alternating with the anchored run, so machine drift falls
-on both alike.
+off (``pipeline.json``'s ``anchor``), and ``--window-steps N ...`` with each of those sampler
+steps per extension window (``window_steps``), alternating with the shipped run, so machine
+drift falls on all alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import time
@@ -38,13 +40,21 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--without-anchor", action="store_true",
                     help="time each repeat with the identity anchor off as well, alternating")  # fmt: skip
+    ap.add_argument("--window-steps", type=int, nargs="+", default=[],
+                    help="time each repeat with each of these window_steps as well, alternating")  # fmt: skip
     ap.add_argument("--out", default="bench/results/long_speed")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     pipe = Pipeline.from_pretrained(args.weights)
     frames = 1 + 8 * args.seconds
-    anchor = pipe.anchor
-    kinds = {"walls": anchor} | ({"walls_without_anchor": None} if args.without_anchor else {})
+    shipped = pipe.config
+    # each variant: its label, the anchor and the config it runs with; every repeat runs all of
+    # them in turn, so machine drift falls on all alike
+    variants = {"as shipped": (pipe.anchor, shipped)}
+    if args.without_anchor:
+        variants["without the anchor"] = (None, shipped)
+    for n in args.window_steps:  # validated as pipeline.json's is
+        variants[f"window_steps {n}"] = (pipe.anchor, dataclasses.replace(shipped, window_steps=n))
 
     def minute(prompt: str, seed: int) -> float:
         t0 = time.perf_counter()
@@ -55,46 +65,42 @@ def main() -> None:
 
     rows = []
     for prompt in args.prompts:
-        walls: dict[str, list[float]] = {k: [] for k in kinds}
+        walls: dict[str, list[float]] = {k: [] for k in variants}
         for i in range(args.repeats + 1):  # the first is a warm-up
-            for key, a in kinds.items():
-                pipe.anchor = a
+            for key, (anchor, config) in variants.items():
+                pipe.anchor, pipe.config = anchor, config
                 walls[key].append(minute(prompt, i))
-        pipe.anchor = anchor
+        pipe.anchor, pipe.config = variants["as shipped"]
         parts = len(pipe.parts_for([prompt])[0] or [prompt])
-        row = {"prompt": prompt, "parts": parts}
-        for key, w in walls.items():
-            row[key] = w[1:]
-            row[key.replace("walls", "wall")] = statistics.median(w[1:])
+        row = {"prompt": prompt, "parts": parts,
+               "walls": {k: w[1:] for k, w in walls.items()},
+               "wall": {k: statistics.median(w[1:]) for k, w in walls.items()}}  # fmt: skip
         rows.append(row)
         print(rows[-1], flush=True)
+    flags = " --without-anchor" if args.without_anchor else ""
+    flags += f" --window-steps {' '.join(map(str, args.window_steps))}" if args.window_steps else ""
     lines = [
         f"# Minute-long video wall time (`python bench/long_speed.py --seconds {args.seconds} "
-        f"--repeats {args.repeats}{' --without-anchor' if args.without_anchor else ''}`, "
-        f"{args.threads} threads)",
+        f"--repeats {args.repeats}{flags}`, {args.threads} threads)",
         "",
         f"{args.seconds} s at 8 fps ({frames} frames): the first 17-frame clip, then one "
         "continuation per extension window, as `kinema generate --seconds` makes it; several "
-        f"objects one object at a time (composer: {pipe.config.composer!r}); each window's "
-        f"context anchored (anchor: {pipe.config.anchor!r})"
-        + (
-            ", and each repeat made again with no anchor, alternating."
-            if args.without_anchor
-            else "."
-        ),
+        f"objects one at a time (composer: {shipped.composer!r}); each window's context "
+        f"anchored (anchor: {shipped.anchor!r}); {shipped.steps} sampler steps for the first "
+        f"clip, {pipe.steps_for(window=True)} per window as shipped"
+        + (", and each repeat made again with each variant in turn." if len(variants) > 1 else "."),
         "",
-        "| prompt | clips laid together | wall time (median) | runs |"
-        + (" without the anchor (median) | runs |" if args.without_anchor else ""),
-        "|---|---|---|---|" + ("---|---|" if args.without_anchor else ""),
+        "| prompt | clips laid together | "
+        + " | ".join(f"{k}: wall time (median) | runs" for k in variants)
+        + " |",
+        "|---|---|" + "---|---|" * len(variants),
         *[
-            f"| {r['prompt']} | {r['parts']} | {r['wall']:.1f} s | "
-            f"{', '.join(f'{w:.1f}' for w in r['walls'])} |"
-            + (
-                f" {r['wall_without_anchor']:.1f} s | "
-                f"{', '.join(f'{w:.1f}' for w in r['walls_without_anchor'])} |"
-                if args.without_anchor
-                else ""
+            f"| {r['prompt']} | {r['parts']} | "
+            + " | ".join(
+                f"{r['wall'][k]:.1f} s | {', '.join(f'{w:.1f}' for w in r['walls'][k])}"
+                for k in variants
             )
+            + " |"
             for r in rows
         ],
     ]

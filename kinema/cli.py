@@ -609,9 +609,11 @@ def generate(
                     seed=seed, fps=fps, sampler=sampler, rewrite_prompt=rewrite)  # fmt: skip
         timings = Timings()
         total = steps or pipe.config.steps
-        windows = -(-(frames - first) // pipe.config.extend_window)
+        # each window's: pipeline.json's window_steps where it keeps one continuation
+        per = steps or pipe.steps_for(window=window_k == 1)
+        windows = -(-(frames - first) // pipe.config.extend_window) if frames > first else 0
         with _progress() as bar:
-            task = bar.add_task("sampling", total=total * (1 + windows))
+            task = bar.add_task("sampling", total=total + per * windows)
             # a long video's first clip: what the windows' identity guard reads, read the same
             # way, its candidates the guard reads right first (Pipeline's guarded)
             video = pipe(prompt, num_frames=first, height=height, width=width, timings=timings,
@@ -641,6 +643,7 @@ def generate(
                 params["window_guard_threshold"] = pipe.config.guard_threshold
                 params["window_guard_tries"] = pipe.config.guard_tries
             params["window_context_guidance"] = _context_guidance(pipe, "extend")
+            params["window_steps"] = per
         _save(video, output, force, pipe, _Out(prompt, "generate", visible_mark, sign_prompt),
               params)  # fmt: skip
     _report(output, video, seed, timings, load)  # type: ignore[arg-type]
@@ -739,7 +742,8 @@ def _say_best_of(pipe, prompt: str, candidates: int | None, where: str = "",  # 
     elif window and n == 1 and drafts > 1:  # one continuation a window, from screened drafts
         err_console.print(f"[dim]each window continues from the best of {drafts} drafts the "
                           f"{pipe.config.verifier} verifier reads at step "
-                          f"{pipe.screen_step_for(window=True)} of {steps or pipe.steps_for()}, "
+                          f"{pipe.screen_step_for(window=True)} of "
+                          f"{steps or pipe.steps_for(window=True)}, "
                           "finished (pipeline.json's window_screen_drafts)[/]")  # fmt: skip
     elif n > 1:
         what = "continuations per window" if choice == "windows" else "clips"
@@ -849,11 +853,12 @@ def _edit(
         call = functools.partial(call, prompt=read)
     _say_pasted_negative(out.prompt)
     image = choice == "clips"  # animate: image to video, which may take its own step count
-    total = steps or pipe.steps_for(image)
-    params = {"seed": seed, "steps": total,
-              "context_guidance": _context_guidance(pipe, out.mode)}  # fmt: skip
+    params = {"seed": seed, "context_guidance": _context_guidance(pipe, out.mode)}
     params["candidates"] = _say_best_of(pipe, out.prompt, candidates, choice=choice,
                                         steps=steps, params=params, image=image)  # fmt: skip
+    # and windows keeping one continuation each, a long video's (pipeline.json's window_steps)
+    total = steps or pipe.steps_for(image, choice == "windows" and params["candidates"] == 1)
+    params["steps"] = total
     if plan is not None:
         params["window_planner"] = _say_planner(pipe, out.prompt, plan)
     if compose is not None and (composed := _say_composed(pipe, out.prompt, compose)):

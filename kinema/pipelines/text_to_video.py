@@ -141,6 +141,11 @@ class PipelineConfig:
     # bench/results/i2v_steps_sweep_tune.md; screened from 12 drafts, 100 cases: 91% with 20,
     # 92% with 30). `image_screen_step` counts in these steps
     image_steps: int = 0
+    # sampler steps in a long video's windows where the call names none (0 = `steps`): windows
+    # of an extension that keep one continuation each, as `kinema generate --seconds` makes
+    # them (`kinema extend`'s best of `extend_candidates` keeps `steps`). A minute's time is
+    # almost all its windows' sampling (29 windows of 2 x 5 latents per step)
+    window_steps: int = 0
     # best of N per extension window: each window samples `extend_candidates` continuations
     # and keeps the one the verifier reads closest to the prompt, over the window's context and
     # new frames (a linear motion counted either way round: objects reflect off walls); 1 = one
@@ -284,7 +289,8 @@ class PipelineConfig:
                 if not self.verifier:
                     raise InvalidInputError(f"{name} needs a verifier to read the drafts")
         for name, least in (("screen_step", 1), ("image_screen_step", 0),
-                            ("window_screen_step", 0), ("image_steps", 0)):  # fmt: skip
+                            ("window_screen_step", 0), ("image_steps", 0),
+                            ("window_steps", 0)):  # fmt: skip
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise InvalidInputError(f"{name} must be an int >= {least}, got {value!r}")
@@ -619,9 +625,12 @@ class Pipeline:
         read = getattr(self.verifier, "caption", None)
         return read(frames) if read is not None else None
 
-    def steps_for(self, image: bool = False) -> int:
+    def steps_for(self, image: bool = False, window: bool = False) -> int:
         """Sampler steps a call makes where it names none: ``config.steps``, or in image to
-        video ``config.image_steps`` where it is set."""
+        video ``config.image_steps`` and in a long video's windows (``window``: extension
+        windows keeping one continuation each) ``config.window_steps`` where they are set."""
+        if window:
+            return self.config.window_steps or self.config.steps
         return (image and self.config.image_steps) or self.config.steps
 
     def screen_step_for(self, image: bool = False, window: bool = False) -> int:
@@ -655,7 +664,7 @@ class Pipeline:
         steps: ``screen_drafts_for(image, window)`` where a screen applies (a verifier, more
         drafts than K, K > 1 but in windows, a step after ``screen_step_for`` to go on from),
         else K."""
-        steps = self.steps_for(image) if steps is None else steps
+        steps = self.steps_for(image, window and candidates == 1) if steps is None else steps
         drafts = self.screen_drafts_for(image, window)
         if self._screens(candidates, drafts, window):
             return drafts if self.screen_step_for(image, window) < steps - 1 else candidates
@@ -1253,6 +1262,8 @@ class Pipeline:
                 srcs = [src[None] if ps is None else self.composer.split_frames(p, src)  # type: ignore[union-attr]
                         for p, ps in zip(prompts, parts, strict=True)]  # fmt: skip
                 K = max(self.candidates_for(p, candidates, "windows") for p in rows)
+                if num_inference_steps is None:  # a long video's windows: config.window_steps
+                    steps = self.steps_for(window=K == 1)
                 made = self._extend(rows, negs, np.concatenate(srcs), num_frames, steps,
                                     guidance, seed, sampler, callback, timings, K, planner,
                                     mark=not any(parts))  # fmt: skip  # [R, T + new, H, W, 3]

@@ -59,6 +59,10 @@ def test_shipped_model_draws_large_single_objects(text_encoder) -> None:
     # and 80% for the best of 3, t2v_screen_tune_i2v.md; with 30 steps 92% at 13,
     # t2v_screen_tune_i2v_steps-30_0-100.md)
     assert (config.image_steps, pipe.steps_for(image=True), pipe.steps_for()) == (30, 30, 20)
+    # a long video's windows keep the 20 steps: 12 took a minute from 56.6 to 32.8 s (AVX2,
+    # fp32) but cost 3.8 +- 1.9 points of motion on 20 tuning minutes, 16 cost 6.3 +- 4.9
+    # (bench/results/long_compare_window-steps-{12,16}_tune.md, long_speed_window-steps.md)
+    assert (config.window_steps, pipe.steps_for(window=True)) == (0, 20)
     assert (config.image_screen_step, pipe.screen_step_for(image=True)) == (13, 13)
     # from 12 drafts (50 more tuning cases: 96% against 90% from 8; t2v_screen_tune_i2v_0-50.md)
     assert (config.image_screen_drafts, pipe.drafts_for(2, image=True)) == (12, 12)

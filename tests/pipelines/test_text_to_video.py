@@ -60,6 +60,56 @@ def test_image_to_video_takes_its_own_step_count_where_one_is_set(
             PipelineConfig(image_steps=bad)  # type: ignore[arg-type]
 
 
+def test_long_video_windows_take_their_own_step_count_where_one_is_set(
+    tiny_pipeline: Pipeline,
+) -> None:
+    import dataclasses
+
+    from kinema.models.vae import default_weights_dir
+    from kinema.pipelines.verify import ShapesWorldVerifier
+
+    config = dataclasses.replace(tiny_pipeline.config, window_steps=2, verifier="shapes-world",
+                                 extend_candidates=2)  # steps = 3  # fmt: skip
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config,
+                    verifier=ShapesWorldVerifier.from_pretrained(default_weights_dir()))  # fmt: skip
+    still = np.full((32, 32, 3), 40, dtype=np.uint8)
+    src = Video(np.full((9, 32, 32, 3), 40, dtype=np.uint8), 8.0)
+    ext = {"video": src, "mode": "extend", "num_frames": 8}
+    said = "a red circle moving left on a black background"  # the verifier reads it
+    totals = {}
+    for name, kw in {
+        "t2v": {"candidates": 1},
+        "i2v": {"image": still, "candidates": 1},
+        # a long video's windows: one continuation each
+        "windows of one": ext | {"candidates": 1},
+        "windows of one, asked": ext | {"candidates": 1, "num_inference_steps": 4},
+        # kinema extend: the best of extend_candidates per window keeps the pipeline's steps
+        "windows of two": ext,
+        "fill": {"video": src, "missing": [4], "candidates": 1},
+    }.items():
+        seen: list[tuple[int, int]] = []
+        kw = {"num_frames": 5} | kw
+        pipe(said, height=32, width=32, seed=1,
+             callback=lambda i, n, seen=seen: seen.append((i, n)), **kw)  # fmt: skip
+        totals[name] = {n for _, n in seen}
+    windows = -(-8 // pipe.config.extend_window)  # every window's steps in the total
+    assert totals == {"t2v": {3}, "i2v": {3}, "windows of one": {2 * windows},
+                      "windows of one, asked": {4 * windows}, "windows of two": {3 * windows},
+                      "fill": {3}}  # fmt: skip
+    assert (pipe.steps_for(), pipe.steps_for(window=True), pipe.steps_for(image=True)) == (3, 2, 3)
+    assert tiny_pipeline.steps_for(window=True) == 3  # 0: the pipeline's steps
+    # a window sampled in fewer steps is another sample, not the same one relabelled
+    a = pipe(said, video=src, mode="extend", num_frames=8, seed=3, candidates=1)
+    plain = dataclasses.replace(config, window_steps=0)
+    b = Pipeline(pipe.dit, pipe.vae, pipe.text_encoder, plain, verifier=pipe.verifier)(
+        said, video=src, mode="extend", num_frames=8, seed=3, candidates=1
+    )
+    assert np.array_equal(a.frames[:9], b.frames[:9]) and not np.array_equal(a.frames, b.frames)
+    for bad in (-1, 2.5, True):
+        with pytest.raises(InvalidInputError, match="window_steps must be an int >= 0"):
+            PipelineConfig(window_steps=bad)  # type: ignore[arg-type]
+
+
 def test_seed_decides_the_output(tiny_pipeline: Pipeline) -> None:
     a = tiny_pipeline("a blue star", num_frames=5, seed=7).frames
     b = tiny_pipeline("a blue star", num_frames=5, seed=7).frames
