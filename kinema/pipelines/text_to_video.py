@@ -144,7 +144,7 @@ class PipelineConfig:
     # sampler steps in a long video's windows where the call names none (0 = `steps`): windows
     # of an extension that keep one continuation each, as `kinema generate --seconds` makes
     # them (`kinema extend`'s best of `extend_candidates` keeps `steps`). A minute's time is
-    # almost all its windows' sampling (29 windows of 2 x 5 latents per step)
+    # almost all its windows' sampling (39 windows of 2 x 5 latents per step)
     window_steps: int = 0
     # best of N per extension window: each window samples `extend_candidates` continuations
     # and keeps the one the verifier reads closest to the prompt, over the window's context and
