@@ -152,6 +152,8 @@ def main() -> None:
     ap.add_argument("--window-screen-drafts", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--window-screen-step", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--window-steps", type=int, default=None, help="override pipeline.json")
+    ap.add_argument("--guidance-interval", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+                    help="override pipeline.json: guided only at noise levels t in [LO, HI]")  # fmt: skip
     ap.add_argument(
         "--window-candidates",
         type=int,
@@ -185,7 +187,8 @@ def main() -> None:
                  "candidates", "extend_candidates", "fill_candidates", "planner",
                  "screen_drafts", "screen_step", "image_screen_step",
                  "image_screen_drafts", "window_screen_drafts",
-                 "window_screen_step", "window_steps", "composer", "guard", "guard_threshold",
+                 "window_screen_step", "window_steps", "guidance_interval",
+                 "composer", "guard", "guard_threshold",
                  "guard_tries", "anchor")  # fmt: skip
     given = {k: getattr(args, k) for k in overrides}
     # validated again by PipelineConfig.__post_init__; the pipeline builds its planner,
@@ -212,6 +215,7 @@ def main() -> None:
         "long_window_screen_step": pipe.screen_step_for(window=True),
         # sampler steps per extension window (pipeline.json's window_steps; 0: steps)
         "window_steps": pipe.steps_for(window=True),
+        "guidance_interval": list(pipe.config.guidance_interval),
         "fill_candidates": pipe.config.fill_candidates,
         "planner": pipe.config.planner,
         "composer": pipe.config.composer,
