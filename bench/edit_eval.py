@@ -214,7 +214,7 @@ def main() -> None:
         "long_window_drafts": pipe.drafts_for(args.window_candidates, window=True),
         "long_window_screen_step": pipe.screen_step_for(window=True),
         # sampler steps per extension window (pipeline.json's window_steps; 0: steps)
-        "window_steps": pipe.steps_for(window=True),
+        "window_steps": pipe.steps_for(window=True, candidates=args.window_candidates),
         "guidance_interval": list(pipe.config.guidance_interval),
         "fill_candidates": pipe.config.fill_candidates,
         "planner": pipe.config.planner,

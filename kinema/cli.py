@@ -609,9 +609,8 @@ def generate(
                     seed=seed, fps=fps, sampler=sampler, rewrite_prompt=rewrite)  # fmt: skip
         timings = Timings()
         total = steps or pipe.config.steps
-        # each window's: pipeline.json's window_steps where it keeps one continuation
-        per = steps or pipe.steps_for(window=window_k == 1)
-        windows = -(-(frames - first) // pipe.config.extend_window) if frames > first else 0
+        per = steps or pipe.steps_for(window=True, candidates=window_k)  # each window's
+        windows = -(-(frames - first) // pipe.config.extend_window)
         with _progress() as bar:
             task = bar.add_task("sampling", total=total + per * windows)
             # a long video's first clip: what the windows' identity guard reads, read the same
@@ -856,8 +855,7 @@ def _edit(
     params = {"seed": seed, "context_guidance": _context_guidance(pipe, out.mode)}
     params["candidates"] = _say_best_of(pipe, out.prompt, candidates, choice=choice,
                                         steps=steps, params=params, image=image)  # fmt: skip
-    # and windows keeping one continuation each, a long video's (pipeline.json's window_steps)
-    total = steps or pipe.steps_for(image, choice == "windows" and params["candidates"] == 1)
+    total = steps or pipe.steps_for(image, choice == "windows", params["candidates"])
     params["steps"] = total
     if plan is not None:
         params["window_planner"] = _say_planner(pipe, out.prompt, plan)

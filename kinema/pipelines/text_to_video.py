@@ -625,11 +625,12 @@ class Pipeline:
         read = getattr(self.verifier, "caption", None)
         return read(frames) if read is not None else None
 
-    def steps_for(self, image: bool = False, window: bool = False) -> int:
+    def steps_for(self, image: bool = False, window: bool = False, candidates: int = 1) -> int:
         """Sampler steps a call makes where it names none: ``config.steps``, or in image to
         video ``config.image_steps`` and in a long video's windows (``window``: extension
-        windows keeping one continuation each) ``config.window_steps`` where they are set."""
-        if window:
+        windows keeping ``candidates`` = 1 continuation each) ``config.window_steps`` where
+        they are set."""
+        if window and candidates == 1:
             return self.config.window_steps or self.config.steps
         return (image and self.config.image_steps) or self.config.steps
 
@@ -664,7 +665,7 @@ class Pipeline:
         steps: ``screen_drafts_for(image, window)`` where a screen applies (a verifier, more
         drafts than K, K > 1 but in windows, a step after ``screen_step_for`` to go on from),
         else K."""
-        steps = self.steps_for(image, window and candidates == 1) if steps is None else steps
+        steps = self.steps_for(image, window, candidates) if steps is None else steps
         drafts = self.screen_drafts_for(image, window)
         if self._screens(candidates, drafts, window):
             return drafts if self.screen_step_for(image, window) < steps - 1 else candidates
@@ -1263,7 +1264,7 @@ class Pipeline:
                         for p, ps in zip(prompts, parts, strict=True)]  # fmt: skip
                 K = max(self.candidates_for(p, candidates, "windows") for p in rows)
                 if num_inference_steps is None:  # a long video's windows: config.window_steps
-                    steps = self.steps_for(window=K == 1)
+                    steps = self.steps_for(window=True, candidates=K)
                 made = self._extend(rows, negs, np.concatenate(srcs), num_frames, steps,
                                     guidance, seed, sampler, callback, timings, K, planner,
                                     mark=not any(parts))  # fmt: skip  # [R, T + new, H, W, 3]

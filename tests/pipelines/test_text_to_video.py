@@ -98,6 +98,7 @@ def test_long_video_windows_take_their_own_step_count_where_one_is_set(
                       "fill": {3}}  # fmt: skip
     assert (pipe.steps_for(), pipe.steps_for(window=True), pipe.steps_for(image=True)) == (3, 2, 3)
     assert tiny_pipeline.steps_for(window=True) == 3  # 0: the pipeline's steps
+    assert pipe.steps_for(window=True, candidates=2) == 3  # the best of 2: the pipeline's steps
     # a window sampled in fewer steps is another sample, not the same one relabelled
     a = pipe(said, video=src, mode="extend", num_frames=8, seed=3, candidates=1)
     plain = dataclasses.replace(config, window_steps=0)
