@@ -152,6 +152,8 @@ def main() -> None:
     ap.add_argument("--window-screen-drafts", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--window-screen-step", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--window-steps", type=int, default=None, help="override pipeline.json")
+    ap.add_argument("--window-context", type=int, default=None, help="override pipeline.json")
+    ap.add_argument("--window-frames", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--guidance-interval", type=float, nargs=2, default=None, metavar=("LO", "HI"),
                     help="override pipeline.json: guided only at noise levels t in [LO, HI]")  # fmt: skip
     ap.add_argument(
@@ -187,7 +189,8 @@ def main() -> None:
                  "candidates", "extend_candidates", "fill_candidates", "planner",
                  "screen_drafts", "screen_step", "image_screen_step",
                  "image_screen_drafts", "window_screen_drafts",
-                 "window_screen_step", "window_steps", "guidance_interval",
+                 "window_screen_step", "window_steps", "window_context", "window_frames",
+                 "guidance_interval",
                  "composer", "guard", "guard_threshold",
                  "guard_tries", "anchor")  # fmt: skip
     given = {k: getattr(args, k) for k in overrides}
@@ -482,14 +485,16 @@ def long_video(pipe: Pipeline, items: list, args: argparse.Namespace) -> dict:
         videos.append((prompt, g, v.frames, tm.retried))
     per_prompt, ident, motion_ok, seam_steps, other_steps = [], [], [], [], []
     boundary_steps: list[float] = []
+    # the windows' layout (window_context / window_frames where the windows keep one each)
+    context, window = pipe.window_layout(args.window_candidates)
     for prompt, g, f, retried in videos:
         idf = objects_per_frame(f, g.spec)
         mo = motion_per_window(f, g.spec)
-        # seams: window k adds frames 17 + wk .. 16 + w(k + 1) (w = extend_window); compare the
-        # step into a window's first frame with the steps elsewhere
+        # seams: window k adds frames 17 + wk .. 16 + w(k + 1) (w: the new frames of the
+        # windows' layout); compare the step into a window's first frame with the steps elsewhere
         steps = np.array([frame_psnr(f[t - 1 : t], f[t : t + 1]) for t in range(1, len(f))])
         seam = np.zeros(len(steps), dtype=bool)
-        seam[[t - 1 for t in range(17, len(f), pipe.config.extend_window)]] = True
+        seam[[t - 1 for t in range(17, len(f), window)]] = True
         # the causal VAE decodes 4 frames per latent (frames 4j-3 .. 4j), so every 4th step
         # crosses a latent-frame boundary; a seam is one of those, so the like-for-like
         # comparison is a seam against the boundaries inside windows
@@ -511,8 +516,8 @@ def long_video(pipe: Pipeline, items: list, args: argparse.Namespace) -> dict:
         )
         print(per_prompt[-1], flush=True)
     return {
-        "extend_context": pipe.config.extend_context,
-        "extend_window": pipe.config.extend_window,
+        "extend_context": context,
+        "extend_window": window,
         "timings": long_rows,
         "identity_frames": float(np.mean(ident)),
         "motion_windows": float(np.mean(motion_ok)),
@@ -607,7 +612,8 @@ def context_sentence(res: dict) -> str:
 def markdown(res: dict, args: argparse.Namespace) -> str:
     lo = res.get("long")
     flag = f" --only {' '.join(args.only)}" if args.only and set(args.only) != set(SECTIONS) else ""
-    for name in ("extend_context", "extend_window", "interpolate_strength", "context_guidance",
+    for name in ("extend_context", "extend_window", "window_context", "window_frames",
+                 "interpolate_strength", "context_guidance",
                  "fill_context_guidance", "candidates", "extend_candidates",
                  "fill_candidates"):  # fmt: skip
         if getattr(args, name) is not None:

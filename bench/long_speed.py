@@ -7,9 +7,10 @@ object at a time where the pipeline has a composer (``pipeline.json``'s ``compos
 object's first clip and windows a row of one batch, so it costs more. This times both kinds:
 per prompt, one warm-up call, then the median of ``--repeats`` (first clip + extension, one
 continuation per window). ``--without-anchor`` also times each repeat with the identity anchor
-off (``pipeline.json``'s ``anchor``), and ``--window-steps N ...`` with each of those sampler
-steps per extension window (``window_steps``), alternating with the shipped run, so machine
-drift falls on all alike.
+off (``pipeline.json``'s ``anchor``), ``--window-steps N ...`` with each of those sampler
+steps per extension window (``window_steps``) and ``--window-layouts C+N ...`` with each of
+those windows (C context frames + N new: ``window_context``, ``window_frames``), alternating
+with the shipped run, so machine drift falls on all alike.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ def main() -> None:
                     help="time each repeat with the identity anchor off as well, alternating")  # fmt: skip
     ap.add_argument("--window-steps", type=int, nargs="+", default=[],
                     help="time each repeat with each of these window_steps as well, alternating")  # fmt: skip
+    ap.add_argument("--window-layouts", nargs="+", default=[], metavar="C+N",
+                    help="time each repeat with each of these window layouts as well (C context "
+                         "frames + N new: window_context, window_frames), alternating")  # fmt: skip
     ap.add_argument("--out", default="bench/results/long_speed")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -55,6 +59,12 @@ def main() -> None:
         variants["without the anchor"] = (None, shipped)
     for n in args.window_steps:  # validated as pipeline.json's is
         variants[f"window_steps {n}"] = (pipe.anchor, dataclasses.replace(shipped, window_steps=n))
+    for layout in args.window_layouts:
+        c, _, n = layout.partition("+")
+        if not (c.isdigit() and n.isdigit()):
+            ap.error(f"--window-layouts takes C+N (e.g. 5+12), got {layout!r}")
+        config = dataclasses.replace(shipped, window_context=int(c), window_frames=int(n))
+        variants[f"windows {layout}"] = (pipe.anchor, config)
 
     def minute(prompt: str, seed: int) -> float:
         t0 = time.perf_counter()
@@ -79,6 +89,7 @@ def main() -> None:
         print(rows[-1], flush=True)
     flags = " --without-anchor" if args.without_anchor else ""
     flags += f" --window-steps {' '.join(map(str, args.window_steps))}" if args.window_steps else ""
+    flags += f" --window-layouts {' '.join(args.window_layouts)}" if args.window_layouts else ""
     lines = [
         f"# Minute-long video wall time (`python bench/long_speed.py --seconds {args.seconds} "
         f"--repeats {args.repeats}{flags}`, {args.threads} threads)",
@@ -87,7 +98,8 @@ def main() -> None:
         "continuation per extension window, as `kinema generate --seconds` makes it; several "
         f"objects one at a time (composer: {shipped.composer!r}); each window's context "
         f"anchored (anchor: {shipped.anchor!r}); {shipped.steps} sampler steps for the first "
-        f"clip, {pipe.steps_for(window=True)} per window as shipped"
+        f"clip, {pipe.steps_for(window=True)} per window as shipped, each window "
+        "{0} context frames + {1} new ones".format(*pipe.window_layout())
         + (", and each repeat made again with each variant in turn." if len(variants) > 1 else "."),
         "",
         "| prompt | clips laid together | "

@@ -610,7 +610,8 @@ def generate(
         timings = Timings()
         total = steps or pipe.config.steps
         per = steps or pipe.steps_for(window=True, candidates=window_k)  # each window's
-        windows = -(-(frames - first) // pipe.config.extend_window)
+        context, step = pipe.window_layout(window_k)  # each window's frames: read, added
+        windows = -(-(frames - first) // step)
         with _progress() as bar:
             task = bar.add_task("sampling", total=total + per * windows)
             # a long video's first clip: what the windows' identity guard reads, read the same
@@ -643,6 +644,7 @@ def generate(
                 params["window_guard_tries"] = pipe.config.guard_tries
             params["window_context_guidance"] = _context_guidance(pipe, "extend")
             params["window_steps"] = per
+            params["window_context"], params["window_frames"] = context, step
         _save(video, output, force, pipe, _Out(prompt, "generate", visible_mark, sign_prompt),
               params)  # fmt: skip
     _report(output, video, seed, timings, load)  # type: ignore[arg-type]

@@ -643,17 +643,19 @@ def test_animate_samples_and_records_the_image_step_count(tmp_path: Path, tiny_p
         assert json.loads(r.output)["c2pa"]["claims"]["parameters"]["steps"] == steps, argv
 
 
-def test_long_video_windows_sample_and_record_their_own_step_count(
+def test_long_video_windows_sample_and_record_their_own_step_count_and_layout(
     tmp_path: Path, tiny_pipeline
 ) -> None:
     import dataclasses
 
+    from kinema.io.video import read_video
     from kinema.models.vae import default_weights_dir
     from kinema.pipelines import Pipeline
     from kinema.pipelines.verify import ShapesWorldVerifier
 
     config = dataclasses.replace(tiny_pipeline.config, window_steps=2, verifier="shapes-world",
-                                 extend_candidates=2)  # steps = 3  # fmt: skip
+                                 extend_candidates=2, window_context=1,
+                                 window_frames=8)  # steps = 3; extend 5 + 12  # fmt: skip
     pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config,
                     verifier=ShapesWorldVerifier.from_pretrained(default_weights_dir()))  # fmt: skip
     w = ["--weights", str(pipe.save_pretrained(tmp_path / "w")), "--seed", "1"]
@@ -663,13 +665,15 @@ def test_long_video_windows_sample_and_record_their_own_step_count(
     assert r.exit_code == 0, r.output
     extend = ["extend", str(clip), "--seconds", "0.5", "--prompt", said]
     long = ["generate", said, "--seconds", "3", "--size", "32"]
-    for argv, steps, window_steps in (
-        (extend, 3, None),  # the best of 2 per window: the pipeline's steps
-        ([*extend, "--candidates", "1"], 2, None),  # one continuation a window: window_steps
-        ([*extend, "--candidates", "1", "--steps", "1"], 1, None),
-        (long, 3, 2),  # the first clip the pipeline's steps, each window window_steps
-        ([*long, "--steps", "1"], 1, 1),
-        ([*long, "--candidates", "2"], 3, 3),
+    # each window's context and new frames: window_context / window_frames with one
+    # continuation a window, extend_context / extend_window for the best of N
+    for argv, steps, window_steps, layout in (
+        (extend, 3, None, None),  # the best of 2 per window: the pipeline's steps
+        ([*extend, "--candidates", "1"], 2, None, None),  # one a window: window_steps
+        ([*extend, "--candidates", "1", "--steps", "1"], 1, None, None),
+        (long, 3, 2, (1, 8)),  # the first clip the pipeline's steps, each window window_steps
+        ([*long, "--steps", "1"], 1, 1, (1, 8)),
+        ([*long, "--candidates", "2"], 3, 3, (5, 12)),
     ):
         out = tmp_path / f"{argv[0]}{'_'.join(argv[1:]).replace('/', '')[-40:]}.mp4"
         r = runner.invoke(app, [*argv, "-o", str(out), *w])
@@ -677,6 +681,10 @@ def test_long_video_windows_sample_and_record_their_own_step_count(
         r = runner.invoke(app, ["verify", str(out), "--json"])
         params = json.loads(r.output)["c2pa"]["claims"]["parameters"]
         assert (params["steps"], params.get("window_steps")) == (steps, window_steps), argv
+        made = (params.get("window_context"), params.get("window_frames"))
+        assert made == (layout or (None, None)), argv
+        if argv[0] == "generate":
+            assert len(read_video(out).frames) == 25  # 3 s at 8 fps, whatever the windows
 
 
 def test_extend_without_a_prompt_continues_what_the_verifier_reads(

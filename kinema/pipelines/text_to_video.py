@@ -144,8 +144,18 @@ class PipelineConfig:
     # sampler steps in a long video's windows where the call names none (0 = `steps`): windows
     # of an extension that keep one continuation each, as `kinema generate --seconds` makes
     # them (`kinema extend`'s best of `extend_candidates` keeps `steps`). A minute's time is
-    # almost all its windows' sampling (39 windows of 2 x 5 latents per step)
+    # almost all its windows' sampling (29 windows of 2 x 5 latents per step)
     window_steps: int = 0
+    # the same windows' layout (0 = `extend_context` / `extend_window`): pixel frames of
+    # context each reads (1 + 4k) and new frames each adds (a multiple of 4). 1 + 16 is 5
+    # latents, the trained length, each window an image to video call on the last frame
+    # made, the planner's prompt saying which way things go: 39 windows of 2 + 3 latents a
+    # minute become 29 of 1 + 4, 26% fewer latents sampled. 20 tuning minutes paired with 5 +
+    # 12 (bench/results/long_compare_window-1+16_tune.md): identity -0.6 +- 0.7, motion +3.2
+    # +- 2.6, seams -0.2 dB; 5 + 28 (33 frames): identity -2.1 +- 1.3, seams +0.7 dB. README,
+    # "Windows of one frame and sixteen"
+    window_context: int = 0
+    window_frames: int = 0
     # best of N per extension window: each window samples `extend_candidates` continuations
     # and keeps the one the verifier reads closest to the prompt, over the window's context and
     # new frames (a linear motion counted either way round: objects reflect off walls); 1 = one
@@ -307,6 +317,16 @@ class PipelineConfig:
         if self.extend_window < 4 or self.extend_window % 4:
             raise InvalidInputError(
                 f"extend_window must be a positive multiple of 4 frames, got {self.extend_window}"
+            )
+        wc, wf = self.window_context, self.window_frames
+        if isinstance(wc, bool) or not isinstance(wc, int) or wc < 0 or (wc and (wc - 1) % 4):
+            raise InvalidInputError(
+                f"window_context must be 0 (extend_context) or 1 + 4k pixel frames, got {wc!r}"
+            )
+        if isinstance(wf, bool) or not isinstance(wf, int) or wf < 0 or wf % 4:
+            raise InvalidInputError(
+                f"window_frames must be 0 (extend_window) or a positive multiple of 4 frames, "
+                f"got {wf!r}"
             )
 
     @classmethod
@@ -633,6 +653,16 @@ class Pipeline:
         if window and candidates == 1:
             return self.config.window_steps or self.config.steps
         return (image and self.config.image_steps) or self.config.steps
+
+    def window_layout(self, candidates: int = 1) -> tuple[int, int]:
+        """(context, new) pixel frames of each extension window keeping ``candidates``
+        continuations: a long video's windows (one each) take ``config.window_context`` /
+        ``config.window_frames`` where they are set, every other extension
+        ``config.extend_context`` / ``config.extend_window``."""
+        c = self.config
+        if candidates == 1:
+            return c.window_context or c.extend_context, c.window_frames or c.extend_window
+        return c.extend_context, c.extend_window
 
     def screen_step_for(self, image: bool = False, window: bool = False) -> int:
         """The sampler step whose data estimates a screen reads: ``config.screen_step``, or in
@@ -1147,7 +1177,8 @@ class Pipeline:
           resized / centre-cropped to ``height`` x ``width`` (default: its own size);
         - ``video=, mode="extend"``: add ``num_frames`` (a multiple of 4) after the video, in
           sliding windows of ``config.extend_window`` new frames, each conditioned on the
-          last ``config.extend_context`` frames (shipped: 12 and 5);
+          last ``config.extend_context`` frames (shipped: 12 and 5; windows keeping one
+          continuation each, a long video's, take ``window_layout()``: shipped 16 and 1);
         - ``video=, missing=[...]``: regenerate those frame indices (video length 1 + 4k).
 
         A negative field pasted into a prompt ("...\nNegative prompt: gore", a JSON body's
@@ -1449,7 +1480,9 @@ class Pipeline:
         mark: bool = True,
     ) -> np.ndarray:
         """Sliding windows: each generates up to ``config.extend_window`` frames after the last
-        ``config.extend_context`` frames, so the cost per generated second stays flat. Each
+        ``config.extend_context`` frames (with one continuation per window, ``candidates`` 1,
+        the ``window_layout`` a long video's windows take), so the cost per generated second
+        stays flat. Each
         window reads the prompt, or with a ``planner`` its ``window_prompt`` for the latest
         ``planner.look`` frames (the scene held, directions turned at the walls).
 
@@ -1467,7 +1500,8 @@ class Pipeline:
         prompt [B, T, H, W, 3]. ``mark``: watermark the new frames (False: the caller lays
         several rows together first and marks the result)."""
         B = len(prompts)
-        ctx = min(src.shape[-4], self.config.extend_context)
+        context, step = self.window_layout(candidates)
+        ctx = min(src.shape[-4], context)
         f = self.vae.cfg.temporal_factor
         ctx = 1 + (ctx - 1) // f * f  # 1 + 4k frames of context, rounded down
         parts = [src if src.ndim == 5 else np.repeat(src[None], B, axis=0)]  # [B, T, H, W, 3]
@@ -1475,7 +1509,6 @@ class Pipeline:
         keep = max(ctx, planner.look if planner else 0)
         latest = parts[0][:, -keep:]  # [B, keep, H, W, 3]
         said: list[str] = prompts  # what each window's DiT reads
-        step = self.config.extend_window
         windows = -(-new // step)
         stream = StreamCache()
         made = 0

@@ -217,6 +217,56 @@ def test_extension_window_sizes_come_from_the_config(
             dataclasses.replace(cfg, **bad)
 
 
+def test_long_video_windows_take_their_own_layout_where_one_is_set(
+    tiny_pipeline: Pipeline, clip: Video, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """window_context / window_frames set the windows that keep one continuation each (a long
+    video's); the best of N per window (kinema extend) keeps extend_context / extend_window."""
+    import dataclasses
+
+    from kinema.models.vae import default_weights_dir
+    from kinema.pipelines.verify import ShapesWorldVerifier
+
+    cfg = dataclasses.replace(tiny_pipeline.config, extend_context=9, extend_window=8,
+                              window_context=1, window_frames=4, verifier="shapes-world")  # fmt: skip
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, cfg,
+                    verifier=ShapesWorldVerifier.from_pretrained(default_weights_dir()))  # fmt: skip
+    made: list[tuple[int, int]] = []  # per window: latent frames sampled, rows
+    real = pipe.complete_latents
+
+    def record(*args: object, **kwargs: object) -> torch.Tensor:
+        out = real(*args, **kwargs)  # type: ignore[arg-type]
+        made.append((out.shape[2], out.shape[0]))
+        return out
+
+    monkeypatch.setattr(pipe, "complete_latents", record)
+    said = "a red circle moving left on a black background"  # the verifier reads it
+    one = pipe(said, video=clip, mode="extend", num_frames=12, seed=2, candidates=1)
+    # 1 context frame (1 latent) + 4 new (1 latent), three times
+    assert made == [(2, 1)] * 3 and one.frames.shape == (21, 32, 32, 3)
+    assert np.array_equal(one.frames[:9], clip.frames)
+    made.clear()
+    two = pipe(said, video=clip, mode="extend", num_frames=12, seed=2, candidates=2)
+    assert made == [(5, 2), (4, 2)]  # 9 + 8 (3 + 2 latents), then 9 + 4 (3 + 1): extend's
+    assert np.array_equal(two.frames[:9], clip.frames)
+    assert (pipe.window_layout(), pipe.window_layout(2)) == ((1, 4), (9, 8))
+    assert tiny_pipeline.window_layout() == (5, 12)  # 0: extend_context / extend_window
+    # another layout is another sample, not the same one relabelled
+    plain = Pipeline(pipe.dit, pipe.vae, pipe.text_encoder,
+                     dataclasses.replace(cfg, window_context=0, window_frames=0),
+                     verifier=pipe.verifier)  # fmt: skip
+    other = plain(said, video=clip, mode="extend", num_frames=12, seed=2, candidates=1)
+    assert np.array_equal(other.frames[:9], clip.frames)
+    assert not np.array_equal(other.frames, one.frames)
+    for bad, message in (({"window_context": 4}, "window_context"),
+                         ({"window_context": -1}, "window_context"),
+                         ({"window_context": True}, "window_context"),
+                         ({"window_frames": 6}, "window_frames"),
+                         ({"window_frames": 2.0}, "window_frames")):  # fmt: skip
+        with pytest.raises(InvalidInputError, match=message):
+            dataclasses.replace(cfg, **bad)
+
+
 def test_fill_regenerates_only_the_missing_frames(tiny_pipeline: Pipeline, clip: Video) -> None:
     out = tiny_pipeline("x", video=clip, missing=[3, 4, 5], seed=3)
     keep = [0, 1, 2, 6, 7, 8]

@@ -63,6 +63,13 @@ def test_shipped_model_draws_large_single_objects(text_encoder) -> None:
     # fp32) but cost 3.8 +- 1.9 points of motion on 20 tuning minutes, 16 cost 6.3 +- 4.9
     # (bench/results/long_compare_window-steps-{12,16}_tune.md, long_speed_window-steps.md)
     assert (config.window_steps, pipe.steps_for(window=True)) == (0, 20)
+    # and each reads the last frame made and adds 16 (5 latents, the trained length; 29
+    # windows a minute, not 39 of 5 + 12): 20 tuning minutes paired, identity -0.6 +- 0.7,
+    # motion +3.2 +- 2.6 (bench/results/long_compare_window-1+16_tune.md); 5 + 28 cost
+    # identity -2.1 +- 1.3 (long_compare_window-28_tune.md). kinema extend's best of 6 keeps
+    # 5 + 12, the layout its eval measured
+    assert (config.window_context, config.window_frames) == (1, 16)
+    assert (pipe.window_layout(), pipe.window_layout(6)) == ((1, 16), (5, 12))
     assert (config.image_screen_step, pipe.screen_step_for(image=True)) == (13, 13)
     # from 12 drafts (50 more tuning cases: 96% against 90% from 8; t2v_screen_tune_i2v_0-50.md)
     assert (config.image_screen_drafts, pipe.drafts_for(2, image=True)) == (12, 12)
