@@ -83,6 +83,22 @@ def test_rope_is_relative_and_norm_preserving() -> None:
     assert torch.allclose(a, b, atol=1e-4) and not torch.allclose(a, c, atol=1e-3)
 
 
+def test_rope_rotates_each_channel_pair_by_its_angle() -> None:
+    """apply_rope's complex multiply is the pair rotation written out: (x1 c - x2 s, x1 s +
+    x2 c) for each channel pair, to the bit in fp32, and keeps the input's dtype."""
+    d = 64
+    cos, sin = rope_3d((5, 4, 4), d, 10000.0)  # [80, 32]
+    x = torch.randn(2, 5, 80, d)
+    x1, x2 = x.unflatten(-1, (-1, 2)).unbind(-1)  # [2, 5, 80, 32] each
+    want = torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2)
+    assert torch.equal(apply_rope(x, cos, sin), want)
+    strided = x.transpose(1, 2).contiguous().transpose(1, 2)  # a permuted view, as q and k are
+    assert torch.equal(apply_rope(strided, cos, sin), want)
+    assert apply_rope(x.bfloat16(), cos, sin).dtype == torch.bfloat16
+    assert not torch.equal(apply_rope(x, cos, sin), x)  # position 0 is the only one left alone
+    assert torch.equal(apply_rope(x, cos, sin)[:, :, 0], x[:, :, 0])
+
+
 def test_shape_errors() -> None:
     model = DiT(CFG)
     x, t, text, mask = inputs(2, 3, 4, 4)
