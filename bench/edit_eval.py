@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from kinema.eval.fidelity import score_clip, summarize
 from kinema.eval.metrics import psnr
@@ -49,6 +50,24 @@ from kinema.world.scene import sample_scene
 EVAL_SEED = 515_151
 SECTIONS = ("i2v", "extend", "fill", "long")
 REFLECTED = {"left": "right", "right": "left", "up": "down", "down": "up"}
+
+
+def int8_dit(dit: torch.nn.Module) -> torch.nn.Module:
+    """A copy of the DiT whose blocks' linear layers (attention, cross-attention, MLP; not
+    the adaLN, embedding or output layers) run dynamic int8 (weights per output channel,
+    activations per call) through torch.ao's fbgemm / oneDNN kernels: a bench-only probe of
+    what int8 would buy on a CPU without native bf16 (torch.ao's quantized tensors are
+    deprecated, so the pipeline itself never takes this path)."""
+    import copy
+    import warnings
+
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    names = {n: per_channel_dynamic_qconfig for n, m in dit.named_modules()
+             if isinstance(m, torch.nn.Linear) and n.startswith("blocks.") and ".ada." not in n}  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the deprecation of quantized tensors
+        return quantize_dynamic(copy.deepcopy(dit), names, dtype=torch.qint8)
 
 
 def cases(n: int, frames: int = 17, seed: int = EVAL_SEED) -> list[tuple[str, object]]:
@@ -181,9 +200,13 @@ def main() -> None:
     ap.add_argument("--guard-threshold", type=float, default=None, help="override pipeline.json")
     ap.add_argument("--guard-tries", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--anchor", default=None, help="override pipeline.json ('' for none)")
+    ap.add_argument("--int8-dit", action="store_true",
+                    help="probe: the DiT's block linears in dynamic int8 (int8_dit)")  # fmt: skip
     ap.add_argument("--out", default="bench/results/edit_eval")
     args = ap.parse_args()
     pipe = Pipeline.from_pretrained(args.weights)
+    if args.int8_dit:
+        pipe.dit = int8_dit(pipe.dit)
     overrides = ("extend_context", "extend_window", "context_guidance", "fill_context_guidance",
                  "prompt_rewrite",
                  "candidates", "extend_candidates", "fill_candidates", "planner",
@@ -620,6 +643,8 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
             flag += f" --{name.replace('_', '-')} {getattr(args, name)}"
     if args.window_candidates != 1:
         flag += f" --window-candidates {args.window_candidates}"
+    if args.int8_dit:
+        flag += " --int8-dit"
     if args.prompt_rewrite is not None:
         flag += f" --prompt-rewrite '{args.prompt_rewrite}'"
     if args.planner is not None:

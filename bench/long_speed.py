@@ -46,6 +46,9 @@ def main() -> None:
     ap.add_argument("--window-layouts", nargs="+", default=[], metavar="C+N",
                     help="time each repeat with each of these window layouts as well (C context "
                          "frames + N new: window_context, window_frames), alternating")  # fmt: skip
+    ap.add_argument("--int8-dit", action="store_true",
+                    help="time each repeat with the DiT's block linears in dynamic int8 as well "
+                         "(bench/edit_eval.py's int8_dit probe), alternating")  # fmt: skip
     ap.add_argument("--out", default="bench/results/long_speed")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -66,6 +69,13 @@ def main() -> None:
         config = dataclasses.replace(shipped, window_context=int(c), window_frames=int(n))
         variants[f"windows {layout}"] = (pipe.anchor, config)
 
+    dits = {"as shipped": pipe.dit}
+    if args.int8_dit:
+        from edit_eval import int8_dit
+
+        variants["int8 DiT"] = (pipe.anchor, shipped)
+        dits["int8 DiT"] = int8_dit(pipe.dit)
+
     def minute(prompt: str, seed: int) -> float:
         t0 = time.perf_counter()
         v = pipe(prompt, num_frames=17, seed=seed, guarded=True)
@@ -79,8 +89,10 @@ def main() -> None:
         for i in range(args.repeats + 1):  # the first is a warm-up
             for key, (anchor, config) in variants.items():
                 pipe.anchor, pipe.config = anchor, config
+                pipe.dit = dits.get(key, dits["as shipped"])
                 walls[key].append(minute(prompt, i))
         pipe.anchor, pipe.config = variants["as shipped"]
+        pipe.dit = dits["as shipped"]
         parts = len(pipe.parts_for([prompt])[0] or [prompt])
         row = {"prompt": prompt, "parts": parts,
                "walls": {k: w[1:] for k, w in walls.items()},
@@ -90,6 +102,7 @@ def main() -> None:
     flags = " --without-anchor" if args.without_anchor else ""
     flags += f" --window-steps {' '.join(map(str, args.window_steps))}" if args.window_steps else ""
     flags += f" --window-layouts {' '.join(args.window_layouts)}" if args.window_layouts else ""
+    flags += " --int8-dit" if args.int8_dit else ""
     lines = [
         f"# Minute-long video wall time (`python bench/long_speed.py --seconds {args.seconds} "
         f"--repeats {args.repeats}{flags}`, {args.threads} threads)",
