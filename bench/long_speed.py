@@ -55,26 +55,25 @@ def main() -> None:
     pipe = Pipeline.from_pretrained(args.weights)
     frames = 1 + 8 * args.seconds
     shipped = pipe.config
-    # each variant: its label, the anchor and the config it runs with; every repeat runs all of
-    # them in turn, so machine drift falls on all alike
-    variants = {"as shipped": (pipe.anchor, shipped)}
+    # each variant: its label, the anchor, the config and the DiT it runs with; every repeat
+    # runs all of them in turn, so machine drift falls on all alike
+    dit = pipe.dit
+    variants = {"as shipped": (pipe.anchor, shipped, dit)}
     if args.without_anchor:
-        variants["without the anchor"] = (None, shipped)
+        variants["without the anchor"] = (None, shipped, dit)
     for n in args.window_steps:  # validated as pipeline.json's is
-        variants[f"window_steps {n}"] = (pipe.anchor, dataclasses.replace(shipped, window_steps=n))
+        config = dataclasses.replace(shipped, window_steps=n)
+        variants[f"window_steps {n}"] = (pipe.anchor, config, dit)
     for layout in args.window_layouts:
         c, _, n = layout.partition("+")
         if not (c.isdigit() and n.isdigit()):
             ap.error(f"--window-layouts takes C+N (e.g. 5+12), got {layout!r}")
         config = dataclasses.replace(shipped, window_context=int(c), window_frames=int(n))
-        variants[f"windows {layout}"] = (pipe.anchor, config)
-
-    dits = {"as shipped": pipe.dit}
+        variants[f"windows {layout}"] = (pipe.anchor, config, dit)
     if args.int8_dit:
         from edit_eval import int8_dit
 
-        variants["int8 DiT"] = (pipe.anchor, shipped)
-        dits["int8 DiT"] = int8_dit(pipe.dit)
+        variants["int8 DiT"] = (pipe.anchor, shipped, int8_dit(dit))
 
     def minute(prompt: str, seed: int) -> float:
         t0 = time.perf_counter()
@@ -87,12 +86,10 @@ def main() -> None:
     for prompt in args.prompts:
         walls: dict[str, list[float]] = {k: [] for k in variants}
         for i in range(args.repeats + 1):  # the first is a warm-up
-            for key, (anchor, config) in variants.items():
-                pipe.anchor, pipe.config = anchor, config
-                pipe.dit = dits.get(key, dits["as shipped"])
+            for key, (anchor, config, model) in variants.items():
+                pipe.anchor, pipe.config, pipe.dit = anchor, config, model
                 walls[key].append(minute(prompt, i))
-        pipe.anchor, pipe.config = variants["as shipped"]
-        pipe.dit = dits["as shipped"]
+        pipe.anchor, pipe.config, pipe.dit = variants["as shipped"]
         parts = len(pipe.parts_for([prompt])[0] or [prompt])
         row = {"prompt": prompt, "parts": parts,
                "walls": {k: w[1:] for k, w in walls.items()},

@@ -636,7 +636,9 @@ def generate(
                 params["window_drafts"] = window_screen["drafts"]
             params["window_planner"] = planned
             # each window's context read with its objects put back (pipeline.json's anchor)
-            params["window_anchor"] = pipe.anchor.name if pipe.anchor and window_k == 1 else ""
+            params["window_anchor"] = (
+                pipe.anchor.name if pipe.anchor and pipe.long_windows(window_k) else ""
+            )
             # windows made again where an object drifts (pipeline.json's guard)
             params["window_guard"] = guarded  # the first clip's objects too (guarded)
             if guarded:
@@ -716,7 +718,7 @@ def _say_planner(pipe, prompt: str, plan: bool) -> str:  # type: ignore[no-untyp
 def _say_guard(pipe, window_k: int) -> str:  # type: ignore[no-untyped-def]
     """Say so when a long video's windows are made again where an object drifts (one
     continuation per window and ``guard_tries`` set); the guard's name, or "" where none."""
-    if pipe.guard is None or not pipe.config.guard_tries or window_k != 1:
+    if pipe.guard is None or not pipe.config.guard_tries or not pipe.long_windows(window_k):
         return ""
     err_console.print(f"[dim]a window whose object the {pipe.guard.name} guard scores under "
                       f"{pipe.config.guard_threshold:g} is made again (up to "

@@ -645,12 +645,20 @@ class Pipeline:
         read = getattr(self.verifier, "caption", None)
         return read(frames) if read is not None else None
 
+    @staticmethod
+    def long_windows(candidates: int) -> bool:
+        """Whether extension windows keeping ``candidates`` continuations each are a long
+        video's, as ``kinema generate --seconds`` makes them (one each): those take
+        ``window_steps`` and ``window_layout``'s own frames, and the identity guard and anchor
+        read them; the best of N per window (``kinema extend``) does not."""
+        return candidates == 1
+
     def steps_for(self, image: bool = False, window: bool = False, candidates: int = 1) -> int:
         """Sampler steps a call makes where it names none: ``config.steps``, or in image to
         video ``config.image_steps`` and in a long video's windows (``window``: extension
         windows keeping ``candidates`` = 1 continuation each) ``config.window_steps`` where
         they are set."""
-        if window and candidates == 1:
+        if window and self.long_windows(candidates):
             return self.config.window_steps or self.config.steps
         return (image and self.config.image_steps) or self.config.steps
 
@@ -660,7 +668,7 @@ class Pipeline:
         ``config.window_frames`` where they are set, every other extension
         ``config.extend_context`` / ``config.extend_window``."""
         c = self.config
-        if candidates == 1:
+        if self.long_windows(candidates):
             return c.window_context or c.extend_context, c.window_frames or c.extend_window
         return c.extend_context, c.extend_window
 
@@ -1514,9 +1522,10 @@ class Pipeline:
         made = 0
         # the identity guard's reference per row, read once from the given frames: windows
         # keeping one continuation each (a long video's) are made again where they drift
-        refs = self.guard_references(prompts, parts[0]) if candidates == 1 else None
+        long = self.long_windows(candidates)
+        refs = self.guard_references(prompts, parts[0]) if long else None
         # and the anchor's, whose rows read their context with the objects put back as they were
-        anchors = self.anchor_references(prompts, parts[0]) if candidates == 1 else None
+        anchors = self.anchor_references(prompts, parts[0]) if long else None
         for w in range(windows):
             n = min(step, new - made)
             tail = latest[:, -ctx:]  # [B, ctx, H, W, 3]
