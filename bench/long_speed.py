@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from kinema.pipelines import Pipeline
+from kinema.pipelines.text_to_video import Timings
 
 PROMPTS = (
     "a large red circle bouncing on a black background",
@@ -75,25 +76,33 @@ def main() -> None:
 
         variants["int8 DiT"] = (pipe.anchor, shipped, int8_dit(dit))
 
-    def minute(prompt: str, seed: int) -> float:
+    def minute(prompt: str, seed: int) -> tuple[float, Timings]:
+        timings = Timings()
         t0 = time.perf_counter()
-        v = pipe(prompt, num_frames=17, seed=seed, guarded=True)
+        v = pipe(prompt, num_frames=17, seed=seed, guarded=True, timings=timings)
         pipe(prompt, video=v, mode="extend", num_frames=frames - 17, seed=seed, candidates=1,
-             compose=True)  # fmt: skip
-        return time.perf_counter() - t0
+             compose=True, timings=timings)  # fmt: skip
+        return time.perf_counter() - t0, timings
 
     rows = []
     for prompt in args.prompts:
         walls: dict[str, list[float]] = {k: [] for k in variants}
+        sampling: dict[str, list[float]] = {k: [] for k in variants}
+        retried: dict[str, list[int]] = {k: [] for k in variants}
         for i in range(args.repeats + 1):  # the first is a warm-up
             for key, (anchor, config, model) in variants.items():
                 pipe.anchor, pipe.config, pipe.dit = anchor, config, model
-                walls[key].append(minute(prompt, i))
+                wall, timings = minute(prompt, i)
+                walls[key].append(wall)
+                sampling[key].append(timings.sampling)
+                retried[key].append(timings.retried)
         pipe.anchor, pipe.config, pipe.dit = variants["as shipped"]
         parts = len(pipe.parts_for([prompt])[0] or [prompt])
         row = {"prompt": prompt, "parts": parts,
                "walls": {k: w[1:] for k, w in walls.items()},
-               "wall": {k: statistics.median(w[1:]) for k, w in walls.items()}}  # fmt: skip
+               "wall": {k: statistics.median(w[1:]) for k, w in walls.items()},
+               "sampling": {k: w[1:] for k, w in sampling.items()},
+               "retried": {k: w[1:] for k, w in retried.items()}}  # fmt: skip
         rows.append(row)
         print(rows[-1], flush=True)
     flags = " --without-anchor" if args.without_anchor else ""
@@ -112,6 +121,8 @@ def main() -> None:
         "{0} context frames + {1} new ones".format(*pipe.window_layout())
         + (", and each repeat made again with each variant in turn." if len(variants) > 1 else "."),
         "",
+        "Runs: wall seconds (of which sampling seconds, rows the identity guard made again).",
+        "",
         "| prompt | clips laid together | "
         + " | ".join(f"{k}: wall time (median) | runs" for k in variants)
         + " |",
@@ -119,7 +130,13 @@ def main() -> None:
         *[
             f"| {r['prompt']} | {r['parts']} | "
             + " | ".join(
-                f"{r['wall'][k]:.1f} s | {', '.join(f'{w:.1f}' for w in r['walls'][k])}"
+                f"{r['wall'][k]:.1f} s | "
+                + ", ".join(
+                    f"{w:.1f} ({s:.1f}, {n})"
+                    for w, s, n in zip(
+                        r["walls"][k], r["sampling"][k], r["retried"][k], strict=True
+                    )
+                )
                 for k in variants
             )
             + " |"

@@ -14,6 +14,7 @@ tokens, D width, L text tokens, E text width, h heads, d head_dim.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -23,7 +24,7 @@ from torch import nn
 
 from kinema.config import DiTConfig
 from kinema.errors import InvalidInputError
-from kinema.models.layers import load_module, save_weights
+from kinema.models.layers import TanhGELU, load_module, save_weights
 from kinema.models.rope import apply_rope, rope_3d, rope_split
 
 WEIGHTS_NAME = "dit.safetensors"
@@ -57,6 +58,18 @@ def gated(gate: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (gate[:, :, None] * per_group(y, gate.shape[1])).view(y.shape)  # [B, N, D]
 
 
+@dataclass(frozen=True)
+class TextContext:
+    """What the DiT computes from the prompt alone, once per prompt batch instead of per step:
+    the pooled prompt's conditioning row and every block's cross-attention keys and values
+    (``DiT.prepare_text``). A sampler's steps share one; given to ``DiT.forward`` in place of
+    the text tokens it gives the same velocity to the bit."""
+
+    pooled: torch.Tensor  # [B, D]: text_pool of the mean text token
+    kv: tuple[tuple[torch.Tensor, torch.Tensor], ...]  # per block: k, v [B, h, L, d]
+    mask: torch.Tensor  # [B, L] bool
+
+
 # ---------------------------------------------------------------------- blocks
 class Attention(nn.Module):
     """Multi-head attention with optional QK RMS-norm and RoPE; self- or cross-attention."""
@@ -71,18 +84,35 @@ class Attention(nn.Module):
         self.q_norm = nn.RMSNorm(self.head_dim, eps=1e-6) if qk_norm else nn.Identity()
         self.k_norm = nn.RMSNorm(self.head_dim, eps=1e-6) if qk_norm else nn.Identity()
 
+    def heads_of(self, y: torch.Tensor) -> torch.Tensor:
+        """[B, N, h*d] as [B, N, h, d], a view: the QK norms read each head's channels where
+        they lie instead of on the [B, h, N, d] transpose (the same values)."""
+        return y.unflatten(-1, (self.heads, self.head_dim))  # [B, N, h, d]
+
+    def keys_values(self, ctx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys (QK-normed in fp32, in the values' dtype) and values of ``ctx`` [B, M, Dk],
+        each [B, h, M, d]: what cross-attention reads of the text, the same at every step."""
+        k, v = self.heads_of(self.k(ctx)), self.heads_of(self.v(ctx))  # [B, M, h, d] each
+        k = self.k_norm(k.float()).to(v.dtype)  # [B, M, h, d]
+        return k.transpose(1, 2), v.transpose(1, 2)  # [B, h, M, d] each
+
     def forward(
         self,
         x: torch.Tensor,
         context: torch.Tensor | None = None,
         mask: torch.Tensor | None = None,
         rope: tuple[torch.Tensor, torch.Tensor] | None = None,
+        kv: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        ctx = x if context is None else context  # [B, M, Dk]
-        q = rearrange(self.q(x), "b n (h d) -> b h n d", h=self.heads)  # [B, h, N, d]
-        k = rearrange(self.k(ctx), "b m (h d) -> b h m d", h=self.heads)  # [B, h, M, d]
-        v = rearrange(self.v(ctx), "b m (h d) -> b h m d", h=self.heads)  # [B, h, M, d]
-        q, k = self.q_norm(q.float()), self.k_norm(k.float())  # norms in fp32 (autocast-safe)
+        """Self-attention over ``x`` [B, N, D] (with ``rope``), or cross-attention to
+        ``context`` [B, M, Dk], or to its keys and values ``kv`` prepared by ``keys_values``."""
+        q = self.q_norm(self.heads_of(self.q(x)).float()).transpose(1, 2)  # [B, h, N, d]
+        if kv is None:  # norms in fp32 (autocast-safe)
+            ctx = x if context is None else context  # [B, M, Dk]
+            k = self.k_norm(self.heads_of(self.k(ctx)).float()).transpose(1, 2)  # [B, h, M, d]
+            v = self.heads_of(self.v(ctx)).transpose(1, 2)  # [B, h, M, d]
+        else:
+            k, v = kv  # [B, h, M, d] each, k already normed
         if rope is not None:
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)  # [B, h, N, d]
         q, k = q.to(v.dtype), k.to(v.dtype)  # [B, h, N, d], [B, h, M, d]
@@ -101,23 +131,23 @@ class DiTBlock(nn.Module):
         self.cross = Attention(D, cfg.heads, kv_dim=cfg.text_dim, qk_norm=cfg.qk_norm)
         self.norm3 = nn.LayerNorm(D, elementwise_affine=False, eps=1e-6)
         hidden = int(D * cfg.mlp_ratio)
-        self.mlp = nn.Sequential(
-            nn.Linear(D, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, D)
-        )
+        self.mlp = nn.Sequential(nn.Linear(D, hidden), TanhGELU(), nn.Linear(hidden, D))
         self.ada = nn.Sequential(nn.SiLU(), nn.Linear(D, 6 * D))  # adaLN-Zero: zero-initialised
 
     def forward(
         self,
         x: torch.Tensor,
         c: torch.Tensor,
-        text: torch.Tensor,
+        text: torch.Tensor | None,
         text_mask: torch.Tensor,
         rope: tuple[torch.Tensor, torch.Tensor],
+        kv: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        # x [B, N, D]; c [B, G, D] (G = 1 or latent frames); text [B, L, E]; text_mask [B, L]
+        # x [B, N, D]; c [B, G, D] (G = 1 or latent frames); text [B, L, E]; text_mask [B, L];
+        # kv: this block's prepared text keys / values [B, h, L, d] (then text is unread)
         s1, sc1, g1, s2, sc2, g2 = self.ada(c).chunk(6, dim=-1)  # each [B, G, D]
         x = x + gated(g1, self.attn(modulate(self.norm1(x), s1, sc1), rope=rope))  # [B, N, D]
-        x = x + self.cross(self.norm2(x), context=text, mask=text_mask)  # [B, N, D]
+        x = x + self.cross(self.norm2(x), context=text, mask=text_mask, kv=kv)  # [B, N, D]
         x = x + gated(g2, self.mlp(modulate(self.norm3(x), s2, sc2)))  # [B, N, D]
         return x
 
@@ -174,13 +204,29 @@ class DiT(nn.Module):
             )
         return T // pt, H // ph, W // pw
 
+    def prepare_text(self, text: torch.Tensor, text_mask: torch.Tensor) -> TextContext:
+        """What the DiT reads of text tokens [B, L, E] with mask [B, L], once: pass it to
+        ``forward`` as ``text`` at every sampling step of the same prompts (and autocast)."""
+        m = text_mask[..., None].to(text.dtype)  # [B, L, 1]
+        pooled = (text * m).sum(1) / m.sum(1).clamp_min(1.0)  # [B, E]
+        kv = tuple(block.cross.keys_values(text) for block in self.blocks)  # depth x 2 x [B,h,L,d]
+        return TextContext(self.text_pool(pooled), kv, text_mask)  # pooled [B, D]
+
     def forward(
         self,
         latents: torch.Tensor,
         t: torch.Tensor,
-        text: torch.Tensor,
-        text_mask: torch.Tensor,
+        text: torch.Tensor | TextContext,
+        text_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """Velocity [B, C, T, H, W] of ``latents`` at ``t``, for text tokens [B, L, E] with
+        ``text_mask`` [B, L], or for a ``TextContext`` from ``prepare_text`` (no mask then)."""
+        if isinstance(text, TextContext):
+            prepared = text
+        elif text_mask is None:
+            raise InvalidInputError("text tokens need their text_mask [B, L]")
+        else:
+            prepared = self.prepare_text(text, text_mask)
         T = latents.shape[2]
         gt, gh, gw = self.grid(latents)
         pt, ph, pw = self.cfg.patch
@@ -192,8 +238,6 @@ class DiT(nn.Module):
             pw=pw,
         )  # [B, N, C*pt*ph*pw]
         x = self.embed(x)  # [B, N, D]
-        m = text_mask[..., None].to(text.dtype)  # [B, L, 1]
-        pooled = (text * m).sum(1) / m.sum(1).clamp_min(1.0)  # [B, E]
         if t.ndim == 1:
             temb = self.t_embed(timestep_features(t, self.cfg.freq_dim))[:, None]  # [B, 1, D]
         elif t.ndim == 2 and t.shape[1] == T:
@@ -201,10 +245,10 @@ class DiT(nn.Module):
             temb = self.t_embed(tf)  # [B, gt, D]: one row per latent frame
         else:
             raise InvalidInputError(f"t must be [B] or [B, {T}], got {tuple(t.shape)}")
-        c = temb + self.text_pool(pooled)[:, None]  # [B, G, D], G = 1 or gt
+        c = temb + prepared.pooled[:, None]  # [B, G, D], G = 1 or gt
         rope = rope_3d((gt, gh, gw), self.cfg.head_dim, self.cfg.rope_theta, latents.device)
-        for block in self.blocks:
-            x = block(x, c, text, text_mask, rope)  # [B, N, D]
+        for block, kv in zip(self.blocks, prepared.kv, strict=True):
+            x = block(x, c, None, prepared.mask, rope, kv)  # [B, N, D]
         shift, scale = self.ada_out(c).chunk(2, dim=-1)  # [B, G, D] each
         x = self.out(modulate(self.norm_out(x), shift, scale))  # [B, N, C*pt*ph*pw]
         return rearrange(

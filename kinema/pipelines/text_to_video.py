@@ -27,7 +27,7 @@ from kinema.diffusion import euler, heun, sample_timesteps, shift_for_tokens
 from kinema.errors import InvalidInputError
 from kinema.hardware import bf16_autocast
 from kinema.io.video import Video, resize_frames
-from kinema.models.dit import DiT, check_parts
+from kinema.models.dit import DiT, TextContext, check_parts
 from kinema.models.layers import StreamCache
 from kinema.models.text import TextEncoder
 from kinema.models.vae import CausalVAE, default_weights_dir
@@ -801,11 +801,19 @@ class Pipeline:
             text3 = torch.cat([text, text[n:]])  # [3B, L, E]
             mask3 = torch.cat([mask, mask[n:]])  # [3B, L]
 
-        def run(
-            x: torch.Tensor, tt: torch.Tensor, txt: torch.Tensor, m: torch.Tensor
-        ) -> torch.Tensor:
+        prepared: dict[str, TextContext] = {}  # what the DiT reads of each text batch, once
+
+        def run(x: torch.Tensor, tt: torch.Tensor, rows: str) -> torch.Tensor:
+            """The DiT on x [b, C, T, h, w] at tt for the text batch ``rows`` names: "prompts"
+            (text[:n]), "both" (prompts + negatives) or "three" (the three branches)."""
             with self.autocast():
-                return self.dit(x, tt, txt, m).float()  # [b, C, T, h, w]
+                if rows == "prompts" and rows not in prepared:
+                    prepared[rows] = self.dit.prepare_text(text[:n], mask[:n])  # [B, ...]
+                elif rows == "both" and rows not in prepared:
+                    prepared[rows] = self.dit.prepare_text(text, mask)  # [2B, ...]
+                elif rows == "three" and rows not in prepared:
+                    prepared[rows] = self.dit.prepare_text(text3, mask3)  # [3B, ...]
+                return self.dit(x, tt, prepared[rows]).float()  # [b, C, T, h, w]
 
         @torch.no_grad()
         def v(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -814,20 +822,20 @@ class Pipeline:
                 x = torch.where(keep, clean, x)  # [B, C, T, h, w]
                 tt = t[:, None].expand(-1, x.shape[2]).masked_fill(given[None], 0.0)  # [B, T]
             if guidance == 1.0 or not lo <= float(t.max()) <= hi:
-                out = run(x, tt, text[:n], mask[:n])  # [B, C, T, h, w]
+                out = run(x, tt, "prompts")  # [B, C, T, h, w]
             elif ctx == 1.0:
-                vc, vu = run(torch.cat([x, x]), torch.cat([tt, tt]), text, mask).chunk(2)
+                vc, vu = run(torch.cat([x, x]), torch.cat([tt, tt]), "both").chunk(2)
                 out = vu + guidance * (vc - vu)
             else:
                 tv = t[:, None, None, None, None]  # [B, 1, 1, 1, 1]
                 free = torch.where(keep, (1 - tv) * clean + tv * context_noise, x)
                 tf = t[:, None].expand(-1, x.shape[2])  # [B, T]
                 if ctx == guidance:  # both conditions dropped together: two batches
-                    vc, vf = run(torch.cat([x, free]), torch.cat([tt, tf]), text, mask).chunk(2)
+                    vc, vf = run(torch.cat([x, free]), torch.cat([tt, tf]), "both").chunk(2)
                     out = vf + guidance * (vc - vf)
                 else:
                     vc, vi, vf = run(torch.cat([x, x, free]), torch.cat([tt, tt, tf]),
-                                     text3, mask3).chunk(3)  # fmt: skip
+                                     "three").chunk(3)  # fmt: skip
                     out = vf + ctx * (vi - vf) + guidance * (vc - vi)
             return out if keep is None else out.masked_fill(keep, 0.0)
 

@@ -7,8 +7,8 @@ import torch
 
 from kinema.config import DIT_PRESETS, DiTConfig
 from kinema.errors import InvalidInputError
-from kinema.models.dit import DiT, describe, dit_flops_per_token
-from kinema.models.layers import conv_flops
+from kinema.models.dit import DiT, TextContext, describe, dit_flops_per_token
+from kinema.models.layers import TanhGELU, conv_flops
 from kinema.models.rope import apply_rope, rope_3d
 
 CFG = DIT_PRESETS["dit-test"]
@@ -97,6 +97,44 @@ def test_rope_rotates_each_channel_pair_by_its_angle() -> None:
     assert apply_rope(x.bfloat16(), cos, sin).dtype == torch.bfloat16
     assert not torch.equal(apply_rope(x, cos, sin), x)  # position 0 is the only one left alone
     assert torch.equal(apply_rope(x, cos, sin)[:, :, 0], x[:, :, 0])
+
+
+def test_text_read_once_gives_the_same_velocity_to_the_bit() -> None:
+    model = perturbed()
+    x, t, text, mask = inputs(2, 3, 4, 4)  # sample 1's last three text tokens are padding
+    prepared = model.prepare_text(text, mask)
+    assert isinstance(prepared, TextContext) and len(prepared.kv) == CFG.depth
+    k, v = prepared.kv[0]
+    assert k.shape == v.shape == (2, CFG.heads, 6, CFG.width // CFG.heads)  # [B, h, L, d]
+    y = model(x, t, text, mask)
+    assert torch.equal(model(x, t, prepared), y)  # every step of a sampler reuses it
+    assert torch.equal(model(x, t.flip(0), prepared), model(x, t.flip(0), text, mask))
+    other = model.prepare_text(text.flip(0), mask.flip(0))
+    assert not torch.allclose(model(x, t, other), y)  # what it holds is what the DiT reads
+    with pytest.raises(InvalidInputError, match="text_mask"):
+        model(x, t, text)
+
+
+def test_sigmoid_gelu_is_the_tanh_gelu() -> None:
+    import torch.nn.functional as F
+
+    gelu = TanhGELU()
+    x = torch.cat([torch.linspace(-30, 30, 6001), 3 * torch.randn(10_000)])
+    before = x.clone()
+    with torch.no_grad():
+        y = gelu(x)  # inference in fp32: x * sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3))
+    ref = F.gelu(x, approximate="tanh")
+    assert (y - ref).abs().max() < 1e-6 and not torch.equal(y, ref)  # another computation
+    assert torch.equal(x, before)  # its input left as it was
+    assert y[0] == 0.0 and y[6000] == 30.0  # the tails: 0 and the identity
+    # where autograd records and in bf16, torch's own kernel: the same values and gradients
+    xg = x.clone().requires_grad_()
+    gelu(xg).sum().backward()
+    xr = x.clone().requires_grad_()
+    F.gelu(xr, approximate="tanh").sum().backward()
+    assert torch.equal(xg.grad, xr.grad)
+    xb = x.bfloat16()
+    assert torch.equal(gelu(xb), F.gelu(xb, approximate="tanh"))
 
 
 def test_shape_errors() -> None:

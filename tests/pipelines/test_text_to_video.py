@@ -111,6 +111,41 @@ def test_long_video_windows_take_their_own_step_count_where_one_is_set(
             PipelineConfig(window_steps=bad)  # type: ignore[arg-type]
 
 
+def test_a_sample_reads_its_text_once_per_text_batch(tiny_pipeline: Pipeline, monkeypatch) -> None:
+    """The DiT's text keys / values are computed once per batch of prompts a sample runs, not
+    at every step: every step's forward gets the same TextContext (DiT.prepare_text)."""
+    import dataclasses
+
+    from kinema.models.dit import DiT, TextContext
+
+    dit = tiny_pipeline.dit
+    prepared: list[TextContext] = []
+    read: list[object] = []
+
+    def prepare(text, mask):  # the spy keeps what it made
+        prepared.append(DiT.prepare_text(dit, text, mask))
+        return prepared[-1]
+
+    def forward(latents, t, text, text_mask=None):
+        read.append(text)
+        return DiT.forward(dit, latents, t, text, text_mask)
+
+    monkeypatch.setattr(dit, "prepare_text", prepare)
+    monkeypatch.setattr(dit, "forward", forward)
+    out = tiny_pipeline("a red circle", num_frames=5, height=32, width=32, seed=0, candidates=1)
+    assert len(read) == 3 and len(prepared) == 1  # 3 steps, prompt + negative in one batch
+    assert all(r is prepared[0] for r in read) and prepared[0].mask.shape[0] == 2
+    # guidance only at high noise: the steps below read the prompt's batch alone, made once too
+    half = dataclasses.replace(tiny_pipeline.config, steps=4, guidance_interval=(0.5, 1.0))
+    pipe = Pipeline(dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, half)
+    prepared.clear(), read.clear()
+    pipe("a red circle", num_frames=5, height=32, width=32, seed=0, candidates=1)
+    assert len(read) == 4 and len(prepared) == 2
+    assert [p.mask.shape[0] for p in prepared] == [2, 1]
+    assert {id(r) for r in read} == {id(p) for p in prepared}
+    assert out.frames.shape == (5, 32, 32, 3)
+
+
 def test_seed_decides_the_output(tiny_pipeline: Pipeline) -> None:
     a = tiny_pipeline("a blue star", num_frames=5, seed=7).frames
     b = tiny_pipeline("a blue star", num_frames=5, seed=7).frames

@@ -87,7 +87,13 @@ def test_best_of_n_animates_a_still_too(best_of: Pipeline) -> None:
     best = int(np.argmax(clips.reshape(3, -1).mean(1)))
     assert np.array_equal(picked.frames[1:], best_of.mark(clips[best : best + 1, 1:])[0])
     one = best_of("a red circle", candidates=1, **kw)
-    assert np.array_equal(one.frames[1:], best_of.mark(clips[:1, 1:])[0])  # candidate 0
+    # candidate 0 is the clip one sample gives with the same seed, to float rounding: a batch
+    # of three candidates and a batch of one round the DiT's matmuls differently (about 3e-7 in
+    # the latents, with torch's GELU as with the sigmoid one), so a pixel may land a level off
+    off = np.abs(one.frames[1:].astype(int) - best_of.mark(clips[:1, 1:])[0].astype(int))
+    assert off.max() <= 1 and (off > 0).mean() < 1e-3
+    other = np.abs(one.frames[1:].astype(int) - best_of.mark(clips[1:2, 1:])[0].astype(int))
+    assert other.max() > 1  # while candidate 1 is another clip
 
 
 def test_a_screen_finishes_the_drafts_its_score_ranks_best(best_of: Pipeline) -> None:
