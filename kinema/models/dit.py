@@ -99,18 +99,16 @@ class Attention(nn.Module):
     def forward(
         self,
         x: torch.Tensor,
-        context: torch.Tensor | None = None,
         mask: torch.Tensor | None = None,
         rope: tuple[torch.Tensor, torch.Tensor] | None = None,
         kv: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        """Self-attention over ``x`` [B, N, D] (with ``rope``), or cross-attention to
-        ``context`` [B, M, Dk], or to its keys and values ``kv`` prepared by ``keys_values``."""
+        """Self-attention over ``x`` [B, N, D] (with ``rope``), or cross-attention to the keys
+        and values ``kv`` of another sequence, made by ``keys_values``."""
         q = self.q_norm(self.heads_of(self.q(x)).float()).transpose(1, 2)  # [B, h, N, d]
         if kv is None:  # norms in fp32 (autocast-safe)
-            ctx = x if context is None else context  # [B, M, Dk]
-            k = self.k_norm(self.heads_of(self.k(ctx)).float()).transpose(1, 2)  # [B, h, M, d]
-            v = self.heads_of(self.v(ctx)).transpose(1, 2)  # [B, h, M, d]
+            k = self.k_norm(self.heads_of(self.k(x)).float()).transpose(1, 2)  # [B, h, N, d]
+            v = self.heads_of(self.v(x)).transpose(1, 2)  # [B, h, N, d]
         else:
             k, v = kv  # [B, h, M, d] each, k already normed
         if rope is not None:
@@ -138,16 +136,15 @@ class DiTBlock(nn.Module):
         self,
         x: torch.Tensor,
         c: torch.Tensor,
-        text: torch.Tensor | None,
+        text_kv: tuple[torch.Tensor, torch.Tensor],
         text_mask: torch.Tensor,
         rope: tuple[torch.Tensor, torch.Tensor],
-        kv: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        # x [B, N, D]; c [B, G, D] (G = 1 or latent frames); text [B, L, E]; text_mask [B, L];
-        # kv: this block's prepared text keys / values [B, h, L, d] (then text is unread)
+        # x [B, N, D]; c [B, G, D] (G = 1 or latent frames); text_kv: this block's text keys /
+        # values [B, h, L, d] (DiT.prepare_text); text_mask [B, L]
         s1, sc1, g1, s2, sc2, g2 = self.ada(c).chunk(6, dim=-1)  # each [B, G, D]
         x = x + gated(g1, self.attn(modulate(self.norm1(x), s1, sc1), rope=rope))  # [B, N, D]
-        x = x + self.cross(self.norm2(x), context=text, mask=text_mask, kv=kv)  # [B, N, D]
+        x = x + self.cross(self.norm2(x), mask=text_mask, kv=text_kv)  # [B, N, D]
         x = x + gated(g2, self.mlp(modulate(self.norm3(x), s2, sc2)))  # [B, N, D]
         return x
 
@@ -248,7 +245,7 @@ class DiT(nn.Module):
         c = temb + prepared.pooled[:, None]  # [B, G, D], G = 1 or gt
         rope = rope_3d((gt, gh, gw), self.cfg.head_dim, self.cfg.rope_theta, latents.device)
         for block, kv in zip(self.blocks, prepared.kv, strict=True):
-            x = block(x, c, None, prepared.mask, rope, kv)  # [B, N, D]
+            x = block(x, c, kv, prepared.mask, rope)  # [B, N, D]
         shift, scale = self.ada_out(c).chunk(2, dim=-1)  # [B, G, D] each
         x = self.out(modulate(self.norm_out(x), shift, scale))  # [B, N, C*pt*ph*pw]
         return rearrange(

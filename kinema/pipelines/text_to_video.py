@@ -801,18 +801,17 @@ class Pipeline:
             text3 = torch.cat([text, text[n:]])  # [3B, L, E]
             mask3 = torch.cat([mask, mask[n:]])  # [3B, L]
 
-        prepared: dict[str, TextContext] = {}  # what the DiT reads of each text batch, once
+        # the text batches a step may run: the prompts, prompts + negatives, the three branches
+        batches = {"prompts": (text[:n], mask[:n]), "both": (text, mask)}  # [B | 2B, L, ...]
+        if ctx != 1.0:
+            batches["three"] = (text3, mask3)  # [3B, L, ...]
+        prepared: dict[str, TextContext] = {}  # what the DiT reads of each, made once
 
         def run(x: torch.Tensor, tt: torch.Tensor, rows: str) -> torch.Tensor:
-            """The DiT on x [b, C, T, h, w] at tt for the text batch ``rows`` names: "prompts"
-            (text[:n]), "both" (prompts + negatives) or "three" (the three branches)."""
+            """The DiT on x [b, C, T, h, w] at tt for the text batch ``rows`` names."""
             with self.autocast():
-                if rows == "prompts" and rows not in prepared:
-                    prepared[rows] = self.dit.prepare_text(text[:n], mask[:n])  # [B, ...]
-                elif rows == "both" and rows not in prepared:
-                    prepared[rows] = self.dit.prepare_text(text, mask)  # [2B, ...]
-                elif rows == "three" and rows not in prepared:
-                    prepared[rows] = self.dit.prepare_text(text3, mask3)  # [3B, ...]
+                if rows not in prepared:
+                    prepared[rows] = self.dit.prepare_text(*batches[rows])
                 return self.dit(x, tt, prepared[rows]).float()  # [b, C, T, h, w]
 
         @torch.no_grad()
