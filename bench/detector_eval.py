@@ -14,12 +14,12 @@ bench/results/detector_eval.{md,json}.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from results_io import report
 
 from kinema.safety.detector import GeneratedDetector
 from kinema.train.detector import make_clips, reencode, roc
@@ -72,10 +72,7 @@ def main() -> None:
                      f"{100 * r['shipped_threshold_tpr']:.1f}% | "
                      f"{100 * r['shipped_threshold_fpr']:.1f}% |")  # fmt: skip
     text = "\n".join(lines)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".md").write_text(text + "\n")
-    args.out.with_suffix(".json").write_text(json.dumps({"rows": rows}, indent=1))
+    report(args.out, text, {"rows": rows})
 
 
 if __name__ == "__main__":

@@ -22,11 +22,11 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
+from results_io import report
 from torch import nn
 
 from kinema.models import dit as dit_module
@@ -168,11 +168,7 @@ def main() -> None:
         *[row(k, NORMS[0]) for k in NORMS],
     ]
     text = "\n".join(lines)
-    print(text)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(text + "\n")
-    out.with_suffix(".json").write_text(json.dumps(runs, indent=1))
+    report(args.out, text, runs)
 
 
 if __name__ == "__main__":

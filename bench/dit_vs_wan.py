@@ -9,12 +9,11 @@ against this machine's measured matmul peak.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
-from pathlib import Path
 
 import torch
+from results_io import report
 
 from kinema.config import DIT_PRESETS
 from kinema.models.dit import DiT, dit_flops_per_token
@@ -142,13 +141,7 @@ def main() -> None:
         ],
     ]
     text_out = "\n".join(lines)
-    print(text_out)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(text_out + "\n")
-    out.with_suffix(".json").write_text(
-        json.dumps({"forward": rows, "train": train_rows}, indent=1)
-    )
+    report(args.out, text_out, {"forward": rows, "train": train_rows})
 
 
 if __name__ == "__main__":

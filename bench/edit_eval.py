@@ -175,6 +175,9 @@ def main() -> None:
     ap.add_argument("--window-frames", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--guidance-interval", type=float, nargs=2, default=None, metavar=("LO", "HI"),
                     help="override pipeline.json: guided only at noise levels t in [LO, HI]")  # fmt: skip
+    ap.add_argument("--window-guidance-interval", type=float, nargs=2, default=None,
+                    metavar=("LO", "HI"), help="override pipeline.json: the same in a long "
+                    "video's windows")  # fmt: skip
     ap.add_argument(
         "--window-candidates",
         type=int,
@@ -213,7 +216,7 @@ def main() -> None:
                  "screen_drafts", "screen_step", "image_screen_step",
                  "image_screen_drafts", "window_screen_drafts",
                  "window_screen_step", "window_steps", "window_context", "window_frames",
-                 "guidance_interval",
+                 "guidance_interval", "window_guidance_interval",
                  "composer", "guard", "guard_threshold",
                  "guard_tries", "anchor")  # fmt: skip
     given = {k: getattr(args, k) for k in overrides}
@@ -242,6 +245,7 @@ def main() -> None:
         # sampler steps per extension window (pipeline.json's window_steps; 0: steps)
         "window_steps": pipe.steps_for(window=True, candidates=args.window_candidates),
         "guidance_interval": list(pipe.config.guidance_interval),
+        "window_guidance_interval": list(pipe.interval_for(True, args.window_candidates)),
         "fill_candidates": pipe.config.fill_candidates,
         "planner": pipe.config.planner,
         "composer": pipe.config.composer,
@@ -716,7 +720,8 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
     if lo is None:
         return "\n".join(lines)
     lines += [
-        f"| long: each window {lo['extend_context']} context frames + {lo['extend_window']} new ones | |",
+        f"| long: each window {lo['extend_context']} context frames + {lo['extend_window']} new ones, "
+        f"guided at t in {res.get('window_guidance_interval', res['guidance_interval'])} | |",
         f"| long ({args.long} s, {len(lo['per_prompt'])} prompts): colour + shape right per object per frame | {100 * lo['identity_frames']:.1f}% |",
         f"| long: motion class right per 2 s window | {100 * lo['motion_windows']:.1f}% |",
         f"| long: frame-to-frame PSNR at window seams vs elsewhere | {lo['frame_to_frame_psnr_at_seams']:.2f} vs {lo['frame_to_frame_psnr_elsewhere']:.2f} dB |",

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 from pathlib import Path
 
 from edit_eval import EVAL_SEED, _image_to_video, cases
+from results_io import report
 
 from kinema.pipelines import Pipeline
 
@@ -53,10 +53,7 @@ def write(runs: dict, command: str, n: int, out: Path) -> None:
         lines.append(f"| {steps} | {100 * r['objects_and_motion']:.1f}% | "
                      f"{100 * r['color']:.1f}% / {100 * r['shape']:.1f}% / "
                      f"{100 * r['motion']:.1f}% |")  # fmt: skip
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps({"command": command, "runs": runs}, indent=1))
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    report(out, "\n".join(lines), {"command": command, "runs": runs})
 
 
 if __name__ == "__main__":

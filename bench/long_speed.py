@@ -10,19 +10,19 @@ continuation per window). ``--without-anchor`` also times each repeat with the i
 off (``pipeline.json``'s ``anchor``), ``--window-steps N ...`` with each of those sampler
 steps per extension window (``window_steps``) and ``--window-layouts C+N ...`` with each of
 those windows (C context frames + N new: ``window_context``, ``window_frames``), alternating
-with the shipped run, so machine drift falls on all alike.
+with the shipped run, so machine drift falls on all alike; ``--window-guidance-intervals LO:HI
+...`` the same with each of those guidance intervals in the windows (``window_guidance_interval``).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import statistics
 import time
-from pathlib import Path
 
 import torch
+from results_io import report
 
 from kinema.pipelines import Pipeline
 from kinema.pipelines.text_to_video import Timings
@@ -40,6 +40,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--prompts", nargs="+", default=list(PROMPTS))
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="the warm-up's seed; repeat i takes first-seed + i (a minute's time "
+                         "depends on its seed: the rows the identity guard makes again)")  # fmt: skip
     ap.add_argument("--without-anchor", action="store_true",
                     help="time each repeat with the identity anchor off as well, alternating")  # fmt: skip
     ap.add_argument("--window-steps", type=int, nargs="+", default=[],
@@ -47,6 +50,9 @@ def main() -> None:
     ap.add_argument("--window-layouts", nargs="+", default=[], metavar="C+N",
                     help="time each repeat with each of these window layouts as well (C context "
                          "frames + N new: window_context, window_frames), alternating")  # fmt: skip
+    ap.add_argument("--window-guidance-intervals", nargs="+", default=[], metavar="LO:HI",
+                    help="time each repeat with each of these guidance intervals in the windows "
+                         "as well (window_guidance_interval), alternating")  # fmt: skip
     ap.add_argument("--int8-dit", action="store_true",
                     help="time each repeat with the DiT's block linears in dynamic int8 as well "
                          "(bench/edit_eval.py's int8_dit probe), alternating")  # fmt: skip
@@ -71,6 +77,18 @@ def main() -> None:
             ap.error(f"--window-layouts takes C+N (e.g. 5+12), got {layout!r}")
         config = dataclasses.replace(shipped, window_context=int(c), window_frames=int(n))
         variants[f"windows {layout}"] = (pipe.anchor, config, dit)
+    for interval in args.window_guidance_intervals:
+        lo, _, hi = interval.partition(":")
+        try:
+            bounds = (float(lo), float(hi))
+        except ValueError:
+            ap.error(f"--window-guidance-intervals takes LO:HI (e.g. 0.28:1), got {interval!r}")
+        config = dataclasses.replace(shipped, window_guidance_interval=bounds)
+        variants[f"windows guided at t in [{interval.replace(':', ', ')}]"] = (
+            pipe.anchor,
+            config,
+            dit,
+        )
     if args.int8_dit:
         from edit_eval import int8_dit
 
@@ -92,7 +110,7 @@ def main() -> None:
         for i in range(args.repeats + 1):  # the first is a warm-up
             for key, (anchor, config, model) in variants.items():
                 pipe.anchor, pipe.config, pipe.dit = anchor, config, model
-                wall, timings = minute(prompt, i)
+                wall, timings = minute(prompt, args.first_seed + i)
                 walls[key].append(wall)
                 sampling[key].append(timings.sampling)
                 retried[key].append(timings.retried)
@@ -105,9 +123,12 @@ def main() -> None:
                "retried": {k: w[1:] for k, w in retried.items()}}  # fmt: skip
         rows.append(row)
         print(rows[-1], flush=True)
-    flags = " --without-anchor" if args.without_anchor else ""
+    flags = f" --first-seed {args.first_seed}" if args.first_seed else ""
+    flags += " --without-anchor" if args.without_anchor else ""
     flags += f" --window-steps {' '.join(map(str, args.window_steps))}" if args.window_steps else ""
     flags += f" --window-layouts {' '.join(args.window_layouts)}" if args.window_layouts else ""
+    if args.window_guidance_intervals:
+        flags += f" --window-guidance-intervals {' '.join(args.window_guidance_intervals)}"
     flags += " --int8-dit" if args.int8_dit else ""
     lines = [
         f"# Minute-long video wall time (`python bench/long_speed.py --seconds {args.seconds} "
@@ -117,11 +138,14 @@ def main() -> None:
         "continuation per extension window, as `kinema generate --seconds` makes it; several "
         f"objects one at a time (composer: {shipped.composer!r}); each window's context "
         f"anchored (anchor: {shipped.anchor!r}); {shipped.steps} sampler steps for the first "
-        f"clip, {pipe.steps_for(window=True)} per window as shipped, each window "
+        f"clip, {pipe.steps_for(window=True)} per window as shipped (guided at t in "
+        f"{list(pipe.interval_for(window=True))}), each window "
         "{0} context frames + {1} new ones".format(*pipe.window_layout())
         + (", and each repeat made again with each variant in turn." if len(variants) > 1 else "."),
         "",
-        "Runs: wall seconds (of which sampling seconds, rows the identity guard made again).",
+        f"Runs: wall seconds (of which sampling seconds, rows the identity guard made again), "
+        f"seeds {args.first_seed + 1}..{args.first_seed + args.repeats} after a warm-up on "
+        f"seed {args.first_seed}.",
         "",
         "| prompt | clips laid together | "
         + " | ".join(f"{k}: wall time (median) | runs" for k in variants)
@@ -144,11 +168,7 @@ def main() -> None:
         ],
     ]
     text = "\n".join(lines)
-    print(text)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(text + "\n")
-    out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
+    report(args.out, text, rows)
 
 
 if __name__ == "__main__":

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-from pathlib import Path
 
 import numpy as np
 from edit_eval import EVAL_SEED, cases, motion_per_window, objects_per_frame
+from results_io import report
 
 from kinema.world.render import render
 
@@ -77,10 +76,7 @@ def main() -> None:
                 f"| {name} | `{p['prompt']}` | {100 * p['identity_frames']:.1f}% | "
                 f"{100 * p['motion_windows']:.1f}% |"
             )
-    out = Path(args.out)
-    out.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    report(args.out, "\n".join(lines), res)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from pathlib import Path
 
 import torch
+from results_io import report
 
 import kinema.models.dit as dit_module
 from kinema.hardware import native_bf16
@@ -77,10 +77,7 @@ def main() -> None:
         f"complex / real: {med['complex (shipped)'] / med['real (before)']:.3f}",
     ]
     text_out = "\n".join(lines)
-    print(text_out)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(text_out + "\n")
+    report(args.out, text_out)
 
 
 if __name__ == "__main__":

@@ -25,11 +25,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import time
-from pathlib import Path
 
 import numpy as np
+from results_io import report
 
 from kinema.eval.fidelity import score_clip, summarize
 from kinema.pipelines import Pipeline
@@ -221,11 +220,7 @@ def main() -> None:
             + f" | {r['seconds']:.0f} |"
         )
     text = "\n".join(lines)
-    print(text)
-    out = Path(args.out + ("_tune" if args.tune else ""))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(text + "\n")
-    out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
+    report(args.out + ("_tune" if args.tune else ""), text, rows)
 
 
 if __name__ == "__main__":

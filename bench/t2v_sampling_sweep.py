@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-from pathlib import Path
 
+from results_io import report
 from t2v_eval import EVAL_SEED, prompts, run
 
 from kinema.pipelines import Pipeline
@@ -88,10 +87,7 @@ def main() -> None:
             f"[{r['interval'][0]:g}, {r['interval'][1]:g}] | {cells[0]} | {cells[1]} | {secs:.0f} |"
         )
     text = "\n".join(lines)
-    print(text)
-    out = Path(args.out)
-    out.with_suffix(".md").write_text(text + "\n")
-    out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
+    report(args.out, text, rows)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import statistics
 import time
-from pathlib import Path
 
 import torch
+from results_io import report
 
 from kinema.hardware import cpu_has_native_bf16, native_bf16
 from kinema.pipelines import Pipeline
@@ -109,11 +108,7 @@ def main() -> None:
         ],
     ]
     text = "\n".join(lines)
-    print(text)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(text + "\n")
-    out.with_suffix(".json").write_text(json.dumps({"load": load, "rows": rows}, indent=1))
+    report(args.out, text, {"load": load, "rows": rows})
 
 
 if __name__ == "__main__":

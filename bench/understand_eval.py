@@ -19,13 +19,13 @@ Writes bench/results/understand_eval.{md,json}.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
+from results_io import report
 
 from kinema.io.video import Video, read_video, write_video
 from kinema.understand.describe import describe
@@ -255,14 +255,7 @@ def main() -> None:
         f"{speed['describe_s']:.1f} s; {speed['shots_found']} shots found of {speed['shots_true']}).",
     ]  # fmt: skip
     text = "\n".join(lines)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".md").write_text(text + "\n")
-    args.out.with_suffix(".json").write_text(
-        json.dumps(
-            {"shots": shots, "camera": camera, "recognizer": recog, "speed": speed}, indent=1
-        )
-    )
+    report(args.out, text, {"shots": shots, "camera": camera, "recognizer": recog, "speed": speed})
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from results_io import report
 
 from kinema.io.video import Video, read_video, write_video
 from kinema.safety.watermark import WatermarkConfig, detect, embed
@@ -206,12 +207,7 @@ def main() -> None:
             f"{100 * r['false']:.2f}% | {r['clean_max_score']:.2f} |"
         )
     text = "\n".join(lines)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".md").write_text(text + "\n")
-    args.out.with_suffix(".json").write_text(
-        json.dumps({"rows": rows, "psnr_mean": costs_a.mean(), "psnr_min": costs_a.min()}, indent=1)
-    )
+    report(args.out, text, {"rows": rows, "psnr_mean": costs_a.mean(), "psnr_min": costs_a.min()})
 
 
 if __name__ == "__main__":

@@ -647,6 +647,10 @@ def generate(
             params["window_context_guidance"] = _context_guidance(pipe, "extend")
             params["window_steps"] = per
             params["window_context"], params["window_frames"] = context, step
+            # the noise levels where each window's steps run guided (window_guidance_interval);
+            # a mapping: c2pa reads a list of numbers back as bytes
+            lo, hi = pipe.interval_for(True, window_k)
+            params["window_guidance_interval"] = {"lo": lo, "hi": hi}
         _save(video, output, force, pipe, _Out(prompt, "generate", visible_mark, sign_prompt),
               params)  # fmt: skip
     _report(output, video, seed, timings, load)  # type: ignore[arg-type]

@@ -654,8 +654,8 @@ def test_long_video_windows_sample_and_record_their_own_step_count_and_layout(
     from kinema.pipelines.verify import ShapesWorldVerifier
 
     config = dataclasses.replace(tiny_pipeline.config, window_steps=2, verifier="shapes-world",
-                                 extend_candidates=2, window_context=1,
-                                 window_frames=8)  # steps = 3; extend 5 + 12  # fmt: skip
+                                 extend_candidates=2, window_context=1, window_frames=8,
+                                 window_guidance_interval=(0.5, 1.0))  # steps = 3; extend 5 + 12  # fmt: skip
     pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config,
                     verifier=ShapesWorldVerifier.from_pretrained(default_weights_dir()))  # fmt: skip
     w = ["--weights", str(pipe.save_pretrained(tmp_path / "w")), "--seed", "1"]
@@ -683,6 +683,10 @@ def test_long_video_windows_sample_and_record_their_own_step_count_and_layout(
         assert (params["steps"], params.get("window_steps")) == (steps, window_steps), argv
         made = (params.get("window_context"), params.get("window_frames"))
         assert made == (layout or (None, None)), argv
+        # guided where window_guidance_interval says in windows of one continuation each
+        interval = {(1, 8): {"lo": 0.5, "hi": 1.0}, (5, 12): {"lo": 0.0, "hi": 1.0},
+                    None: None}[layout]  # fmt: skip
+        assert params.get("window_guidance_interval") == interval, argv
         if argv[0] == "generate":
             assert len(read_video(out).frames) == 25  # 3 s at 8 fps, whatever the windows
 

@@ -156,6 +156,15 @@ class PipelineConfig:
     # "Windows of one frame and sixteen"
     window_context: int = 0
     window_frames: int = 0
+    # guidance_interval in a long video's windows (None = `guidance_interval`): the noise
+    # levels t where those windows' steps run guided (two DiT batches, the prompt and context
+    # dropped together); below the interval's low end a step runs the prompt with its context
+    # alone, one batch. A minute's time is almost all its windows' sampling: [0.28, 1] (the
+    # last 5 of 20 steps unguided) is 12.5% less of it, and 20 tuning minutes paired with [0, 1]
+    # read identity +0.6 +- 0.7, motion +2.3 +- 2.5 points
+    # (bench/results/long_compare_window-guidance-0.28_tune.md; README, "Guidance on a
+    # window's last steps")
+    window_guidance_interval: tuple[float, float] | None = None
     # best of N per extension window: each window samples `extend_candidates` continuations
     # and keeps the one the verifier reads closest to the prompt, over the window's context and
     # new frames (a linear motion counted either way round: objects reflect off walls); 1 = one
@@ -248,12 +257,11 @@ class PipelineConfig:
             raise InvalidInputError(
                 f"extend_context must be 1 + 4k pixel frames (1, 5, 9, ...), got {self.extend_context}"
             )
-        bounds = [float(x) for x in self.guidance_interval]  # a JSON list on disk
-        if len(bounds) != 2 or not 0.0 <= bounds[0] <= bounds[1] <= 1.0:
-            raise InvalidInputError(
-                f"guidance_interval must be [lo, hi] with 0 <= lo <= hi <= 1, got {bounds}"
+        self.guidance_interval = check_interval(self.guidance_interval, "guidance_interval")
+        if self.window_guidance_interval is not None:
+            self.window_guidance_interval = check_interval(
+                self.window_guidance_interval, "window_guidance_interval"
             )
-        self.guidance_interval = (bounds[0], bounds[1])
         for name in ("context_guidance", "fill_context_guidance"):
             check_context_guidance(getattr(self, name), name)
         if self.prompt_rewrite not in PROMPT_REWRITES:
@@ -384,6 +392,18 @@ def check_request(num_frames: int, height: int, width: int, steps: int, guidance
         raise InvalidInputError(f"num_inference_steps must be 1..1000, got {steps}")
     if not 0.0 <= guidance <= 50.0:
         raise InvalidInputError(f"guidance_scale must be in [0, 50], got {guidance}")
+
+
+def check_interval(bounds: object, name: str) -> tuple[float, float]:
+    """(lo, hi) of a guidance interval given as a pair (a JSON list on disk), checked:
+    0 <= lo <= hi <= 1; else InvalidInputError naming ``name``."""
+    try:
+        lo, hi = (float(x) for x in bounds)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"{name} must be [lo, hi], got {bounds!r}") from None
+    if not 0.0 <= lo <= hi <= 1.0:
+        raise InvalidInputError(f"{name} must be [lo, hi] with 0 <= lo <= hi <= 1, got {bounds!r}")
+    return lo, hi
 
 
 def check_context_guidance(value: float, name: str = "context_guidance") -> None:
@@ -662,6 +682,15 @@ class Pipeline:
             return self.config.window_steps or self.config.steps
         return (image and self.config.image_steps) or self.config.steps
 
+    def interval_for(self, window: bool = False, candidates: int = 1) -> tuple[float, float]:
+        """The noise levels where a call's steps run guided: ``config.guidance_interval``, or
+        in a long video's windows (``window``: extension windows keeping ``candidates`` = 1
+        continuation each) ``config.window_guidance_interval`` where it is set."""
+        own = self.config.window_guidance_interval
+        if window and self.long_windows(candidates) and own is not None:
+            return own
+        return self.config.guidance_interval
+
     def window_layout(self, candidates: int = 1) -> tuple[int, int]:
         """(context, new) pixel frames of each extension window keeping ``candidates``
         continuations: a long video's windows (one each) take ``config.window_context`` /
@@ -773,9 +802,11 @@ class Pipeline:
         clean: torch.Tensor | None = None,
         context_noise: torch.Tensor | None = None,
         context_guidance: float = 1.0,
+        interval: tuple[float, float] | None = None,
     ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """v(x [B,C,T,H,W], t [B]) with guidance, cond and uncond in one batch; at noise levels
-        outside ``config.guidance_interval`` the prompt's velocity alone (half the compute).
+        outside ``interval`` (None: ``config.guidance_interval``; ``interval_for`` says which a
+        call takes) the prompt's velocity alone (half the compute).
 
         With ``given`` (bool [T]: latent frames given as context) and ``clean`` (their latents
         [B, C, T, h, w]), those frames are held at their clean values with timestep 0 and get zero
@@ -790,7 +821,7 @@ class Pipeline:
         if timings is not None:
             timings.text += time.perf_counter() - t0
         keep = None if given is None else given[None, None, :, None, None]  # [1, 1, T, 1, 1]
-        lo, hi = self.config.guidance_interval
+        lo, hi = self.config.guidance_interval if interval is None else interval
         n = len(prompts)
         check_context_guidance(context_guidance)
         ctx = 1.0 if given is None or not given.any() else context_guidance
@@ -909,12 +940,14 @@ class Pipeline:
         candidates: int = 1,
         context_guidance: float = 1.0,
         screen: Screen | None = None,
+        interval: tuple[float, float] | None = None,
     ) -> torch.Tensor:
         """Latents [B, *shape] from noise (or, with ``strength`` < 1, from ``clean`` noised to
         t = strength: partial denoising of a draft), holding ``given`` frames at ``clean``;
         ``project`` corrects the data estimate at each step (``euler``'s, so it samples with
         Euler whatever ``sampler`` says); with candidates it gets the whole [K B, ...] batch.
-        ``context_guidance``: c of ``velocity_fn`` on the ``given`` frames (1 = plain guidance).
+        ``context_guidance``: c of ``velocity_fn`` on the ``given`` frames (1 = plain guidance);
+        ``interval``: ``velocity_fn``'s guidance interval (None: ``config.guidance_interval``).
 
         ``candidates`` K > 1: [K B, *shape], candidate k of prompt b at k B + b, all in one
         batch, each holding the prompt's ``clean`` given frames; candidate 0 is the sample K = 1
@@ -950,7 +983,7 @@ class Pipeline:
 
         def velocity(rows: int) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
             return self.velocity_fn(prompts * rows, negative * rows, guidance, timings, given,
-                                    clean, ctx_noise, context_guidance)  # fmt: skip
+                                    clean, ctx_noise, context_guidance, interval)  # fmt: skip
 
         v = velocity(D)
         if strength < 1.0:
@@ -1078,6 +1111,7 @@ class Pipeline:
         candidates: int = 1,
         context_guidance: float = 1.0,
         screen: Screen | None = None,
+        interval: tuple[float, float] | None = None,
     ) -> torch.Tensor:
         """Latents [B, C, T', h, w] of ``canvas`` uint8 [B, T, H, W, 3] with its unknown frames
         (known: bool [T]) generated and the latent frames whose pixels are all known held;
@@ -1085,8 +1119,8 @@ class Pipeline:
 
         Unknown frames are first drafted by linear cross-fade between the nearest known frames
         (or copies at the ends): the VAE is causal, so later latents see them, and with
-        ``strength`` < 1 the draft is where sampling starts. ``context_guidance`` and
-        ``screen`` are ``sample``'s.
+        ``strength`` < 1 the draft is where sampling starts. ``context_guidance``,
+        ``screen`` and ``interval`` are ``sample``'s.
 
         Known pixels inside a latent that also holds unknown ones (every other frame, when
         interpolating) cannot be held in latent space. There each step's data estimate is
@@ -1128,7 +1162,7 @@ class Pipeline:
 
         return self.sample(prompts, negative, self.latent_shape(T, H, W), steps, guidance, seed,
                            sampler, given, clean, strength, callback, timings, project,
-                           candidates, context_guidance, screen)  # fmt: skip
+                           candidates, context_guidance, screen, interval)  # fmt: skip
 
     def finish(
         self,
@@ -1530,6 +1564,7 @@ class Pipeline:
         # the identity guard's reference per row, read once from the given frames: windows
         # keeping one continuation each (a long video's) are made again where they drift
         long = self.long_windows(candidates)
+        interval = self.interval_for(window=True, candidates=candidates)
         refs = self.guard_references(prompts, parts[0]) if long else None
         # and the anchor's, whose rows read their context with the objects put back as they were
         anchors = self.anchor_references(prompts, parts[0]) if long else None
@@ -1554,7 +1589,8 @@ class Pipeline:
             screen = self.screen_for(said, K, timings, window=True)  # drafts read early
             latents = self.complete_latents(said, negative, canvas, known, steps, guidance,
                                             seed + w, sampler, 1.0, done, timings, K,
-                                            self.config.context_guidance, screen)  # fmt: skip
+                                            self.config.context_guidance, screen,
+                                            interval)  # fmt: skip
             fresh = n // f  # latent frames this window adds: [K B, C, fresh, h, w] at the end
             t0 = time.perf_counter()
             if w == 0:  # prime: the context's causal state (the same in every candidate)
@@ -1572,7 +1608,8 @@ class Pipeline:
             if refs is not None:
                 again = functools.partial(self.complete_latents, known=known, steps=steps,
                                           guidance=guidance, sampler=sampler, timings=timings,
-                                          context_guidance=self.config.context_guidance)  # fmt: skip
+                                          context_guidance=self.config.context_guidance,
+                                          interval=interval)  # fmt: skip
                 self._guard_window(refs, frames, stream, before, said, negative, canvas, again,
                                    fresh, seed + w, timings)  # fmt: skip
             latest = np.concatenate([latest, frames], axis=1)[:, -keep:]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import threading
 
 import numpy as np
@@ -109,6 +110,68 @@ def test_long_video_windows_take_their_own_step_count_where_one_is_set(
     for bad in (-1, 2.5, True):
         with pytest.raises(InvalidInputError, match="window_steps must be an int >= 0"):
             PipelineConfig(window_steps=bad)  # type: ignore[arg-type]
+
+
+def test_long_video_windows_take_their_own_guidance_interval_where_one_is_set(
+    tiny_pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """window_guidance_interval: a long video's windows (one continuation each) run their
+    steps below its low end on the prompt with its context alone, one DiT batch; the first
+    clip, kinema extend's best of N and every other mode keep guidance_interval."""
+    import dataclasses
+
+    from kinema.diffusion import sample_timesteps, shift_for_tokens
+    from kinema.models.vae import default_weights_dir
+    from kinema.pipelines.verify import ShapesWorldVerifier
+
+    base = tiny_pipeline.config  # context guidance = guidance: two rows a guided step, as shipped
+    base = dataclasses.replace(base, context_guidance=base.guidance)
+    config = dataclasses.replace(base, window_guidance_interval=[0.6, 1.0], verifier="shapes-world",
+                                 extend_candidates=2)  # a JSON list, as pipeline.json has it  # fmt: skip
+    assert config.window_guidance_interval == (0.6, 1.0)
+    verifier = ShapesWorldVerifier.from_pretrained(default_weights_dir())
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config,
+                    verifier=verifier)  # fmt: skip
+    assert pipe.interval_for(window=True) == (0.6, 1.0)
+    assert pipe.interval_for() == pipe.interval_for(window=True, candidates=2) == (0.0, 1.0)
+    assert tiny_pipeline.interval_for(window=True) == tiny_pipeline.config.guidance_interval
+    batches: list[int] = []
+    dit = tiny_pipeline.dit
+    forward = dit.forward
+    monkeypatch.setattr(
+        dit, "forward", lambda x, *a, **k: batches.append(len(x)) or forward(x, *a, **k)
+    )
+    src = Video(np.full((9, 32, 32, 3), 40, dtype=np.uint8), 8.0)
+    said = "a red circle moving left on a black background"  # the verifier reads it
+    steps = config.steps
+    context = min(9, pipe.window_layout()[0])  # a window: its context + the 4 new frames
+    shape = pipe.latent_shape(context + 4, 32, 32)
+    pt, ph, pw = dit.cfg.patch
+    tokens = shape[1] // pt * (shape[2] // ph) * (shape[3] // pw)
+    ts = sample_timesteps(steps, shift_for_tokens(tokens, config.flow))[:-1].tolist()
+    want = [2 if t >= 0.6 else 1 for t in ts]  # one row: 2 guided, 1 not
+    assert 1 in want and 2 in want
+    got = {}
+    for name, p in {"window interval": pipe,
+                    "every step": Pipeline(pipe.dit, pipe.vae, pipe.text_encoder, base)}.items():  # fmt: skip
+        batches.clear()
+        got[name] = p(said, video=src, mode="extend", num_frames=4, seed=3, candidates=1)
+        windows = [batches[i : i + steps] for i in range(0, len(batches), steps)]
+        expect = want if name == "window interval" else [2] * steps
+        assert windows and all(w == expect for w in windows), (name, batches)
+    assert not np.array_equal(got["window interval"].frames, got["every step"].frames)
+    batches.clear()  # kinema extend's best of 2 per window: every step guided, 2 x 2 rows
+    pipe(said, video=src, mode="extend", num_frames=4, seed=3, candidates=2)
+    assert batches == [4] * steps
+    batches.clear()  # text to video: guidance_interval, every step
+    pipe(said, num_frames=5, height=32, width=32, seed=1, candidates=1)
+    assert batches == [2] * steps
+    for bad in ((0.8, 0.2), (0.1, 0.2, 0.3), (-0.1, 1.0), "ab", 0.5):
+        with pytest.raises(InvalidInputError, match="window_guidance_interval"):
+            PipelineConfig(window_guidance_interval=bad)  # type: ignore[arg-type]
+    back = PipelineConfig.from_dict(json.loads(json.dumps(dataclasses.asdict(config))))
+    assert back.window_guidance_interval == (0.6, 1.0)
+    assert dataclasses.replace(back, flow=config.flow) == config  # flow: lists for tuples
 
 
 def test_a_sample_reads_its_text_once_per_text_batch(tiny_pipeline: Pipeline, monkeypatch) -> None:
