@@ -12,14 +12,17 @@ steps per extension window (``window_steps``) and ``--window-layouts C+N ...`` w
 those windows (C context frames + N new: ``window_context``, ``window_frames``), alternating
 with the shipped run, so machine drift falls on all alike; ``--window-guidance-intervals LO:HI
 ...`` the same with each of those guidance intervals in the windows (``window_guidance_interval``).
+``--pool A.json B.json ...`` times nothing and pools runs of other seeds (``--first-seed``).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import statistics
 import time
+from pathlib import Path
 
 import torch
 from results_io import report
@@ -31,6 +34,31 @@ PROMPTS = (
     "a large red circle bouncing on a black background",
     "a large red circle bouncing and a small blue square moving left on a black background",
 )
+
+
+def pooled(paths: list[str]) -> str:
+    """A table of several long_speed runs' results pooled per prompt and variant (runs of
+    other seeds: ``--first-seed``): median wall time, range, runs under 60 s, rows the identity
+    guard made again, and the median per-seed ratio of each variant to the first."""
+    rows: dict[str, dict[str, list]] = {}
+    for path in paths:
+        for r in json.loads(Path(path).read_text()):
+            by = rows.setdefault(r["prompt"], {})
+            for k, walls in r["walls"].items():
+                got = by.setdefault(k, [[], []])
+                got[0] += walls
+                got[1] += r["retried"][k]
+    lines = [f"# Minute wall times pooled (`python bench/long_speed.py --pool {' '.join(paths)}`)",
+             "", "| prompt | variant | runs | median | range | under 60 s | rows made again "
+             "| per run / first variant (median) |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for prompt, by in rows.items():
+        first = next(iter(by.values()))[0]
+        for k, (walls, retried) in by.items():
+            ratio = statistics.median(w / f for w, f in zip(walls, first, strict=True))
+            lines.append(f"| {prompt} | {k} | {len(walls)} | {statistics.median(walls):.1f} s | "
+                         f"{min(walls):.1f}-{max(walls):.1f} s | {sum(w < 60 for w in walls)} | "
+                         f"{sum(retried)} | {ratio:.3f}x |")  # fmt: skip
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -57,7 +85,14 @@ def main() -> None:
                     help="time each repeat with the DiT's block linears in dynamic int8 as well "
                          "(bench/edit_eval.py's int8_dit probe), alternating")  # fmt: skip
     ap.add_argument("--out", default="bench/results/long_speed")
+    ap.add_argument("--pool", nargs="+", default=[], metavar="JSON",
+                    help="time nothing: pool these runs' results (other seeds of the same "
+                         "prompts and variants) and print each's median, range and rows made "
+                         "again")  # fmt: skip
     args = ap.parse_args()
+    if args.pool:
+        print(pooled(args.pool))
+        return
     torch.set_num_threads(args.threads)
     pipe = Pipeline.from_pretrained(args.weights)
     frames = 1 + 8 * args.seconds
