@@ -159,11 +159,11 @@ class PipelineConfig:
     # guidance_interval in a long video's windows (None = `guidance_interval`): the noise
     # levels t where those windows' steps run guided (two DiT batches, the prompt and context
     # dropped together); below the interval's low end a step runs the prompt with its context
-    # alone, one batch. A minute's time is almost all its windows' sampling: [0.28, 1] (the
-    # last 5 of 20 steps unguided) is 12.5% less of it, and 20 tuning minutes paired with [0, 1]
-    # read identity +0.6 +- 0.7, motion +2.3 +- 2.5 points
-    # (bench/results/long_compare_window-guidance-0.28_tune.md; README, "Guidance on a
-    # window's last steps")
+    # alone, one batch. A minute's time is almost all its windows' sampling: [0.38, 1] (the
+    # last 7 of 20 steps unguided) is 17.5% fewer DiT rows, and 20 tuning minutes paired with
+    # [0, 1] read identity +0.6 +- 0.8, motion +2.1 +- 2.1 points ([0.28, 1], 5 steps: +0.6 +-
+    # 0.7, +2.3 +- 2.5; bench/results/long_compare_window-guidance-*_tune.md; README,
+    # "Guidance on a window's last steps")
     window_guidance_interval: tuple[float, float] | None = None
     # best of N per extension window: each window samples `extend_candidates` continuations
     # and keeps the one the verifier reads closest to the prompt, over the window's context and
