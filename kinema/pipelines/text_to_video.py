@@ -825,17 +825,16 @@ class Pipeline:
         n = len(prompts)
         check_context_guidance(context_guidance)
         ctx = 1.0 if given is None or not given.any() else context_guidance
+        # the text batches a step may run: the prompts, prompts + negatives, the three branches
+        batches = {"prompts": (text[:n], mask[:n]), "both": (text, mask)}  # [B | 2B, L, ...]
         if ctx != 1.0:
             if context_noise is None:
                 raise InvalidInputError("context_guidance != 1 needs context_noise")
             # the three branches: (context, prompt), (context, negative), (no context, negative)
-            text3 = torch.cat([text, text[n:]])  # [3B, L, E]
-            mask3 = torch.cat([mask, mask[n:]])  # [3B, L]
-
-        # the text batches a step may run: the prompts, prompts + negatives, the three branches
-        batches = {"prompts": (text[:n], mask[:n]), "both": (text, mask)}  # [B | 2B, L, ...]
-        if ctx != 1.0:
-            batches["three"] = (text3, mask3)  # [3B, L, ...]
+            batches["three"] = (
+                torch.cat([text, text[n:]]),  # [3B, L, E]
+                torch.cat([mask, mask[n:]]),  # [3B, L]
+            )
         prepared: dict[str, TextContext] = {}  # what the DiT reads of each, made once
 
         def run(x: torch.Tensor, tt: torch.Tensor, rows: str) -> torch.Tensor:
