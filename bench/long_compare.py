@@ -61,7 +61,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base", nargs="+", required=True)
     ap.add_argument("--variant", nargs="+", required=True)
-    ap.add_argument("--out", default=None, help="also write this .md")
+    ap.add_argument("--out", default=None, help="also write OUT.md (the suffix appended)")
     args = ap.parse_args()
     if len(args.base) != len(args.variant):
         raise SystemExit("--base and --variant need the same number of runs, pairwise")

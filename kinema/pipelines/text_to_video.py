@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kinema.config import FlowConfig
+from kinema.config import FlowConfig, build_config
 from kinema.diffusion import euler, heun, sample_timesteps, shift_for_tokens
 from kinema.errors import InvalidInputError
 from kinema.hardware import bf16_autocast
@@ -339,9 +339,9 @@ class PipelineConfig:
 
     @classmethod
     def from_dict(cls, raw: dict) -> PipelineConfig:
-        raw = dict(raw)
-        flow = FlowConfig(**raw.pop("flow", {}))
-        return cls(**raw, flow=flow)
+        # as recipes are read: JSON's lists back to the typed tuples (the flow's mask weights),
+        # an unknown key (a typo in pipeline.json) a typed error naming the known ones
+        return build_config(cls, raw)  # type: ignore[return-value]
 
     @classmethod
     def load(cls, directory: str | Path) -> PipelineConfig:

@@ -35,9 +35,10 @@ class TrackedObject:
     size: str
     motion: str
     presence: float  # fraction of frames where the object was found
-    fill_ratio: float  # median area / bounding-box area
-    side_px: float  # median bounding-box side
+    fill_ratio: float  # median area / bounding-box area (over the frames it is seen whole)
+    side_px: float  # median bounding-box side (likewise)
     centers: np.ndarray = field(repr=False)  # (T, 2) x, y; NaN where absent
+    whole: float = 1.0  # fraction of the frames it was found in where no other object touched it
 
     @property
     def spec(self) -> ObjectSpec:
@@ -64,12 +65,19 @@ class ParsedClip:
 
 
 def classify_pixels(frames: np.ndarray, chunk: int = 16) -> np.ndarray:
-    """Palette index (T, H, W) int8 of each pixel's nearest colour (0-2 background, 3-8 object)."""
+    """Palette index (T, H, W) int8 of each pixel's nearest colour (0-2 background, 3-8 object).
+
+    |f - p|^2 = |f|^2 - 2 f.p + |p|^2, and |f|^2 is the same for every palette colour p, so
+    the nearest is the argmin of |p|^2 - 2 f.p: one small matmul instead of a (.., 9, 3)
+    difference. Every term is an integer under 2^24, so float32 holds it exactly and the
+    answer, ties included (the first palette index wins), is the plain distance's to the bit.
+    """
     out = np.empty(frames.shape[:3], dtype=np.int8)  # (T, H, W)
-    pal = S.PALETTE_RGB.astype(np.int32)  # (9, 3)
+    pal = S.PALETTE_RGB.astype(np.float32)  # (9, 3)
+    pal2 = (pal * pal).sum(-1)  # (9,)
     for s in range(0, len(frames), chunk):
-        f = frames[s : s + chunk].astype(np.int32)  # (t, H, W, 3)
-        d = ((f[..., None, :] - pal) ** 2).sum(-1)  # (t, H, W, 9)
+        f = frames[s : s + chunk].astype(np.float32)  # (t, H, W, 3)
+        d = pal2 - 2.0 * (f @ pal.T)  # (t, H, W, 9)
         out[s : s + chunk] = d.argmin(-1)
     return out
 
@@ -152,8 +160,11 @@ def _measure(
     ci: int,
     bg: np.ndarray,
     others: np.ndarray,
-) -> tuple[float, float, float, float]:
-    """Soft area, box side and centre (x, y) of one object in one frame.
+    near: np.ndarray | None = None,
+) -> tuple[float, float, float, float, bool]:
+    """Soft area, box side and centre (x, y) of one object in one frame, and whether it is seen
+    whole: no pixel of the other objects ``near`` (their components, bool (H, W)) within 2 px
+    of it; one drawn over it would hide part of its silhouette and so of its fill ratio.
 
     Codecs blur colour (yuv420p halves chroma resolution, and some palette colours differ
     from some backgrounds almost only in chroma), so a hard per-pixel label loses edges. Blur
@@ -161,7 +172,9 @@ def _measure(
     far it sits from the background towards the object colour (alpha in [0, 1]): the sum is
     the object's area, the alpha-weighted mean its centre, alpha >= 0.5 its box.
     """
-    region = ndimage.binary_dilation(comp, structure=_EIGHT, iterations=2) & ~others  # (H, W)
+    grown = ndimage.binary_dilation(comp, structure=_EIGHT, iterations=2)  # (H, W)
+    whole = near is None or not (grown & near).any()
+    region = grown & ~others  # (H, W)
     ys, xs = np.nonzero(region)
     colour = S.PALETTE_RGB[ci].astype(np.float64)
     axis = colour - bg  # (3,)
@@ -170,11 +183,11 @@ def _measure(
     mass = float(alpha.sum())
     inside = alpha >= 0.5
     if mass <= 0 or not inside.any():
-        return 0.0, 0.0, float("nan"), float("nan")
+        return 0.0, 0.0, float("nan"), float("nan"), whole
     side = float(max(np.ptp(xs[inside]), np.ptp(ys[inside])) + 1)
     cx = float((alpha * (xs + 0.5)).sum() / mass)
     cy = float((alpha * (ys + 0.5)).sum() / mass)
-    return mass, side, cx, cy
+    return mass, side, cx, cy, whole
 
 
 def _reference_side(side: float, height: int, width: int) -> float:
@@ -196,35 +209,53 @@ def parse_clip(frames: np.ndarray) -> ParsedClip:
         )
     T, H, W, _ = frames.shape
     labels = classify_pixels(frames)  # (T, H, W)
-    counts = np.bincount(labels.reshape(-1), minlength=len(S.PALETTE_NAMES))  # (9,)
+    n_colours = len(S.PALETTE_NAMES)
+    per_frame = np.bincount(  # (T, 9) pixels of each palette colour in each frame
+        (labels.astype(np.int64) + n_colours * np.arange(T)[:, None, None]).reshape(-1),
+        minlength=n_colours * T,
+    ).reshape(T, n_colours)
+    counts = per_frame.sum(0)  # (9,)
     bg_index = int(np.argmax(counts[:_N_BG]))
     bg = S.PALETTE_RGB[bg_index].astype(np.float64)
     min_area = _min_area(H, W)
     present = [ci for ci in range(_N_BG, len(S.PALETTE_NAMES)) if counts[ci] >= min_area]
+    # per frame, which object colour owns each pixel: the colour's largest component, where
+    # that is big enough to be an object (-1: none; stray pixels of a colour, which codec and
+    # sampler edges leave around any object, own nothing)
+    owner = np.full((T, H, W), -1, dtype=np.int8)  # (T, H, W)
+    owns = np.zeros((n_colours, T), dtype=bool)  # (9, T) which colour owns pixels in which frame
+    for ci in present:
+        for k in np.nonzero(per_frame[:, ci] >= min_area)[0]:
+            comp, _ = ndimage.label(labels[k] == ci, structure=_EIGHT)
+            areas = np.bincount(comp.reshape(-1))[1:]  # (n,)
+            best = int(np.argmax(areas)) + 1
+            if areas[best - 1] >= min_area:
+                owner[k][comp == best] = ci
+                owns[ci, k] = True
     objects: list[TrackedObject] = []
     for ci in present:
         centers = np.full((T, 2), np.nan)
-        fills, sides = [], []
-        for k in range(T):
-            mask = labels[k] == ci  # (H, W)
-            if mask.sum() < min_area:
-                continue
-            comp, _ = ndimage.label(mask, structure=_EIGHT)
-            areas = np.bincount(comp.reshape(-1))[1:]  # (n,)
-            best = int(np.argmax(areas)) + 1
-            if areas[best - 1] < min_area:
-                continue
-            others = np.isin(labels[k], [c for c in present if c != ci])  # (H, W)
-            mass, side, cx, cy = _measure(frames[k], comp == best, ci, bg, others)
+        fills, sides, wholes = [], [], []
+        rest = [c for c in present if c != ci]
+        for k in np.nonzero(owns[ci])[0]:
+            blob = owner[k] == ci  # (H, W)
+            others = np.isin(labels[k], rest)  # (H, W)
+            near = (owner[k] >= 0) & ~blob  # (H, W) the other objects, that could hide it
+            mass, side, cx, cy, whole = _measure(frames[k], blob, ci, bg, others, near)
             if side <= 0:
                 continue
             ref = _reference_side(side, H, W)
             fills.append(mass / (ref * ref))
             sides.append(side)
+            wholes.append(whole)
             centers[k] = (cx, cy)
         if not fills:
             continue
-        fill, side = float(np.median(fills)), float(np.median(sides))
+        # shape and size from the frames where it is seen whole, where there are any: where
+        # objects cross, the one drawn over hides part of the other's silhouette
+        seen = np.asarray(wholes) if any(wholes) else np.ones(len(wholes), dtype=bool)
+        fill = float(np.median(np.asarray(fills)[seen]))
+        side = float(np.median(np.asarray(sides)[seen]))
         objects.append(
             TrackedObject(
                 color=S.PALETTE_NAMES[ci],
@@ -235,6 +266,7 @@ def parse_clip(frames: np.ndarray) -> ParsedClip:
                 fill_ratio=fill,
                 side_px=side,
                 centers=centers,
+                whole=float(np.mean(wholes)),
             )
         )
     objects.sort(key=lambda o: -o.presence)  # stable: palette order among equals
