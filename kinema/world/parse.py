@@ -160,7 +160,7 @@ def _measure(
     ci: int,
     bg: np.ndarray,
     others: np.ndarray,
-    near: np.ndarray | None = None,
+    near: np.ndarray,
 ) -> tuple[float, float, float, float, bool]:
     """Soft area, box side and centre (x, y) of one object in one frame, and whether it is seen
     whole: no pixel of the other objects ``near`` (their components, bool (H, W)) within 2 px
@@ -173,7 +173,7 @@ def _measure(
     the object's area, the alpha-weighted mean its centre, alpha >= 0.5 its box.
     """
     grown = ndimage.binary_dilation(comp, structure=_EIGHT, iterations=2)  # (H, W)
-    whole = near is None or not (grown & near).any()
+    whole = not (grown & near).any()
     region = grown & ~others  # (H, W)
     ys, xs = np.nonzero(region)
     colour = S.PALETTE_RGB[ci].astype(np.float64)
@@ -218,7 +218,7 @@ def parse_clip(frames: np.ndarray) -> ParsedClip:
     bg_index = int(np.argmax(counts[:_N_BG]))
     bg = S.PALETTE_RGB[bg_index].astype(np.float64)
     min_area = _min_area(H, W)
-    present = [ci for ci in range(_N_BG, len(S.PALETTE_NAMES)) if counts[ci] >= min_area]
+    present = [ci for ci in range(_N_BG, n_colours) if counts[ci] >= min_area]
     # per frame, which object colour owns each pixel: the colour's largest component, where
     # that is big enough to be an object (-1: none; stray pixels of a colour, which codec and
     # sampler edges leave around any object, own nothing)
