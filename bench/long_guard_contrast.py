@@ -1,13 +1,13 @@
 """Does a guard try that names what went wrong take back more windows? A probe.
 
-    python bench/long_guard_contrast.py START STOP > bench/results/long_guard_contrast_tune-START-STOP.log
+    python bench/long_guard_contrast.py START STOP [SCALE] > bench/results/long_guard_contrast_tune-START-STOP.log
 
 Makes tuning minutes START..STOP-1 of the edit eval's long section as `kinema generate --seconds`
 does (the shipped guard, tries and all; the minutes go on from what it keeps). Wherever the
 identity guard reads a window's object row as another shape (score under the threshold), it
 first samples that row ``TRIES`` more times, from the same decoder state and with the same seeds
-as the shipped tries, with the branch that drops prompt and context reading a *contrast* prompt
-beside the shipped two: the row's prompt with the shape the reader saw (what the window drew
+as the shipped tries, plain and with a *contrast* prompt as a third row beside the shipped two:
+the row's prompt with the shape the reader saw (what the window drew
 instead), with the context, one more row per step. The velocity is the shipped guided one plus
 ``SCALE`` x (prompt with context - contrast with context): a push away from the wrong shape that
 leaves the context and the motion alone. (Putting the contrast in the branch without context,
