@@ -113,6 +113,13 @@ def main() -> None:
         help="the tuning stream (the sampling sweep's scenes, not the eval's), for deciding a "
         "setting; writes <out>_tune",
     )
+    ap.add_argument(
+        "--objects",
+        type=int,
+        choices=(1, 2),
+        default=None,
+        help="only the rows of prompts with this many objects (default: both)",
+    )
     ap.add_argument("--out", default="bench/results/t2v_eval")
     args = ap.parse_args()
     pipe = Pipeline.from_pretrained(args.weights)
@@ -143,13 +150,17 @@ def main() -> None:
     composed = ", composed" + (" (one object at a time" + (f", each{shipped}" if best > 1 else "")
                                + ")")  # fmt: skip
 
+    def counts(compose: bool) -> list[int]:
+        """The object counts a row setting runs: composed rows hold two-object prompts only."""
+        return [n for n in ((2,) if compose else (1, 2)) if args.objects in (None, n)]
+
     def name_of(style: str, rewrite: bool, k: int, compose: bool) -> str:
         if compose:
             return style + ", rewritten" + composed
         return style + (", rewritten" if rewrite else "") + (shipped if k > 1 else "")
 
     for style, rewrite, k, compose in settings:
-        for objects in (2,) if compose else (1, 2):
+        for objects in counts(compose):
             items = prompts(half, objects, seed, style)
             rows.append(
                 {"phrasing": name_of(style, rewrite, k, compose), "objects": objects,
@@ -165,7 +176,7 @@ def main() -> None:
         extra = [x for x in extra if x[3]]
     for frames, h, w in ((17, 64, 96), (33, 64, 64)) if args.extra else ():
         for style, rewrite, k, compose in extra:
-            for objects in (2,) if compose else (1, 2):
+            for objects in counts(compose):
                 items = prompts(args.extra // 2, objects, seed + 1, style)
                 rows.append(
                     {"phrasing": name_of(style, rewrite, k, compose), "objects": objects,
@@ -180,6 +191,7 @@ def main() -> None:
         "# Text-to-video prompt fidelity (`python bench/t2v_eval.py --prompts "
         f"{args.prompts}{' --shipped-only' if args.shipped_only else ''}"
         f"{' --composed-only' if args.composed_only else ''}{' --tune' if args.tune else ''}"
+        f"{f' --objects {args.objects}' if args.objects is not None else ''}"
         f"{f' --composer {args.composer!r}' if args.composer is not None else ''}"
         f"{f' --steps {args.steps}' if args.steps is not None else ''}"
         f"{f' --screen-drafts {args.screen_drafts}' if args.screen_drafts is not None else ''}"
