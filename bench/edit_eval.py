@@ -84,6 +84,18 @@ def frame_psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(psnr(to_tensor(a[None]), to_tensor(b[None])).mean())
 
 
+def make_minute(pipe: Pipeline, prompt: str, frames: int, candidates: int = 1,
+                timings: Timings | None = None) -> Video:  # fmt: skip
+    """A long video of ``prompt`` as `kinema generate --seconds` makes it: the first clip
+    guarded, then ``candidates`` continuations per window, several objects one at a time."""
+    tm = Timings() if timings is None else timings
+    v = pipe(prompt, num_frames=17, seed=1, guarded=frames > 17, timings=tm)
+    if frames > 17:
+        v = pipe(prompt, video=v, mode="extend", num_frames=frames - 17, seed=1,
+                 candidates=candidates, compose=True, timings=tm)  # fmt: skip
+    return v
+
+
 def objects_per_frame(frames: np.ndarray, spec) -> float:
     """Share of (object, frame) pairs where the object's colour is found with the right shape,
     read on windows of up to 17 frames."""
@@ -484,12 +496,7 @@ def long_video(pipe: Pipeline, items: list, args: argparse.Namespace) -> dict:
         for _ in range(max(1, args.repeats)):
             t1 = time.perf_counter()
             tm = Timings()  # its count of rows the identity guard made again
-            # the first clip as `kinema generate --seconds` makes it: guarded where windows follow
-            v = pipe(prompt, num_frames=17, seed=1, guarded=frames > 17, timings=tm)
-            if frames > 17:  # one continuation per window, as `kinema generate --seconds` does
-                v = pipe(prompt, video=v, mode="extend", num_frames=frames - 17, seed=1,
-                         candidates=args.window_candidates, compose=True,
-                         timings=tm)  # fmt: skip
+            v = make_minute(pipe, prompt, frames, args.window_candidates, tm)
             walls.append(time.perf_counter() - t1)
         wall = float(np.median(walls))
         long_rows.append(
@@ -506,9 +513,7 @@ def long_video(pipe: Pipeline, items: list, args: argparse.Namespace) -> dict:
     frames = 1 + args.long * 8
     for prompt, g in items[1 : max(1, args.long_prompts)]:
         tm = Timings()
-        v = pipe(prompt, num_frames=17, seed=1, guarded=True, timings=tm)
-        v = pipe(prompt, video=v, mode="extend", num_frames=frames - 17, seed=1,
-                 candidates=args.window_candidates, compose=True, timings=tm)  # fmt: skip
+        v = make_minute(pipe, prompt, frames, args.window_candidates, tm)
         videos.append((prompt, g, v.frames, tm.retried))
     per_prompt, ident, motion_ok, seam_steps, other_steps = [], [], [], [], []
     boundary_steps: list[float] = []

@@ -18,7 +18,7 @@ import sys
 import time
 
 import torch
-from edit_eval import EVAL_SEED, cases, objects_per_frame
+from edit_eval import EVAL_SEED, cases, make_minute, objects_per_frame
 
 from kinema.pipelines import Pipeline
 
@@ -67,9 +67,7 @@ def main() -> None:
     for i in range(start, stop):
         prompt, g = items[i]
         t0 = time.perf_counter()
-        v = pipe(prompt, num_frames=17, seed=1, guarded=True)
-        v = pipe(prompt, video=v, mode="extend", num_frames=481 - 17, seed=1, candidates=1,
-                 compose=True)  # fmt: skip
+        v = make_minute(pipe, prompt, 481)
         print(f"## {i} identity={objects_per_frame(v.frames, g.spec):.3f} "
               f"{time.perf_counter() - t0:.0f}s", flush=True)  # fmt: skip
     n = len(windows)
