@@ -30,6 +30,7 @@ import argparse
 import dataclasses
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +95,17 @@ def make_minute(pipe: Pipeline, prompt: str, frames: int, candidates: int = 1,
         v = pipe(prompt, video=v, mode="extend", num_frames=frames - 17, seed=1,
                  candidates=candidates, compose=True, timings=tm)  # fmt: skip
     return v
+
+
+def tuning_minutes(pipe: Pipeline, start: int, stop: int, seconds: int = 60) -> Iterator[tuple]:
+    """Minutes START..STOP-1 of the long section's tuning stream (``--tune``), each made by
+    ``make_minute``: yields (index, prompt, scene, video, wall seconds)."""
+    items = cases(stop, seed=EVAL_SEED + 7)
+    for i in range(start, stop):
+        prompt, g = items[i]
+        t0 = time.perf_counter()
+        v = make_minute(pipe, prompt, 1 + seconds * 8)
+        yield i, prompt, g, v, time.perf_counter() - t0
 
 
 def objects_per_frame(frames: np.ndarray, spec) -> float:

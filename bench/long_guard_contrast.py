@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-import time
 
 import numpy as np
 import torch
-from edit_eval import EVAL_SEED, cases, make_minute, objects_per_frame
+from edit_eval import objects_per_frame, tuning_minutes
 
 from kinema.pipelines import Pipeline
 from kinema.pipelines.text_to_video import GUARD_SEED_STRIDE
@@ -103,13 +102,9 @@ def main() -> None:
                      seed, timings)  # fmt: skip
 
     Pipeline._guard_window = probed  # type: ignore[method-assign]
-    items = cases(stop, seed=EVAL_SEED + 7)
-    for i in range(start, stop):
-        prompt, g = items[i]
-        t0 = time.perf_counter()
-        v = make_minute(pipe, prompt, 481)
-        print(f"## {i} {prompt!r} identity={objects_per_frame(v.frames, g.spec):.3f} "
-              f"{time.perf_counter() - t0:.0f}s", flush=True)  # fmt: skip
+    for i, prompt, g, v, wall in tuning_minutes(pipe, start, stop):
+        print(f"## {i} {prompt!r} identity={objects_per_frame(v.frames, g.spec):.3f} {wall:.0f}s",
+              flush=True)  # fmt: skip
     rows = [r for r in results if r["named"]]
     print(f"{len(results)} row-windows read wrong at first; {len(rows)} with a contrast prompt")
     for recipe in ("plain", "named"):

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-import time
 
 import torch
-from edit_eval import EVAL_SEED, cases, make_minute, objects_per_frame
+from edit_eval import objects_per_frame, tuning_minutes
 
 from kinema.pipelines import Pipeline
 
@@ -63,13 +62,8 @@ def main() -> None:
         windows.extend(tries)
 
     Pipeline._guard_window = recorded  # type: ignore[method-assign]
-    items = cases(stop, seed=EVAL_SEED + 7)
-    for i in range(start, stop):
-        prompt, g = items[i]
-        t0 = time.perf_counter()
-        v = make_minute(pipe, prompt, 481)
-        print(f"## {i} identity={objects_per_frame(v.frames, g.spec):.3f} "
-              f"{time.perf_counter() - t0:.0f}s", flush=True)  # fmt: skip
+    for i, _, g, v, wall in tuning_minutes(pipe, start, stop):
+        print(f"## {i} identity={objects_per_frame(v.frames, g.spec):.3f} {wall:.0f}s", flush=True)
     n = len(windows)
     for k in range(1, TRIES + 2):
         low = sum(max(w[:k]) < threshold for w in windows)
