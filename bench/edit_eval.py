@@ -86,14 +86,15 @@ def frame_psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def make_minute(pipe: Pipeline, prompt: str, frames: int, candidates: int = 1,
-                timings: Timings | None = None) -> Video:  # fmt: skip
+                timings: Timings | None = None, seed: int = 1, compose: bool = True) -> Video:  # fmt: skip
     """A long video of ``prompt`` as `kinema generate --seconds` makes it: the first clip
-    guarded, then ``candidates`` continuations per window, several objects one at a time."""
+    guarded, then ``candidates`` continuations per window, several objects one at a time
+    (``compose`` False: the windows in one pass)."""
     tm = Timings() if timings is None else timings
-    v = pipe(prompt, num_frames=17, seed=1, guarded=frames > 17, timings=tm)
+    v = pipe(prompt, num_frames=17, seed=seed, guarded=frames > 17, timings=tm)
     if frames > 17:
-        v = pipe(prompt, video=v, mode="extend", num_frames=frames - 17, seed=1,
-                 candidates=candidates, compose=True, timings=tm)  # fmt: skip
+        v = pipe(prompt, video=v, mode="extend", num_frames=frames - 17, seed=seed,
+                 candidates=candidates, compose=compose, timings=tm)  # fmt: skip
     return v
 
 

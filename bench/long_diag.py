@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from edit_eval import EVAL_SEED, cases, motion_per_window, objects_per_frame
+from edit_eval import EVAL_SEED, cases, make_minute, motion_per_window, objects_per_frame
 
 from kinema.pipelines import Pipeline
 from kinema.pipelines.anchor import ANCHORS
@@ -57,9 +57,7 @@ def main() -> None:
     for i in range(args.start, args.start + args.count):
         prompt, g = items[i]
         t0 = time.perf_counter()
-        v = pipe(prompt, num_frames=17, seed=1, guarded=True)
-        v = pipe(prompt, video=v, mode="extend", num_frames=frames - 17, seed=1,
-                 candidates=args.window_candidates, compose=args.compose)  # fmt: skip
+        v = make_minute(pipe, prompt, frames, args.window_candidates, compose=args.compose)
         f = v.frames
         if args.save_frames:
             Path(args.save_frames).mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import torch
+from edit_eval import int8_dit, make_minute
 from results_io import report
 
 from kinema.pipelines import Pipeline
@@ -125,16 +126,12 @@ def main() -> None:
             dit,
         )
     if args.int8_dit:
-        from edit_eval import int8_dit
-
         variants["int8 DiT"] = (pipe.anchor, shipped, int8_dit(dit))
 
     def minute(prompt: str, seed: int) -> tuple[float, Timings]:
         timings = Timings()
         t0 = time.perf_counter()
-        v = pipe(prompt, num_frames=17, seed=seed, guarded=True, timings=timings)
-        pipe(prompt, video=v, mode="extend", num_frames=frames - 17, seed=seed, candidates=1,
-             compose=True, timings=timings)  # fmt: skip
+        make_minute(pipe, prompt, frames, timings=timings, seed=seed)
         return time.perf_counter() - t0, timings
 
     rows = []

@@ -20,6 +20,7 @@ import statistics
 import time
 
 import numpy as np
+from edit_eval import make_minute
 from long_speed import PROMPTS
 from results_io import report
 
@@ -66,10 +67,7 @@ def main() -> None:
 
     guard_mod.parse_clip, plan_mod.parse_clip = counted("guard"), counted("planner")
     t0 = time.perf_counter()
-    v = pipe(prompt, num_frames=17, seed=1, guarded=True)
-    # one continuation per window, as `kinema generate --seconds` keeps (not extend's best of N)
-    v = pipe(prompt, video=v, mode="extend", num_frames=8 * args.seconds - 16, seed=1,
-             candidates=1, compose=True)  # fmt: skip
+    v = make_minute(pipe, prompt, 1 + 8 * args.seconds)
     wall = time.perf_counter() - t0
     guard_mod.parse_clip, plan_mod.parse_clip = parse_clip, parse_clip
     sample = [
