@@ -767,9 +767,14 @@ class Pipeline:
         if all(t is None for t in targets):
             return None
 
+        # a clip's first frames come from its first latents alone (the VAE is causal), so where
+        # the verifier reads only those, only those latents are decoded
+        first = None if window else getattr(verifier, "frames_read", None)
+        read = None if first is None else 1 + (first - 1) // self.vae.cfg.temporal_factor
+
         def score(x0: torch.Tensor) -> np.ndarray:  # [D B, C, T, h, w] -> [D, B]
             t0 = time.perf_counter()
-            frames = self.decode(x0)  # [D B, T, H, W, 3]
+            frames = self.decode(x0[:, :, :read])  # [D B, T or first, H, W, 3]
             t1 = time.perf_counter()
             timings.decode += t1 - t0
             frames = frames.reshape(drafts, len(prompts), *frames.shape[1:])  # [D, B, ...]

@@ -47,7 +47,9 @@ from kinema.world.scene import SceneSpec
 class Verifier(Protocol):
     """What ``Pipeline`` needs of a verifier. One may also offer ``caption(frames) -> str |
     None``, the prompt it reads in frames given without one (``Pipeline.caption_for``; the
-    Shapes World verifier does)."""
+    Shapes World verifier does), and ``frames_read: int``, how many of a clip's first frames
+    ``score`` reads for a target that is not ``continuing`` (the pipeline's screen then decodes
+    only the latents those frames come from: the VAE is causal)."""
 
     def target(self, prompt: str, continuing: bool = False) -> object | None:
         """What ``score`` checks a clip against, read from ``prompt``; None where it cannot
@@ -87,6 +89,7 @@ class ShapesWorldVerifier:
     """The recognizer's log-probability of the prompt's scene, per candidate clip."""
 
     name = "shapes-world"
+    frames_read = CLIP_FRAMES  # a whole clip's first 17 (``recognizer_view``)
 
     def __init__(self, recognizer: SlotRecognizer) -> None:
         self.recognizer = recognizer.eval()

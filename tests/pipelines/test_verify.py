@@ -23,12 +23,14 @@ class Brightest:
 
     def __init__(self) -> None:
         self.scored: list[int] = []  # candidates per score() call
+        self.lengths: list[int] = []  # frames per clip in each call
 
     def target(self, prompt: str, continuing: bool = False) -> str | None:
         return None if "unreadable" in prompt else prompt
 
     def score(self, clips: np.ndarray, target: object) -> np.ndarray:
         self.scored.append(len(clips))
+        self.lengths.append(clips.shape[1])
         return clips.reshape(len(clips), -1).mean(1)
 
     def save_pretrained(self, directory: object) -> None:
@@ -124,6 +126,44 @@ def test_a_screen_finishes_the_drafts_its_score_ranks_best(best_of: Pipeline) ->
         same = best_of.sample(prompts, ["", ""], shape, 4, g, 3, candidates=2, screen=screen)
         torch.testing.assert_close(same, full[:4], atol=1e-4, rtol=1e-4)
     assert len(seen) == 1
+
+
+def test_a_screen_decodes_only_the_latents_of_the_frames_its_verifier_reads(
+    best_of: Pipeline,
+) -> None:
+    best_of.config = dataclasses.replace(best_of.config, candidates=2, screen_drafts=4,
+                                         screen_step=1)  # fmt: skip
+    verifier = best_of.verifier
+    kw = dict(num_frames=17, height=32, width=32, seed=4, num_inference_steps=4)
+    plain = best_of("a red circle", **kw).frames
+    assert verifier.lengths == [17, 17]  # type: ignore[union-attr]  # reads every frame
+    verifier.frames_read = 9  # type: ignore[union-attr]  # now only a clip's first 9
+    verifier.lengths.clear()  # type: ignore[union-attr]
+    video = best_of("a red circle", **kw)
+    # the drafts' first 3 latents decoded (9 frames), the finished clips whole
+    assert verifier.lengths == [9, 17]  # type: ignore[union-attr]
+    assert video.frames.shape == (17, 32, 32, 3)
+    # the causal VAE: a clip's first frames decode from its first latents alone, so the screen
+    # reads what it read before and keeps the same drafts
+    assert alike(video.frames, plain)
+    x = torch.randn(
+        2, *best_of.latent_shape(17, 32, 32), generator=torch.Generator().manual_seed(0)
+    )
+    assert alike(best_of.decode(x[:, :, :3]), best_of.decode(x)[:, :9])
+    # a window's screen reads its clips' last frames: decoded whole
+    best_of.config = dataclasses.replace(best_of.config, window_screen_drafts=4,
+                                         window_screen_step=1)  # fmt: skip
+    screen = best_of.screen_for(["a red circle"], 1, Timings(), window=True)
+    assert screen is not None and screen.score(x[:1].repeat(4, 1, 1, 1, 1)).shape == (4, 1)
+    assert verifier.lengths[-1] == 17  # type: ignore[union-attr]
+
+
+def test_the_shipped_verifier_reads_a_clips_first_17_frames() -> None:
+    assert ShapesWorldVerifier.frames_read == 17
+    clip = np.random.default_rng(0).integers(0, 255, (33, 64, 64, 3), dtype=np.uint8)
+    assert np.array_equal(recognizer_view(clip[None])[0], clip[:17])
+    short = recognizer_view(clip[None, :5])[0]  # fewer: the last repeated
+    assert short.shape == (17, 64, 64, 3) and np.array_equal(short[5:], np.repeat(clip[4:5], 12, 0))
 
 
 def test_screened_best_of_n_in_text_and_image_to_video(best_of: Pipeline) -> None:
