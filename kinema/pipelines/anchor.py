@@ -26,14 +26,18 @@ context has its centre of mass:
 - ``shapes-world``: the context's own outline, rescaled to the object's area in the given frames;
 - ``shapes-world-size``: the same, to the world's area for the size the prompt names (the given
   frames' where it names none), which also takes out a size the first clip drew wrong;
-- ``shapes-world-sprite`` (shipped): the outline the given frames drew (the matte of their
-  median-area frame), at the size the prompt names, so a wandering outline is put back too.
+- ``shapes-world-sprite``: the outline the given frames drew (the matte of their median-area
+  frame), at the size the prompt names, so a wandering outline is put back too;
+- ``shapes-world-drawn``: the world's own sprite of the prompt's shape and size, on whole pixels;
+- ``shapes-world-held`` (shipped): drawn, and its centre put back on each axis the prompted
+  motion never moves it along (``HELD_AXES``), so sideways drift does not add up either.
 
-Measured on ten tuning minutes (README, "The identity anchor").
+Measured on tuning minutes (README, "The identity anchor" and "The held anchor").
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -80,6 +84,8 @@ class ObjectArea:
     sprite: np.ndarray | None = None
     centre: tuple[float, float] = (0.0, 0.0)
     whole: bool = False  # drawn on whole pixels (the world's own sprite, as the world draws it)
+    # where the object's motion keeps it: (y, x) in the frame, None on an axis it moves along
+    hold: tuple[float | None, float | None] = (None, None)
 
 
 def object_matte(frames: np.ndarray, background: np.ndarray, color: np.ndarray) -> np.ndarray:
@@ -211,6 +217,7 @@ class ShapesWorldAnchor:
                 out[t] = frames[t]
                 continue
             at = centre_of_mass(alpha[t])
+            at = tuple(a if h is None else h for a, h in zip(at, ref.hold, strict=True))
             if ref.whole:  # the sprite's pixels on the frame's: its centre moved by whole pixels
                 at = (round(at[0] - ref.centre[0]) + ref.centre[0],
                       round(at[1] - ref.centre[1]) + ref.centre[1])  # fmt: skip
@@ -250,14 +257,45 @@ class ShapesWorldDrawnAnchor(ShapesWorldAnchor):
 
     def reference(self, prompt: str, frames: np.ndarray) -> ObjectArea | None:
         read = self.given(prompt, frames)
-        if read is None:
-            return None
+        return None if read is None else self.drawn(read, *frames.shape[1:3])
+
+    @staticmethod
+    def drawn(read: tuple, height: int, width: int) -> ObjectArea:
+        """The reference of a row read by ``given`` on a canvas of this height and width."""
         o, bg, color, _, _, given = read
-        H, W = frames.shape[1:3]
+        H, W = height, width
         # the prompt's size, or where it names none the world's size nearest the given area
         size = o.size or min(S.SIZES, key=lambda n: abs(prompted_area(n, o.shape, H, W) - given))  # type: ignore[operator]
         drawn = world_sprite(o.shape, S.size_px(size, H, W)).astype(np.float32)  # [side, side]
         return ObjectArea(bg, color, float(drawn.sum()), drawn, centre_of_mass(drawn), True)
+
+
+# the axes (y, x) a motion never moves an object along (shapes-world.md, "Motions"): a linear
+# motion keeps the other axis (reflecting off walls too), still keeps both, and bounce falls and
+# rises in place (the spec lets it drift sideways by at most a tenth of the width a clip; held,
+# it drifts by none)
+HELD_AXES = {"left": (True, False), "right": (True, False), "up": (False, True),
+             "down": (False, True), "bounce": (False, True), "still": (True, True)}  # fmt: skip
+
+
+class ShapesWorldHeldAnchor(ShapesWorldDrawnAnchor):
+    """The drawn anchor, with the object also put back on the line its motion keeps it on: its
+    centre on each axis the prompted motion never moves it along is the given frames' (the
+    median of their centres of mass). A window's sideways drift is then not the next window's
+    start, so it does not add up over a minute into objects that wander into each other."""
+
+    name = "shapes-world-held"
+
+    def reference(self, prompt: str, frames: np.ndarray) -> ObjectArea | None:
+        read = self.given(prompt, frames)
+        if read is None:
+            return None
+        o, alpha, areas = read[0], read[3], read[4]  # alpha [T, H, W], areas [T]
+        seen = [centre_of_mass(a) for a, n in zip(alpha, areas, strict=True) if n >= 1.0]
+        centre = np.median(np.array(seen), axis=0)  # [2]
+        hold = tuple(float(c) if held else None
+                     for c, held in zip(centre, HELD_AXES[o.motion], strict=True))  # fmt: skip
+        return dataclasses.replace(self.drawn(read, *frames.shape[1:3]), hold=hold)
 
 
 # pipeline.json's anchor -> an anchor (it reads prompts and pixels, not weights)
@@ -266,4 +304,5 @@ ANCHORS = {
     "shapes-world-size": ShapesWorldSizeAnchor,
     "shapes-world-sprite": ShapesWorldSpriteAnchor,
     "shapes-world-drawn": ShapesWorldDrawnAnchor,
+    "shapes-world-held": ShapesWorldHeldAnchor,
 }

@@ -246,9 +246,13 @@ class PipelineConfig:
     # it, at the prompt's size) 92.5% / 86.0%, and 95.5% / 86.7% with an object's area
     # counted with its soft rim (bench/results/edit_eval_anchor*_long_tune.md). With the
     # reading guard on, 10 other tuning minutes: "shapes-world-sprite" 93.1% / 81.7%,
-    # "shapes-world-drawn" (the prompt's shape and size as the world draws them, whole pixels;
-    # shipped) 97.9% / 78.3%, the same between pixels 97.8% / 71.8% (motion: noise of 10
-    # minutes; bench/results/long_diag_guard-reading*_tune-10-19.log). "" = off
+    # "shapes-world-drawn" (the prompt's shape and size as the world draws them, whole pixels)
+    # 97.9% / 78.3%, the same between pixels 97.8% / 71.8% (motion: noise of 10 minutes;
+    # bench/results/long_diag_guard-reading*_tune-10-19.log). "shapes-world-held" (shipped):
+    # drawn, and put back on the line its motion keeps it on (a bouncing object's x, a
+    # sliding one's y); 20 tuning minutes paired with drawn, identity +0.6 +- 0.5, motion
+    # +0.7 +- 0.9 (long_compare_held_tune.md); the eval's ten, 97.9% -> 99.4% (README,
+    # "The held anchor"). "" = off
     anchor: str = ""
     flow: FlowConfig = field(default_factory=FlowConfig)
 

@@ -15,6 +15,7 @@ from kinema.pipelines.anchor import (
     ANCHORS,
     ShapesWorldAnchor,
     ShapesWorldDrawnAnchor,
+    ShapesWorldHeldAnchor,
     ShapesWorldSizeAnchor,
     ShapesWorldSpriteAnchor,
     object_matte,
@@ -84,13 +85,14 @@ def test_context_at_its_size_is_left_alone_and_only_one_object_rows_are_read() -
     with pytest.raises(InvalidInputError, match="anchor must be"):
         PipelineConfig(anchor="sentinel")
     assert set(ANCHORS) == {"shapes-world", "shapes-world-size", "shapes-world-sprite",
-                            "shapes-world-drawn"}  # fmt: skip
+                            "shapes-world-drawn", "shapes-world-held"}  # fmt: skip
     with pytest.raises(InvalidInputError, match="size must be"):
         ShapesWorldAnchor(size="median")
 
 
 @pytest.mark.parametrize("reader", [ShapesWorldGuard(), ShapesWorldAnchor(),
-                                    ShapesWorldSpriteAnchor(), ShapesWorldDrawnAnchor()], ids=lambda r: type(r).__name__)  # fmt: skip
+                                    ShapesWorldSpriteAnchor(), ShapesWorldDrawnAnchor(),
+                                    ShapesWorldHeldAnchor()], ids=lambda r: type(r).__name__)  # fmt: skip
 def test_guards_and_anchors_read_only_one_object_rows_of_the_world(reader) -> None:
     assert reader.reference(SQUARE, clip("square")) is not None
     assert reader.reference("a cat on a sofa", clip("square")) is None
@@ -170,6 +172,40 @@ def test_the_drawn_anchor_redraws_the_prompted_shape_as_the_world_draws_it() -> 
     assert anchor.reference(no_size, clip("circle", "large")).area == 256.0
     with pytest.raises(InvalidInputError, match="sprite must be"):
         ShapesWorldAnchor(sprite="drawn")  # type: ignore[arg-type]
+
+
+def moving(motion: str, x: float, y: float, frames: int = 17) -> np.ndarray:
+    v = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "up": (0.0, -1.0), "down": (0.0, 1.0),
+         "still": (0.0, 0.0)}[motion]  # fmt: skip
+    o = SceneObject("purple", "square", "large", motion, x, y, vx=v[0], vy=v[1])
+    return render(SceneGraph("gray", (o,), num_frames=frames))
+
+
+@pytest.mark.parametrize(("motion", "held"), [("right", (True, False)), ("up", (False, True)),
+                                              ("still", (True, True))])  # fmt: skip
+def test_the_held_anchor_puts_the_object_back_on_the_line_its_motion_keeps(
+    motion: str, held: tuple[bool, bool]
+) -> None:
+    prompt = f"a large purple square moving {motion} on a gray background".replace(
+        "moving still", "standing still"
+    )
+    anchor = ANCHORS["shapes-world-held"]()
+    ref = anchor.reference(prompt, moving(motion, 30.0, 34.0))
+    # held on the axes the motion never moves along, at the given frames' centre (y, x)
+    assert [h is not None for h in ref.hold] == list(held)
+    assert all(h is None or abs(h - c) <= 0.5 for h, c in zip(ref.hold, (34.0, 30.0), strict=True))
+    # the same shape and size as the drawn anchor's
+    drawn = ShapesWorldDrawnAnchor().reference(prompt, moving(motion, 30.0, 34.0))
+    assert np.array_equal(ref.sprite, drawn.sprite) and ref.area == drawn.area
+    # a context that drifted 6 px on both axes comes back on the held ones only
+    drifted = moving(motion, 36.0, 40.0, frames=5)
+    read = parse_clip(anchor.correct(ref, drifted)).get("purple")
+    was = parse_clip(drifted).get("purple").centers  # [T, 2] as (x, y)
+    want = np.where([held[1], held[0]], [30.0, 34.0], was)  # [T, 2]
+    assert np.allclose(read.centers, want, atol=0.6)
+    # the drawn anchor leaves where it is alone
+    assert np.allclose(parse_clip(ShapesWorldDrawnAnchor().correct(drawn, drifted))
+                       .get("purple").centers, was, atol=0.6)  # fmt: skip
 
 
 class Blank:
