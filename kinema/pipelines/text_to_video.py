@@ -251,8 +251,9 @@ class PipelineConfig:
     # bench/results/long_diag_guard-reading*_tune-10-19.log). "shapes-world-held" (shipped):
     # drawn, and put back on the line its motion keeps it on (a bouncing object's x, a
     # sliding one's y); 20 tuning minutes paired with drawn, identity +0.6 +- 0.5, motion
-    # +0.7 +- 0.9 (long_compare_held_tune.md); the eval's ten, 97.9% -> 99.4% (README,
-    # "The held anchor"). "" = off
+    # +0.7 +- 0.9 (long_compare_held_tune.md), 30 with ten more +0.0 +- 0.6 / +0.6 +- 0.7
+    # (long_compare_held_tune-30.md); the eval's ten, 97.9% -> 99.4% (README, "The held
+    # anchor"). "" = off
     anchor: str = ""
     flow: FlowConfig = field(default_factory=FlowConfig)
 

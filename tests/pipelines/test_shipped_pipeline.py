@@ -103,8 +103,8 @@ def test_shipped_model_draws_large_single_objects(text_encoder) -> None:
     # draws the prompt's shape and size, and a window the world's reader reads as another shape
     # is made again: 10 tuning minutes (10-19), identity 93.1% -> 97.9% over the first clip's
     # outline, both guarded (bench/results/long_diag_guard-reading*_tune-10-19.log), and put
-    # back on the line its motion keeps it on: 20 tuning minutes +0.6 +- 0.5 identity, the
-    # eval's ten 97.9% -> 99.4% (bench/results/long_compare_held_{tune,eval}.md)
+    # back on the line its motion keeps it on: 20 tuning minutes +0.6 +- 0.5 identity (30:
+    # +0.0 +- 0.6), the eval's ten 97.9% -> 99.4% (bench/results/long_compare_held_*.md)
     assert config.anchor == "shapes-world-held" and pipe.anchor is not None
     assert (config.guard, config.guard_threshold, config.guard_tries) == (
         "shapes-world-reading", 0.5, 2)  # fmt: skip
