@@ -290,7 +290,7 @@ class ShapesWorldHeldAnchor(ShapesWorldDrawnAnchor):
         read = self.given(prompt, frames)
         if read is None:
             return None
-        o, alpha, areas = read[0], read[3], read[4]  # alpha [T, H, W], areas [T]
+        o, _, _, alpha, areas, _ = read  # alpha [T, H, W], areas [T]
         seen = [centre_of_mass(a) for a, n in zip(alpha, areas, strict=True) if n >= 1.0]
         centre = np.median(np.array(seen), axis=0)  # [2]
         hold = tuple(float(c) if held else None
