@@ -91,7 +91,7 @@ def make_minute(pipe: Pipeline, prompt: str, frames: int, candidates: int = 1,
     guarded, then ``candidates`` continuations per window, several objects one at a time
     (``compose`` False: the windows in one pass)."""
     tm = Timings() if timings is None else timings
-    v = pipe(prompt, num_frames=17, seed=seed, guarded=frames > 17, timings=tm)
+    v = pipe(prompt, num_frames=17, seed=seed, guarded=True if frames > 17 else None, timings=tm)
     if frames > 17:
         v = pipe(prompt, video=v, mode="extend", num_frames=frames - 17, seed=seed,
                  candidates=candidates, compose=compose, timings=tm)  # fmt: skip

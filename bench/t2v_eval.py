@@ -48,6 +48,16 @@ def prompts(n: int, objects: int, seed: int, style: str) -> list[tuple[str, obje
     return out
 
 
+def clips_guarded(pipe: Pipeline, args: argparse.Namespace) -> bool:
+    """Whether the best-of rows are guarded (``Pipeline(..., guarded=True)``): ``--guarded``,
+    ``--unguarded``, else pipeline.json's ``guard_clips``."""
+    if getattr(args, "guarded", False):
+        return True
+    if getattr(args, "unguarded", False):
+        return False
+    return bool(pipe.config.guard_clips)
+
+
 def run(
     pipe: Pipeline,
     items: list,
@@ -59,6 +69,10 @@ def run(
     candidates: int = 1,
     compose: bool = False,
 ) -> dict:
+    # the best-of rows are guarded as `kinema generate` guards clips (pipeline.json's
+    # guard_clips), or as --guarded / --unguarded say; the one-clip rows measure the DiT and
+    # stay unguarded
+    guarded = clips_guarded(pipe, args) if candidates > 1 else False
     scores = []
     t0 = time.perf_counter()
     for s in range(0, len(items), args.batch):
@@ -75,6 +89,7 @@ def run(
             rewrite_prompt=rewrite,
             candidates=candidates,
             compose=compose,
+            guarded=guarded,
         )
         scores += [score_clip(v.frames, spec) for v, (_, spec) in zip(videos, chunk, strict=True)]
     summary = summarize(scores)
@@ -119,6 +134,17 @@ def main() -> None:
         choices=(1, 2),
         default=None,
         help="only the rows of prompts with this many objects (default: both)",
+    )
+    guard = ap.add_mutually_exclusive_group()
+    guard.add_argument(
+        "--guarded",
+        action="store_true",
+        help="the best-of rows guarded (Pipeline(..., guarded=True)): an object the identity "
+        "guard reads as another shape in every candidate is made again with other noise "
+        "(default: pipeline.json's guard_clips, as `kinema generate` does)",
+    )
+    guard.add_argument(
+        "--unguarded", action="store_true", help="the best-of rows not guarded (guarded=False)"
     )
     ap.add_argument("--out", default="bench/results/t2v_eval")
     args = ap.parse_args()
@@ -192,11 +218,13 @@ def main() -> None:
         f"{args.prompts}{' --shipped-only' if args.shipped_only else ''}"
         f"{' --composed-only' if args.composed_only else ''}{' --tune' if args.tune else ''}"
         f"{f' --objects {args.objects}' if args.objects is not None else ''}"
+        f"{f' --extra {args.extra}' if args.extra != 100 else ''}"
         f"{f' --composer {args.composer!r}' if args.composer is not None else ''}"
         f"{f' --steps {args.steps}' if args.steps is not None else ''}"
         f"{f' --screen-drafts {args.screen_drafts}' if args.screen_drafts is not None else ''}"
         f"{f' --screen-step {args.screen_step}' if args.screen_step is not None else ''}"
-        f"{f' --candidates {args.candidates}' if args.candidates is not None else ''}`)",
+        f"{f' --candidates {args.candidates}' if args.candidates is not None else ''}"
+        f"{' --guarded' if args.guarded else ''}{' --unguarded' if args.unguarded else ''}`)",
         "",
         f"Sampler: {pipe.config.sampler}, {steps} steps, guidance {guidance}. "
         "Held-out phrasing = paraphrase templates never used in training; new scene seeds. "
@@ -220,6 +248,14 @@ def main() -> None:
             f"verifier's best: `Pipeline.laid_together`)."
             if pipe.composer is not None
             else ""
+        )
+        + (
+            f" Guarded: the best-of rows are made with `guarded=True`, the "
+            f"pipeline's {pipe.config.guard!r} guard reading each object's candidates and "
+            f"making an object none of them reads right again with other noise, up to "
+            f"{pipe.config.guard_tries} times."
+            if clips_guarded(pipe, args)
+            else " The best-of rows are not guarded."
         ),
         "",
         "| phrasing | objects | frames x H x W | clips | " + " | ".join(cols) + " | seconds |",

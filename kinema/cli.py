@@ -604,7 +604,7 @@ def generate(
                          params=window_screen) if frames > first else None
         )  # fmt: skip
         planned = _say_planner(pipe, prompt, plan) if frames > first else ""
-        guarded = _say_guard(pipe, window_k) if frames > first else ""
+        guarded = _say_guard(pipe, window_k) if frames > first else _say_clip_guard(pipe)
         args = dict(negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
                     seed=seed, fps=fps, sampler=sampler, rewrite_prompt=rewrite)  # fmt: skip
         timings = Timings()
@@ -618,8 +618,8 @@ def generate(
             # way, its candidates the guard reads right first (Pipeline's guarded)
             video = pipe(prompt, num_frames=first, height=height, width=width, timings=timings,
                          callback=lambda i, n: bar.update(task, completed=i),
-                         candidates=candidates, compose=compose, guarded=bool(guarded),
-                         **args)  # fmt: skip
+                         candidates=candidates, compose=compose,
+                         guarded=True if guarded else None, **args)  # fmt: skip
             if frames > first:
                 video = pipe(prompt, video=video, mode="extend", num_frames=frames - first,
                              timings=timings, candidates=window_k, plan_windows=plan,
@@ -630,6 +630,8 @@ def generate(
                   "candidates": best_of, **screened}  # fmt: skip
         if composed:
             params["composed_of"] = composed
+        if guarded and per_window is None:  # a clip read by the guard (guard_clips)
+            params["guarded"] = guarded
         if per_window is not None:
             params["window_candidates"] = per_window
             if window_screen:
@@ -729,6 +731,17 @@ def _say_guard(pipe, window_k: int) -> str:  # type: ignore[no-untyped-def]
                       f"{pipe.config.guard_tries} more tries); in the first clip, candidates it "
                       "reads right go first, and an object none of them shows is made "
                       "again[/]")  # fmt: skip
+    return pipe.guard.name
+
+
+def _say_clip_guard(pipe) -> str:  # type: ignore[no-untyped-def]
+    """Say so when a clip's objects are read by the identity guard (``guard_clips``, a guard
+    and ``guard_tries`` set in pipeline.json); the guard's name, or "" where none."""
+    if pipe.guard is None or not pipe.config.guard_tries or not pipe.config.guard_clips:
+        return ""
+    err_console.print(f"[dim]the {pipe.guard.name} guard reads each object's candidates: those "
+                      "it reads as the prompt names them go first, and an object none of them "
+                      f"shows is made again (up to {pipe.config.guard_tries} more tries)[/]")  # fmt: skip
     return pipe.guard.name
 
 

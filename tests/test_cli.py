@@ -408,6 +408,42 @@ def made_with_each_flag(
     return said, frames, params
 
 
+def test_generate_guards_a_clip_where_pipeline_json_says_so(
+    tmp_path: Path, tiny_pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from kinema.pipelines import Pipeline
+
+    asked: list[dict] = []
+    call = Pipeline.__call__
+
+    def recorded(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        asked.append(kwargs)
+        return call(self, *args, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "__call__", recorded)
+    one = "a large red circle moving left on a black background"
+    for clips in (True, False):
+        config = dataclasses.replace(tiny_pipeline.config, guard="shapes-world-reading",
+                                     guard_threshold=0.5, guard_tries=1, guard_clips=clips)  # fmt: skip
+        pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config)
+        w = ["--weights", str(pipe.save_pretrained(tmp_path / f"w{clips}")), "--steps", "1"]
+        out = tmp_path / f"{clips}.mp4"
+        r = runner.invoke(app, ["generate", one, "--frames", "5", "--size", "32", *w, "-o",
+                                str(out)])  # fmt: skip
+        assert r.exit_code == 0, r.output
+        said = " ".join(r.output.split())
+        told = "the shapes-world-reading guard reads each object's candidates" in said
+        assert told is clips, r.output
+        # guarded where pipeline.json's guard_clips says (else the pipeline's default), and
+        # the clip says so
+        assert asked[-1]["guarded"] is (True if clips else None)
+        r = runner.invoke(app, ["verify", str(out), "--json"])
+        params = json.loads(r.output)["c2pa"]["claims"]["parameters"]
+        assert params.get("guarded") == ("shapes-world-reading" if clips else None), params
+
+
 def test_generate_composes_several_objects_and_records_it(tmp_path: Path, tiny_pipeline) -> None:
     import dataclasses
 

@@ -4,6 +4,8 @@ sampled again, and the better try kept."""
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,6 +31,7 @@ from kinema.world.scene import SceneGraph, SceneObject
 pytestmark = pytest.mark.filterwarnings("ignore:Kinema safety checks are OFF")
 
 SQUARE = "a large purple square standing still on a gray background"
+SHIPPED = Path(__file__).resolve().parents[2] / "kinema" / "weights" / "pipeline.json"
 
 
 def clip(shape: str, size: str = "large", x: float = 30.0, frames: int = 5) -> np.ndarray:
@@ -224,6 +227,34 @@ def test_a_guarded_first_clip_none_of_whose_candidates_reads_right_is_made_again
         pipe(SQUARE, video=Video(first, 8.0), mode="extend", num_frames=4, guarded=True)
     with pytest.raises(InvalidInputError, match="guarded= is for text to video"):
         pipe(SQUARE, image=first[0], guarded=True)
+
+
+def test_guard_clips_guards_every_text_to_video_clip_by_default(tiny_pipeline: Pipeline) -> None:
+    """``guard_clips`` (shipped on): a text-to-video call left to the default is guarded as a
+    long video's first clip is, ``guarded=False`` asks for it unguarded, and image to video
+    and extension, left to the default, are never read by it."""
+    kw = dict(num_frames=5, height=32, width=32, num_inference_steps=2)
+    config = dataclasses.replace(tiny_pipeline.config, guard_threshold=0.5, guard_tries=1,
+                                 guard_clips=True)  # fmt: skip
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config,
+                    safety=False)  # fmt: skip
+    plain = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
+                     tiny_pipeline.config, safety=False)  # fmt: skip
+    first = plain(SQUARE, seed=5, **kw).frames
+    second = plain(SQUARE, seed=5 + GUARD_SEED_STRIDE, **kw).frames
+    assert not np.array_equal(first, second)  # or the test proves nothing
+    pipe.guard = Alternate()  # the first clip reads wrong, its try right
+    assert np.array_equal(pipe(SQUARE, seed=5, **kw).frames, second)
+    assert pipe.guard.calls == 2
+    pipe.guard = Alternate()
+    assert np.array_equal(pipe(SQUARE, seed=5, guarded=False, **kw).frames, first)
+    assert pipe.guard.calls == 0
+    # an image given: the default does not guard it (guarded=True would be a typed error)
+    pipe.guard = ByBrightness(cut=256.0)
+    pipe(SQUARE, image=first[0], seed=5, **kw)
+    assert pipe.guard.reads == 0
+    # the shipped pipeline.json guards every clip
+    assert PipelineConfig.from_dict(json.loads(SHIPPED.read_text())).guard_clips is True
 
 
 class Brightest:
