@@ -408,11 +408,8 @@ def made_with_each_flag(
     return said, frames, params
 
 
-def test_generate_guards_a_clip_where_pipeline_json_says_so(
-    tmp_path: Path, tiny_pipeline, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import dataclasses
-
+def recorded_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """The keyword arguments of every ``Pipeline`` call from here on, in order."""
     from kinema.pipelines import Pipeline
 
     asked: list[dict] = []
@@ -423,6 +420,17 @@ def test_generate_guards_a_clip_where_pipeline_json_says_so(
         return call(self, *args, **kwargs)
 
     monkeypatch.setattr(Pipeline, "__call__", recorded)
+    return asked
+
+
+def test_generate_guards_a_clip_where_pipeline_json_says_so(
+    tmp_path: Path, tiny_pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from kinema.pipelines import Pipeline
+
+    asked = recorded_calls(monkeypatch)
     one = "a large red circle moving left on a black background"
     for clips in (True, False):
         config = dataclasses.replace(tiny_pipeline.config, guard="shapes-world-reading",
@@ -774,14 +782,7 @@ def test_extension_windows_record_their_planner(
     from kinema.pipelines import Pipeline
 
     # what each call of the pipeline was asked: a long video's first clip is guarded
-    asked: list[dict] = []
-    call = Pipeline.__call__
-
-    def recorded(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        asked.append(kwargs)
-        return call(self, *args, **kwargs)
-
-    monkeypatch.setattr(Pipeline, "__call__", recorded)
+    asked = recorded_calls(monkeypatch)
 
     config = dataclasses.replace(tiny_pipeline.config, planner="shapes-world",
                                  context_guidance=2.5, fill_context_guidance=1.5,

@@ -188,21 +188,33 @@ class ByBrightness:
         return float(frames.mean() > self.cut)
 
 
+def guarded_and_plain(
+    tiny_pipeline: Pipeline, **config: object
+) -> tuple[Pipeline, np.ndarray, np.ndarray, dict]:
+    """A pipeline with a one-try guard (and ``config``), and the clips a plain one makes of
+    ``SQUARE`` with seed 5 and with the guard's first try's seed, for the call arguments
+    returned with them."""
+    kw = dict(num_frames=5, height=32, width=32, num_inference_steps=2)
+    settings = dataclasses.replace(tiny_pipeline.config, guard_threshold=0.5, guard_tries=1,
+                                   **config)  # fmt: skip
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, settings,
+                    safety=False)  # fmt: skip
+    plain = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
+                     tiny_pipeline.config, safety=False)  # fmt: skip
+    first = plain(SQUARE, seed=5, **kw).frames
+    second = plain(SQUARE, seed=5 + GUARD_SEED_STRIDE, **kw).frames
+    assert not np.array_equal(first, second)  # or the tests prove nothing
+    return pipe, first, second, kw
+
+
 def test_a_guarded_first_clip_none_of_whose_candidates_reads_right_is_made_again(
     tiny_pipeline: Pipeline,
 ) -> None:
     """A long video's first clip (``guarded``, one candidate: no verifier): where the guard
     reads it wrong it is made again with the tries' noise, and the try kept where it reads
     better; a try that reads no better leaves the clip as it was."""
-    kw = dict(num_frames=5, height=32, width=32, num_inference_steps=2)
-    config = dataclasses.replace(tiny_pipeline.config, guard_threshold=0.5, guard_tries=1)
-    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config,
-                    safety=False)  # fmt: skip
-    plain = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
-                     tiny_pipeline.config, safety=False)  # fmt: skip
-    first = plain(SQUARE, seed=5, **kw).frames
-    second = plain(SQUARE, seed=5 + GUARD_SEED_STRIDE, **kw).frames
-    assert not np.array_equal(first, second)  # or the test proves nothing
+    pipe, first, second, kw = guarded_and_plain(tiny_pipeline)
+    config = pipe.config
     # the first clip reads wrong, its try right: the try is the clip
     pipe.guard = Alternate()
     timings = Timings()
@@ -233,16 +245,7 @@ def test_guard_clips_guards_every_text_to_video_clip_by_default(tiny_pipeline: P
     """``guard_clips`` (shipped on): a text-to-video call left to the default is guarded as a
     long video's first clip is, ``guarded=False`` asks for it unguarded, and image to video
     and extension, left to the default, are never read by it."""
-    kw = dict(num_frames=5, height=32, width=32, num_inference_steps=2)
-    config = dataclasses.replace(tiny_pipeline.config, guard_threshold=0.5, guard_tries=1,
-                                 guard_clips=True)  # fmt: skip
-    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config,
-                    safety=False)  # fmt: skip
-    plain = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
-                     tiny_pipeline.config, safety=False)  # fmt: skip
-    first = plain(SQUARE, seed=5, **kw).frames
-    second = plain(SQUARE, seed=5 + GUARD_SEED_STRIDE, **kw).frames
-    assert not np.array_equal(first, second)  # or the test proves nothing
+    pipe, first, second, kw = guarded_and_plain(tiny_pipeline, guard_clips=True)
     pipe.guard = Alternate()  # the first clip reads wrong, its try right
     assert np.array_equal(pipe(SQUARE, seed=5, **kw).frames, second)
     assert pipe.guard.calls == 2
