@@ -604,7 +604,11 @@ def generate(
                          params=window_screen) if frames > first else None
         )  # fmt: skip
         planned = _say_planner(pipe, prompt, plan) if frames > first else ""
-        guarded = _say_guard(pipe, window_k) if frames > first else _say_clip_guard(pipe)
+        guarded = (
+            _say_guard(pipe, window_k)
+            if frames > first
+            else _say_clip_guard(pipe, prompt, compose and rewrite)
+        )
         args = dict(negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
                     seed=seed, fps=fps, sampler=sampler, rewrite_prompt=rewrite)  # fmt: skip
         timings = Timings()
@@ -734,10 +738,20 @@ def _say_guard(pipe, window_k: int) -> str:  # type: ignore[no-untyped-def]
     return pipe.guard.name
 
 
-def _say_clip_guard(pipe) -> str:  # type: ignore[no-untyped-def]
+def _say_clip_guard(pipe, prompt: str, compose: bool) -> str:  # type: ignore[no-untyped-def]
     """Say so when a clip's objects are read by the identity guard (``guard_clips``, a guard
-    and ``guard_tries`` set in pipeline.json); the guard's name, or "" where none."""
+    and ``guard_tries`` set in pipeline.json, and a prompt whose rows, each object's where it
+    is composed, the guard reads); the guard's name, or "" where none."""
+    import numpy as np
+
+    from kinema.safety.request import read_request
+
     if pipe.guard is None or not pipe.config.guard_tries or not pipe.config.guard_clips:
+        return ""
+    said = read_request(prompt).prompt
+    rows = pipe.parts_for([said], compose)[0] or [said]
+    blank = np.zeros((1, 16, 16, 3), dtype=np.uint8)  # the guard reads prompts, not pixels, here
+    if all(pipe.guard.reference(row, blank) is None for row in rows):
         return ""
     err_console.print(f"[dim]the {pipe.guard.name} guard reads each object's candidates: those "
                       "it reads as the prompt names them go first, and an object none of them "

@@ -432,7 +432,7 @@ def test_generate_guards_a_clip_where_pipeline_json_says_so(
 
     asked = recorded_calls(monkeypatch)
     one = "a large red circle moving left on a black background"
-    for clips in (True, False):
+    for clips in (False, True):  # the guarding weights last, for the unread prompt below
         config = dataclasses.replace(tiny_pipeline.config, guard="shapes-world-reading",
                                      guard_threshold=0.5, guard_tries=1, guard_clips=clips)  # fmt: skip
         pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config)
@@ -450,6 +450,13 @@ def test_generate_guards_a_clip_where_pipeline_json_says_so(
         r = runner.invoke(app, ["verify", str(out), "--json"])
         params = json.loads(r.output)["c2pa"]["claims"]["parameters"]
         assert params.get("guarded") == ("shapes-world-reading" if clips else None), params
+    # a prompt the guard does not read, guard_clips on: nothing said, nothing recorded
+    out = tmp_path / "unread.mp4"
+    r = runner.invoke(app, ["generate", "a dog on a beach", "--frames", "5", "--size", "32", *w,
+                            "-o", str(out)])  # fmt: skip
+    assert r.exit_code == 0 and "guard reads" not in " ".join(r.output.split()), r.output
+    r = runner.invoke(app, ["verify", str(out), "--json"])
+    assert "guarded" not in json.loads(r.output)["c2pa"]["claims"]["parameters"]
 
 
 def test_generate_composes_several_objects_and_records_it(tmp_path: Path, tiny_pipeline) -> None:
