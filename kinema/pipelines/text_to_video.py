@@ -308,6 +308,8 @@ class PipelineConfig:
             raise InvalidInputError(
                 f"guard_tries must be an int in 0..{MAX_CANDIDATES}, got {self.guard_tries!r}"
             )
+        if not isinstance(self.guard_clips, bool):
+            raise InvalidInputError(f"guard_clips must be true or false, got {self.guard_clips!r}")
         if self.verifier and self.verifier not in VERIFIERS:
             raise InvalidInputError(
                 f"verifier must be '' or one of {sorted(VERIFIERS)}, got {self.verifier!r}"

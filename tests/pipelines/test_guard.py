@@ -256,6 +256,8 @@ def test_guard_clips_guards_every_text_to_video_clip_by_default(tiny_pipeline: P
     pipe.guard = ByBrightness(cut=256.0)
     pipe(SQUARE, image=first[0], seed=5, **kw)
     assert pipe.guard.reads == 0
+    with pytest.raises(InvalidInputError, match="guard_clips must be true or false"):
+        dataclasses.replace(pipe.config, guard_clips="yes")
     # the shipped pipeline.json guards every clip
     assert PipelineConfig.from_dict(json.loads(SHIPPED.read_text())).guard_clips is True
 
