@@ -211,7 +211,7 @@ def main() -> None:
                 )  # fmt: skip
                 print(rows[-1], flush=True)
     cols = ["background", "color", "shape", "motion", "size", "no_extra", "all"]
-    steps = args.steps or pipe.config.steps
+    steps = args.steps or pipe.steps_for(text=True)
     guidance = args.guidance if args.guidance is not None else pipe.config.guidance
     lines = [
         "# Text-to-video prompt fidelity (`python bench/t2v_eval.py --prompts "

@@ -53,7 +53,7 @@ def main() -> None:
     pipe = Pipeline(pipe.dit, pipe.vae, pipe.text_encoder, dataclasses.replace(
         pipe.config, **{k: v for k, v in screen.items() if v is not None}
     ), model_id=pipe.model_id, verifier=pipe.verifier)  # fmt: skip
-    steps = args.steps or pipe.config.steps
+    steps = args.steps or pipe.steps_for(text=True)
     rows = []
     one = "a large red circle bouncing on a black background"
     two = "a large red circle bouncing and a small blue square moving left on a black background"

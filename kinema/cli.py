@@ -612,7 +612,7 @@ def generate(
         args = dict(negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
                     seed=seed, fps=fps, sampler=sampler, rewrite_prompt=rewrite)  # fmt: skip
         timings = Timings()
-        total = steps or pipe.config.steps
+        total = steps or pipe.steps_for(text=True)
         per = steps or pipe.steps_for(window=True, candidates=window_k)  # each window's
         context, step = pipe.window_layout(window_k)  # each window's frames: read, added
         windows = -(-(frames - first) // step)
@@ -782,7 +782,8 @@ def _say_best_of(pipe, prompt: str, candidates: int | None, where: str = "",  # 
     elif n > 1:
         what = "continuations per window" if choice == "windows" else "clips"
         screened = (f" (the {n} of {drafts} drafts the verifier reads best at step "
-                    f"{pipe.screen_step_for(image, window)} of {steps or pipe.steps_for(image)}, "
+                    f"{pipe.screen_step_for(image, window)} of "
+                    f"{steps or pipe.steps_for(image, window, n, text=not image and not window)}, "
                     "finished)" if drafts > n else "")  # fmt: skip
         err_console.print(f"[dim]best of {n} {what}{where}{screened}, chosen by the "
                           f"{pipe.config.verifier} verifier (--candidates 1: one)[/]")  # fmt: skip

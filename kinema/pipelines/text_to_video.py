@@ -141,6 +141,14 @@ class PipelineConfig:
     # bench/results/i2v_steps_sweep_tune.md; screened from 12 drafts, 100 cases: 91% with 20,
     # 92% with 30). `image_screen_step` counts in these steps
     image_steps: int = 0
+    # sampler steps in text to video where the call names none (0 = `steps`; extension, fill
+    # and, with `window_steps` 0, a long video's windows keep `steps`). `screen_step` counts
+    # in these steps. Shipped: 12, with 4 drafts read at step 3 and every clip guarded
+    # (`guard_clips`): 32 DiT batches a clip against 76 for 8 drafts read at step 5 of 20. 150
+    # one-object tuning prompts, 96.7% all-right in 267 s against 98.0% in 562 s; 60 two-object
+    # ones composed, 88.3% (bench/results/t2v_eval_*cheap-4d-12s_guarded_tune.md; README,
+    # "With the guard, a cheaper recipe")
+    text_steps: int = 0
     # sampler steps in a long video's windows where the call names none (0 = `steps`): windows
     # of an extension that keep one continuation each, as `kinema generate --seconds` makes
     # them (`kinema extend`'s best of `extend_candidates` keeps `steps`). A minute's time is
@@ -322,7 +330,7 @@ class PipelineConfig:
                     raise InvalidInputError(f"{name} needs a verifier to read the drafts")
         for name, least in (("screen_step", 1), ("image_screen_step", 0),
                             ("window_screen_step", 0), ("image_steps", 0),
-                            ("window_steps", 0)):  # fmt: skip
+                            ("window_steps", 0), ("text_steps", 0)):  # fmt: skip
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise InvalidInputError(f"{name} must be an int >= {least}, got {value!r}")
@@ -687,13 +695,17 @@ class Pipeline:
         read them; the best of N per window (``kinema extend``) does not."""
         return candidates == 1
 
-    def steps_for(self, image: bool = False, window: bool = False, candidates: int = 1) -> int:
-        """Sampler steps a call makes where it names none: ``config.steps``, or in image to
-        video ``config.image_steps`` and in a long video's windows (``window``: extension
-        windows keeping ``candidates`` = 1 continuation each) ``config.window_steps`` where
-        they are set."""
+    def steps_for(
+        self, image: bool = False, window: bool = False, candidates: int = 1, text: bool = False
+    ) -> int:
+        """Sampler steps a call makes where it names none: ``config.steps``, or in text to
+        video (``text``) ``config.text_steps``, in image to video ``config.image_steps`` and in
+        a long video's windows (``window``: extension windows keeping ``candidates`` = 1
+        continuation each) ``config.window_steps`` where they are set."""
         if window and self.long_windows(candidates):
             return self.config.window_steps or self.config.steps
+        if text and not image and not window:
+            return self.config.text_steps or self.config.steps
         return (image and self.config.image_steps) or self.config.steps
 
     def interval_for(self, window: bool = False, candidates: int = 1) -> tuple[float, float]:
@@ -746,7 +758,8 @@ class Pipeline:
         steps: ``screen_drafts_for(image, window)`` where a screen applies (a verifier, more
         drafts than K, K > 1 but in windows, a step after ``screen_step_for`` to go on from),
         else K."""
-        steps = self.steps_for(image, window, candidates) if steps is None else steps
+        if steps is None:  # neither image nor window: text to video
+            steps = self.steps_for(image, window, candidates, text=not image and not window)
         drafts = self.screen_drafts_for(image, window)
         if self._screens(candidates, drafts, window):
             return drafts if self.screen_step_for(image, window) < steps - 1 else candidates
@@ -1291,7 +1304,8 @@ class Pipeline:
         """
         steps = num_inference_steps
         if steps is None:  # image to video may take its own count (config.image_steps)
-            steps = self.steps_for(image is not None and video is None)
+            steps = self.steps_for(image is not None and video is None,
+                                   text=image is None and video is None)  # fmt: skip
         guidance = self.config.guidance if guidance_scale is None else float(guidance_scale)
         sampler = sampler or self.config.sampler
         single = isinstance(prompt, str)

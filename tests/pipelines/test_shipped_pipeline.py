@@ -45,13 +45,15 @@ def test_shipped_model_draws_large_single_objects(text_encoder) -> None:
     # the shipped model was trained on Shapes World captions, so it reads the canonical one
     assert config.prompt_rewrite == "shapes-world"
     assert pipe.model_prompt("on grey, a huge blue tile heading right") == prompts[1]
-    # and keeps the best of 2 clips by the recognizer's reading, those 2 finished from 8
-    # drafts read at step 5 (on 160 tuning prompts, one object: 93.1% against 85.6% for the
-    # best of 3 before it; bench/results/t2v_screen_tune.md, bench/results/t2v_eval.md)
+    # and keeps the best of 2 clips by the recognizer's reading, those 2 finished from 4
+    # drafts read at step 3 of 12, every clip guarded (150 one-object tuning prompts: 96.7% in
+    # 267 s against 98.0% in 562 s from 8 drafts read at step 5 of 20;
+    # bench/results/t2v_eval_one-object_{cheap-4d-12s_guarded,guarded}_tune.md)
     assert (config.candidates, config.verifier) == (2, "shapes-world")
-    assert (config.screen_drafts, config.screen_step) == (8, 5)
+    assert (config.screen_drafts, config.screen_step, config.text_steps) == (4, 3, 12)
+    assert config.guard_clips is True
     assert [pipe.candidates_for(p) for p in prompts] == [2, 2, 2]
-    assert pipe.drafts_for(2) == 8
+    assert (pipe.drafts_for(2), pipe.steps_for(text=True)) == (4, 12)
     # image to video samples 30 Euler steps (one clip on 200 tuning cases: 69.0% against 66.0%
     # with 20, bench/results/i2v_steps_sweep_tune.md) and reads its drafts later, at step 13
     # of them (t = 0.57, where step 9 of 20 was): the frame given settles the shape, and the

@@ -61,6 +61,40 @@ def test_image_to_video_takes_its_own_step_count_where_one_is_set(
             PipelineConfig(image_steps=bad)  # type: ignore[arg-type]
 
 
+def test_text_to_video_takes_its_own_step_count_where_one_is_set(
+    tiny_pipeline: Pipeline,
+) -> None:
+    import dataclasses
+
+    config = dataclasses.replace(tiny_pipeline.config, text_steps=2)  # steps = 3
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config)
+    still = np.full((32, 32, 3), 40, dtype=np.uint8)
+    src = Video(np.full((9, 32, 32, 3), 40, dtype=np.uint8), 8.0)
+    totals = {}
+    for name, kw in {
+        "t2v": {},
+        "t2v, asked": {"num_inference_steps": 4},
+        "i2v": {"image": still},
+        "fill": {"video": src, "missing": [4]},
+    }.items():
+        seen: list[int] = []
+        pipe("a red circle", num_frames=5, height=32, width=32, seed=1, candidates=1,
+             callback=lambda i, n, seen=seen: seen.append(n), **kw)  # fmt: skip
+        totals[name] = set(seen)
+    # extension and fill keep the pipeline's steps
+    assert totals == {"t2v": {2}, "t2v, asked": {4}, "i2v": {3}, "fill": {3}}
+    assert (pipe.steps_for(text=True), pipe.steps_for(), pipe.steps_for(window=True)) == (2, 3, 3)
+    assert tiny_pipeline.steps_for(text=True) == 3  # 0: the pipeline's steps
+    # fewer steps is another sample, not the same one relabelled
+    a = pipe("a red circle", num_frames=5, height=32, width=32, seed=1, candidates=1).frames
+    b = tiny_pipeline("a red circle", num_frames=5, height=32, width=32, seed=1,
+                      candidates=1).frames  # fmt: skip
+    assert not np.array_equal(a, b)
+    for bad in (-1, 2.5, True):
+        with pytest.raises(InvalidInputError, match="text_steps must be an int >= 0"):
+            PipelineConfig(text_steps=bad)  # type: ignore[arg-type]
+
+
 def test_long_video_windows_take_their_own_step_count_where_one_is_set(
     tiny_pipeline: Pipeline,
 ) -> None:
