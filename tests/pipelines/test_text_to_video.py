@@ -33,6 +33,22 @@ def test_generates_a_video_of_the_requested_shape(tiny_pipeline: Pipeline) -> No
     assert isinstance(images, list) and [v.frames.shape for v in images] == [(1, 64, 64, 3)] * 2
 
 
+STILL = np.full((32, 32, 3), 40, dtype=np.uint8)
+SOURCE = Video(np.full((9, 32, 32, 3), 40, dtype=np.uint8), 8.0)
+
+
+def step_totals(pipe: Pipeline, cases: dict[str, dict]) -> dict[str, set[int]]:
+    """Per named call (keyword arguments beyond a 5 x 32 x 32 one-clip call), the step totals
+    its sampler callback reported."""
+    totals = {}
+    for name, kw in cases.items():
+        seen: list[int] = []
+        pipe("a red circle", num_frames=5, height=32, width=32, seed=1, candidates=1,
+             callback=lambda i, n, seen=seen: seen.append(n), **kw)  # fmt: skip
+        totals[name] = set(seen)
+    return totals
+
+
 def test_image_to_video_takes_its_own_step_count_where_one_is_set(
     tiny_pipeline: Pipeline,
 ) -> None:
@@ -40,19 +56,9 @@ def test_image_to_video_takes_its_own_step_count_where_one_is_set(
 
     config = dataclasses.replace(tiny_pipeline.config, image_steps=5)  # steps = 3
     pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config)
-    still = np.full((32, 32, 3), 40, dtype=np.uint8)
-    src = Video(np.full((9, 32, 32, 3), 40, dtype=np.uint8), 8.0)
-    totals = {}
-    for name, kw in {
-        "t2v": {},
-        "i2v": {"image": still},
-        "i2v, asked": {"image": still, "num_inference_steps": 2},
-        "fill": {"video": src, "missing": [4]},
-    }.items():
-        seen: list[int] = []
-        pipe("a red circle", num_frames=5, height=32, width=32, seed=1, candidates=1,
-             callback=lambda i, n, seen=seen: seen.append(n), **kw)  # fmt: skip
-        totals[name] = set(seen)
+    totals = step_totals(pipe, {"t2v": {}, "i2v": {"image": STILL},
+                                "i2v, asked": {"image": STILL, "num_inference_steps": 2},
+                                "fill": {"video": SOURCE, "missing": [4]}})  # fmt: skip
     assert totals == {"t2v": {3}, "i2v": {5}, "i2v, asked": {2}, "fill": {3}}
     assert (pipe.steps_for(), pipe.steps_for(image=True)) == (3, 5)
     assert tiny_pipeline.steps_for(image=True) == 3  # 0: the pipeline's steps
@@ -68,19 +74,9 @@ def test_text_to_video_takes_its_own_step_count_where_one_is_set(
 
     config = dataclasses.replace(tiny_pipeline.config, text_steps=2)  # steps = 3
     pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config)
-    still = np.full((32, 32, 3), 40, dtype=np.uint8)
-    src = Video(np.full((9, 32, 32, 3), 40, dtype=np.uint8), 8.0)
-    totals = {}
-    for name, kw in {
-        "t2v": {},
-        "t2v, asked": {"num_inference_steps": 4},
-        "i2v": {"image": still},
-        "fill": {"video": src, "missing": [4]},
-    }.items():
-        seen: list[int] = []
-        pipe("a red circle", num_frames=5, height=32, width=32, seed=1, candidates=1,
-             callback=lambda i, n, seen=seen: seen.append(n), **kw)  # fmt: skip
-        totals[name] = set(seen)
+    totals = step_totals(pipe, {"t2v": {}, "t2v, asked": {"num_inference_steps": 4},
+                                "i2v": {"image": STILL},
+                                "fill": {"video": SOURCE, "missing": [4]}})  # fmt: skip
     # extension and fill keep the pipeline's steps
     assert totals == {"t2v": {2}, "t2v, asked": {4}, "i2v": {3}, "fill": {3}}
     assert (pipe.steps_for(text=True), pipe.steps_for(), pipe.steps_for(window=True)) == (2, 3, 3)
