@@ -746,12 +746,13 @@ def _say_clip_guard(pipe, prompt: str, compose: bool) -> str:  # type: ignore[no
 
     from kinema.safety.request import read_request
 
-    if pipe.guard is None or not pipe.config.guard_tries or not pipe.config.guard_clips:
+    if not pipe.config.guard_clips:
         return ""
     said = read_request(prompt).prompt
     rows = pipe.parts_for([said], compose)[0] or [said]
-    blank = np.zeros((1, 16, 16, 3), dtype=np.uint8)  # the guard reads prompts, not pixels, here
-    if all(pipe.guard.reference(row, blank) is None for row in rows):
+    # what _guard_clip reads (no guard, no tries, or no row it reads: None); a blank frame
+    # per row, as the guard reads the prompt here, not pixels
+    if pipe.guard_references(rows, np.zeros((len(rows), 1, 16, 16, 3), np.uint8)) is None:
         return ""
     err_console.print(f"[dim]the {pipe.guard.name} guard reads each object's candidates: those "
                       "it reads as the prompt names them go first, and an object none of them "
