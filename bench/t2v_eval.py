@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import time
 
 import numpy as np
 from results_io import report
 
 from kinema.eval.fidelity import score_clip, summarize
+from kinema.hardware import cpu_has_native_bf16, native_bf16
 from kinema.pipelines import Pipeline
 from kinema.world.captions import canonical_caption, caption, parse_prompt
 from kinema.world.scene import sample_spec
@@ -117,6 +119,30 @@ def main() -> None:
     )
     ap.add_argument("--composer", default=None, help="override pipeline.json ('' for none)")
     ap.add_argument(
+        "--guidance-interval",
+        type=float,
+        nargs=2,
+        metavar=("LO", "HI"),
+        default=None,
+        help="override pipeline.json's text_guidance_interval: the noise levels t where text "
+        "to video's steps run guided (below LO the prompt alone, one DiT batch)",
+    )
+    ap.add_argument(
+        "--compose-screen-drafts",
+        type=int,
+        default=None,
+        help="override pipeline.json's compose_screen_drafts: drafts per object of a composed "
+        "prompt (0: screen_drafts)",
+    )
+    ap.add_argument(
+        "--compose-guidance-interval",
+        type=float,
+        nargs=2,
+        metavar=("LO", "HI"),
+        default=None,
+        help="override pipeline.json's compose_guidance_interval (a composed prompt's objects)",
+    )
+    ap.add_argument(
         "--composed-only",
         action="store_true",
         help="only the composed rows (two-object prompts made one object at a time, as "
@@ -150,7 +176,10 @@ def main() -> None:
     args = ap.parse_args()
     pipe = Pipeline.from_pretrained(args.weights)
     screen = {"screen_drafts": args.screen_drafts, "screen_step": args.screen_step,
-              "composer": args.composer, "candidates": args.candidates}  # fmt: skip
+              "composer": args.composer, "candidates": args.candidates,
+              "text_guidance_interval": args.guidance_interval,
+              "compose_screen_drafts": args.compose_screen_drafts,
+              "compose_guidance_interval": args.compose_guidance_interval}  # fmt: skip
     pipe = Pipeline(pipe.dit, pipe.vae, pipe.text_encoder, dataclasses.replace(
         pipe.config, **{k: v for k, v in screen.items() if v is not None}
     ), model_id=pipe.model_id, verifier=pipe.verifier)  # fmt: skip
@@ -173,7 +202,9 @@ def main() -> None:
         settings = [x for x in settings if x[2] > 1 or x[3]]
     if args.composed_only:
         settings = [x for x in settings if x[3]]
-    composed = ", composed" + (" (one object at a time" + (f", each{shipped}" if best > 1 else "")
+    each = pipe.drafts_for(best, args.steps, composed=True)  # a composed prompt's objects
+    each = f", best of {best}" + (f" of {each} drafts" if each > best else "")
+    composed = ", composed" + (" (one object at a time" + (f", each{each}" if best > 1 else "")
                                + ")")  # fmt: skip
 
     def counts(compose: bool) -> list[int]:
@@ -213,6 +244,8 @@ def main() -> None:
     cols = ["background", "color", "shape", "motion", "size", "no_extra", "all"]
     steps = args.steps or pipe.steps_for(text=True)
     guidance = args.guidance if args.guidance is not None else pipe.config.guidance
+    interval = pipe.interval_for(text=True)  # text_guidance_interval (or guidance_interval)
+    lo, hi = pipe.interval_for(text=True, composed=True)  # compose_guidance_interval
     lines = [
         "# Text-to-video prompt fidelity (`python bench/t2v_eval.py --prompts "
         f"{args.prompts}{' --shipped-only' if args.shipped_only else ''}"
@@ -224,9 +257,17 @@ def main() -> None:
         f"{f' --screen-drafts {args.screen_drafts}' if args.screen_drafts is not None else ''}"
         f"{f' --screen-step {args.screen_step}' if args.screen_step is not None else ''}"
         f"{f' --candidates {args.candidates}' if args.candidates is not None else ''}"
+        f"{' --guidance-interval {} {}'.format(*args.guidance_interval) if args.guidance_interval else ''}"
+        f"{f' --compose-screen-drafts {args.compose_screen_drafts}' if args.compose_screen_drafts is not None else ''}"
+        f"{' --compose-guidance-interval {} {}'.format(*args.compose_guidance_interval) if args.compose_guidance_interval else ''}"
         f"{' --guarded' if args.guarded else ''}{' --unguarded' if args.unguarded else ''}`)",
         "",
-        f"Sampler: {pipe.config.sampler}, {steps} steps, guidance {guidance}. "
+        # the DiT and VAE in bf16 where the CPU has it natively: another sample than fp32's
+        f"Numerics: {'bf16' if pipe.config.bf16 and native_bf16() else 'fp32'} (native bf16 on "
+        f"this CPU: {cpu_has_native_bf16()}"
+        f"{', KINEMA_BF16=' + os.environ['KINEMA_BF16'] if 'KINEMA_BF16' in os.environ else ''}). "
+        f"Sampler: {pipe.config.sampler}, {steps} steps, guidance {guidance}"
+        f"{' at t in [{}, {}]'.format(*interval) if interval != (0.0, 1.0) else ''}. "
         "Held-out phrasing = paraphrase templates never used in training; new scene seeds. "
         "The DiT reads each prompt as written, except in the rewritten rows, which read "
         f"the pipeline's {pipe.config.prompt_rewrite!r} rewrite of it, and samples one clip per "
@@ -245,7 +286,15 @@ def main() -> None:
             f"as a one-object prompt is made, and lay the clips over one background (the "
             f"pipeline's {pipe.config.composer!r} composer, as `kinema generate` does; of each "
             f"object's finished candidates, the ones that hide each other least, then the "
-            f"verifier's best: `Pipeline.laid_together`)."
+            f"verifier's best: `Pipeline.laid_together`)"
+            + (
+                f", each object from {pipe.drafts_for(best, args.steps, composed=True)} drafts "
+                f"and guided at t in [{lo}, {hi}] (pipeline.json's compose_screen_drafts / "
+                "compose_guidance_interval)."
+                if (lo, hi) != interval
+                or pipe.drafts_for(best, args.steps, composed=True) != drafts
+                else "."
+            )
             if pipe.composer is not None
             else ""
         )

@@ -32,6 +32,30 @@ def main() -> None:
     ap.add_argument("--screen-step", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--composer", default=None, help="override pipeline.json ('' for none)")
     ap.add_argument(
+        "--guidance-interval",
+        type=float,
+        nargs=2,
+        metavar=("LO", "HI"),
+        default=None,
+        help="override pipeline.json's text_guidance_interval: the noise levels t where text "
+        "to video's steps run guided (below LO the prompt alone, one DiT batch)",
+    )
+    ap.add_argument(
+        "--compose-screen-drafts",
+        type=int,
+        default=None,
+        help="override pipeline.json's compose_screen_drafts: drafts per object of a composed "
+        "prompt (0: screen_drafts)",
+    )
+    ap.add_argument(
+        "--compose-guidance-interval",
+        type=float,
+        nargs=2,
+        metavar=("LO", "HI"),
+        default=None,
+        help="override pipeline.json's compose_guidance_interval (a composed prompt's objects)",
+    )
+    ap.add_argument(
         "--only-two",
         action="store_true",
         help="only the two-object rows (a composer makes those one object at a time)",
@@ -49,7 +73,10 @@ def main() -> None:
     pipe = Pipeline.from_pretrained(args.weights)
     load = time.perf_counter() - t0
     screen = {"screen_drafts": args.screen_drafts, "screen_step": args.screen_step,
-              "composer": args.composer}  # fmt: skip
+              "composer": args.composer,
+              "text_guidance_interval": args.guidance_interval,
+              "compose_screen_drafts": args.compose_screen_drafts,
+              "compose_guidance_interval": args.compose_guidance_interval}  # fmt: skip
     pipe = Pipeline(pipe.dit, pipe.vae, pipe.text_encoder, dataclasses.replace(
         pipe.config, **{k: v for k, v in screen.items() if v is not None}
     ), model_id=pipe.model_id, verifier=pipe.verifier)  # fmt: skip
@@ -81,7 +108,9 @@ def main() -> None:
                 "objects": 1 if prompt == one else 2,
                 "parts": parts,
                 "candidates": pipe.default_candidates if k is None else k,
-                "drafts": pipe.drafts_for(pipe.default_candidates if k is None else k, steps),
+                "drafts": pipe.drafts_for(
+                    pipe.default_candidates if k is None else k, steps, composed=parts > 1
+                ),
                 "seconds_of_video": real,
                 "text": med(lambda r: r.text),
                 "sampling": med(lambda r: r.sampling),
@@ -90,12 +119,21 @@ def main() -> None:
                 "total": med(lambda r: r.total),
                 # objects the guard made again, over the timed runs (guard_clips)
                 "made_again": sum(r.retried for r in runs),
+                # each timed run (seed 1, 2, ...): its total seconds and objects made again,
+                # since a run the guard makes an object again in costs that object once more
+                "runs": [
+                    {"seed": i + 1, "total": r.total, "made_again": r.retried}
+                    for i, r in enumerate(runs)
+                ],
             }
             row["x_real_time"] = real / row["total"]
             rows.append(row)
+    interval = pipe.interval_for(text=True)  # text_guidance_interval (or guidance_interval)
     lines = [
         f"# Generation speed (`python bench/t2v_speed.py`, {args.threads} threads, {steps} "
-        f"{pipe.config.sampler} steps, guidance {pipe.config.guidance}, "
+        f"{pipe.config.sampler} steps, guidance {pipe.config.guidance}"
+        f"{' at t in [{}, {}]'.format(*interval) if interval != (0.0, 1.0) else ''}"
+        f"{' (--guidance-interval)' if args.guidance_interval else ''}, "
         f"{'bf16' if pipe.config.bf16 and native_bf16() else 'fp32'}: bf16={pipe.config.bf16}, "
         f"native bf16 on this CPU: {cpu_has_native_bf16()}"
         f"{', KINEMA_BF16=' + os.environ['KINEMA_BF16'] if 'KINEMA_BF16' in os.environ else ''})",
@@ -103,7 +141,15 @@ def main() -> None:
         f"Loading the pipeline (MiniLM + VAE + DiT): {load:.1f} s, once per process.",
         "",
         "Two-object rows are made as `kinema generate` makes them: with a composer, one "
-        "object at a time (parts: the clips made and laid together), each as one object is. "
+        "object at a time (parts: the clips made and laid together), each as one object is"
+        + (
+            ", but from its own drafts and guided at t in [{}, {}] (compose_screen_drafts / "
+            "compose_guidance_interval). ".format(*pipe.interval_for(text=True, composed=True))
+            if pipe.interval_for(text=True, composed=True) != interval
+            or pipe.drafts_for(pipe.default_candidates, steps, composed=True)
+            != pipe.drafts_for(pipe.default_candidates, steps)
+            else ". "
+        )
         + (
             "Not guarded (`--unguarded`)."
             if args.unguarded or not pipe.config.guard_clips
@@ -114,13 +160,15 @@ def main() -> None:
         "",
         "| clip | objects (parts) | clips finished (best of) | drafts screened | video seconds "
         "| text (s) | sampling (s) | decode (s) | verify (s) | total (s) | x real time "
-        "| made again |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| made again | each run: total s (made again) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         *[
             f"| {r['clip']} | {r['objects']} ({r['parts']}) | {r['candidates']} | "
             f"{r['drafts'] if r['drafts'] > r['candidates'] else '-'} | {r['seconds_of_video']:.2f} | {r['text']:.3f} | "
             f"{r['sampling']:.3f} | {r['decode']:.3f} | {r['verify']:.3f} | {r['total']:.3f} | "
-            f"{r['x_real_time']:.1f}x | {r['made_again']} |"
+            f"{r['x_real_time']:.1f}x | {r['made_again']} | "
+            + ", ".join(f"{x['total']:.2f} ({x['made_again']})" for x in r["runs"])
+            + " |"
             for r in rows
         ],
     ]

@@ -590,7 +590,7 @@ def generate(
         screened: dict = {}
         best_of = _say_best_of(pipe, prompt, candidates,
                                " (the first clip)" if frames > first else "", steps=steps,
-                               params=screened)  # fmt: skip
+                               params=screened, composed=bool(composed))  # fmt: skip
         if composed and best_of > 1:  # Pipeline.laid_together
             err_console.print(f"[dim]of each object's {best_of}, the ones that hide each other "
                               "least are laid together, then the verifier's best[/]")  # fmt: skip
@@ -632,6 +632,11 @@ def generate(
         params = {"seed": seed, "steps": total, "guidance": guidance or pipe.config.guidance,
                   "frames": frames, "size": f"{width}x{height}", "prompt_rewritten": rewritten,
                   "candidates": best_of, **screened}  # fmt: skip
+        # the noise levels where the clip's steps run guided (text_guidance_interval, or a
+        # composed prompt's compose_guidance_interval); a mapping: c2pa reads a list of numbers
+        # back as bytes
+        lo, hi = pipe.interval_for(text=True, composed=bool(composed))
+        params["guidance_interval"] = {"lo": lo, "hi": hi}
         if composed:
             params["composed_of"] = composed
         if guarded and per_window is None:  # a clip read by the guard (guard_clips)
@@ -762,15 +767,17 @@ def _say_clip_guard(pipe, prompt: str, compose: bool) -> str:  # type: ignore[no
 
 def _say_best_of(pipe, prompt: str, candidates: int | None, where: str = "",  # type: ignore[no-untyped-def]
                  choice: str = "clips", steps: int | None = None,
-                 params: dict | None = None, image: bool = False) -> int:  # fmt: skip
+                 params: dict | None = None, image: bool = False,
+                 composed: bool = False) -> int:  # fmt: skip
     """Say so when the pipeline keeps the best of several samples; how many it samples.
     ``choice``: "clips" (text or image to video) and "windows" (extension) are chosen by the
     verifier, "completions" (fill, interpolate) by their consensus. Clips screened from more
-    drafts (``Pipeline.drafts_for``; ``image``: image to video's screen) say so too, and
-    ``params`` (the credentials') gets the drafts as "drafts"."""
+    drafts (``Pipeline.drafts_for``; ``image``: image to video's screen; ``composed``: a
+    composed prompt's objects in text to video) say so too, and ``params`` (the credentials')
+    gets the drafts as "drafts"."""
     n = pipe.candidates_for(prompt, candidates, choice)
     window = choice == "windows"
-    drafts = pipe.drafts_for(n, steps, image, window) if choice != "completions" else n
+    drafts = pipe.drafts_for(n, steps, image, window, composed) if choice != "completions" else n
     if n > 1 and choice == "completions":
         err_console.print(f"[dim]{n} completions, keeping the one closest to the others "
                           "(--candidates 1: one)[/]")  # fmt: skip

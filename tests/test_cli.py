@@ -466,7 +466,8 @@ def test_generate_composes_several_objects_and_records_it(tmp_path: Path, tiny_p
 
     pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
                     dataclasses.replace(tiny_pipeline.config, prompt_rewrite="shapes-world",
-                                        composer="shapes-world"))  # fmt: skip
+                                        composer="shapes-world",
+                                        compose_guidance_interval=(0.5, 1.0)))  # fmt: skip
     w = ["--weights", str(pipe.save_pretrained(tmp_path / "w")), "--steps", "1", "--size", "32"]
     two = "a small blue box heading left and a huge yellow wedge drifting up on white"
     said, frames, params = made_with_each_flag(
@@ -477,6 +478,9 @@ def test_generate_composes_several_objects_and_records_it(tmp_path: Path, tiny_p
             "yellow triangle moving up on a white background; a small blue square moving left "
             "on a white background") in said["--compose"]  # fmt: skip
     assert params["--compose"]["composed_of"] == 2
+    # guided where the composed recipe says (compose_guidance_interval), in one pass every step
+    assert params["--compose"]["guidance_interval"] == {"lo": 0.5, "hi": 1.0}
+    assert params["--one-pass"]["guidance_interval"] == {"lo": 0.0, "hi": 1.0}
     assert "hide each other" not in said["--compose"]  # one clip per object: nothing to choose
     for flag in ("--one-pass", "--as-written"):  # the DiT reads the whole prompt in one pass
         assert "one object at a time" not in said[flag] and "composed_of" not in params[flag]
@@ -706,7 +710,8 @@ def test_long_video_windows_sample_and_record_their_own_step_count_and_layout(
 
     config = dataclasses.replace(tiny_pipeline.config, window_steps=2, verifier="shapes-world",
                                  extend_candidates=2, window_context=1, window_frames=8,
-                                 window_guidance_interval=(0.5, 1.0))  # steps = 3; extend 5 + 12  # fmt: skip
+                                 window_guidance_interval=(0.5, 1.0),
+                                 text_guidance_interval=(0.4, 1.0))  # steps = 3; extend 5 + 12  # fmt: skip
     pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config,
                     verifier=ShapesWorldVerifier.from_pretrained(default_weights_dir()))  # fmt: skip
     w = ["--weights", str(pipe.save_pretrained(tmp_path / "w")), "--seed", "1"]
@@ -738,6 +743,9 @@ def test_long_video_windows_sample_and_record_their_own_step_count_and_layout(
         interval = {(1, 8): {"lo": 0.5, "hi": 1.0}, (5, 12): {"lo": 0.0, "hi": 1.0},
                     None: None}[layout]  # fmt: skip
         assert params.get("window_guidance_interval") == interval, argv
+        # the clip (a long video's first) guided where text_guidance_interval says
+        first = {"lo": 0.4, "hi": 1.0} if argv[0] == "generate" else None
+        assert params.get("guidance_interval") == first, argv
         if argv[0] == "generate":
             assert len(read_video(out).frames) == 25  # 3 s at 8 fps, whatever the windows
 

@@ -173,6 +173,13 @@ class PipelineConfig:
     # 0.7, +2.3 +- 2.5; bench/results/long_compare_window-guidance-*_tune.md; README,
     # "Guidance on a window's last steps")
     window_guidance_interval: tuple[float, float] | None = None
+    # guidance_interval in text to video (None = `guidance_interval`; image to video, extension
+    # and fill keep that): below the interval's low end a step runs the prompt alone, one DiT
+    # batch instead of two. One object's clips keep every step guided: 150 held-out one-object
+    # prompts read 89.3% all-right with [0.7, 1] and 3 drafts against 94.7% (bench/results/
+    # t2v_compose_recipe/one-object_3-drafts_guided-0.7_eval.md); a composed prompt's objects take
+    # `compose_guidance_interval`
+    text_guidance_interval: tuple[float, float] | None = None
     # best of N per extension window: each window samples `extend_candidates` continuations
     # and keeps the one the verifier reads closest to the prompt, over the window's context and
     # new frames (a linear motion counted either way round: objects reflect off walls); 1 = one
@@ -227,6 +234,17 @@ class PipelineConfig:
     # (bench/results/t2v_eval_composed_tune.md); image to video, 100 two-object tuning cases:
     # 94.0% against 80.0% (edit_eval_composed_i2v_tune.md); compose=False / --one-pass skip it
     composer: str = ""
+    # text to video of a prompt the composer splits: each object's clip is sampled as a
+    # one-object prompt's is, but from `compose_screen_drafts` drafts (0 = `screen_drafts`) and
+    # guided at `compose_guidance_interval` (None = `text_guidance_interval`), so that N objects
+    # do not cost N one-object clips. Shipped: 3 drafts, guided at t >= 0.7 (12 steps: the 8
+    # after the drafts are read run the prompt alone), 40 DiT rows an object against 64. 60
+    # two-object tuning prompts 93.3% all-right against 86.7% (bench/results/
+    # t2v_compose_recipe/NOTE.md); the eval's 150, 82.7% against 84.7%
+    # (t2v_eval_composed_compose-recipe.md). A call whose prompts are not all composed samples
+    # every row the one-object way
+    compose_screen_drafts: int = 0
+    compose_guidance_interval: tuple[float, float] | None = None
     # identity guard on a long video's windows (kinema.pipelines.guard.GUARDS; where an
     # extension keeps one continuation per window, as `kinema generate --seconds` does): after
     # each window the guard scores each one-object row's new frames (shapes-world: the
@@ -278,10 +296,10 @@ class PipelineConfig:
                 f"extend_context must be 1 + 4k pixel frames (1, 5, 9, ...), got {self.extend_context}"
             )
         self.guidance_interval = check_interval(self.guidance_interval, "guidance_interval")
-        if self.window_guidance_interval is not None:
-            self.window_guidance_interval = check_interval(
-                self.window_guidance_interval, "window_guidance_interval"
-            )
+        for name in ("window_guidance_interval", "text_guidance_interval",
+                     "compose_guidance_interval"):  # fmt: skip
+            if getattr(self, name) is not None:
+                setattr(self, name, check_interval(getattr(self, name), name))
         for name in ("context_guidance", "fill_context_guidance"):
             check_context_guidance(getattr(self, name), name)
         if self.prompt_rewrite not in PROMPT_REWRITES:
@@ -323,7 +341,8 @@ class PipelineConfig:
                 f"verifier must be '' or one of {sorted(VERIFIERS)}, got {self.verifier!r}"
             )
         check_candidates(self.fill_candidates)
-        for name in ("screen_drafts", "image_screen_drafts", "window_screen_drafts"):
+        for name in ("screen_drafts", "image_screen_drafts", "window_screen_drafts",
+                     "compose_screen_drafts"):  # fmt: skip
             if getattr(self, name):
                 check_candidates(getattr(self, name))
                 if not self.verifier:
@@ -708,14 +727,23 @@ class Pipeline:
             return self.config.text_steps or self.config.steps
         return (image and self.config.image_steps) or self.config.steps
 
-    def interval_for(self, window: bool = False, candidates: int = 1) -> tuple[float, float]:
+    def interval_for(
+        self, window: bool = False, candidates: int = 1, text: bool = False, composed: bool = False
+    ) -> tuple[float, float]:
         """The noise levels where a call's steps run guided: ``config.guidance_interval``, or
         in a long video's windows (``window``: extension windows keeping ``candidates`` = 1
-        continuation each) ``config.window_guidance_interval`` where it is set."""
-        own = self.config.window_guidance_interval
-        if window and self.long_windows(candidates) and own is not None:
-            return own
-        return self.config.guidance_interval
+        continuation each) ``config.window_guidance_interval``, in text to video (``text``)
+        ``config.text_guidance_interval`` and in text to video of composed prompts' objects
+        (``text`` and ``composed``) ``config.compose_guidance_interval`` where they are set."""
+        c = self.config
+        if window and self.long_windows(candidates) and c.window_guidance_interval is not None:
+            return c.window_guidance_interval
+        if text and not window:
+            if composed and c.compose_guidance_interval is not None:
+                return c.compose_guidance_interval
+            if c.text_guidance_interval is not None:
+                return c.text_guidance_interval
+        return c.guidance_interval
 
     def window_layout(self, candidates: int = 1) -> tuple[int, int]:
         """(context, new) pixel frames of each extension window keeping ``candidates``
@@ -738,13 +766,19 @@ class Pipeline:
             own = self.config.image_screen_step
         return own or self.config.screen_step
 
-    def screen_drafts_for(self, image: bool = False, window: bool = False) -> int:
+    def screen_drafts_for(
+        self, image: bool = False, window: bool = False, composed: bool = False
+    ) -> int:
         """Drafts a screen starts per prompt: ``config.screen_drafts``, or in image to video
-        ``config.image_screen_drafts`` where it is set; in extension windows
+        ``config.image_screen_drafts`` and in text to video of composed prompts' objects
+        (``composed``) ``config.compose_screen_drafts`` where they are set; in extension windows
         ``config.window_screen_drafts`` (0: no screen)."""
+        c = self.config
         if window:
-            return self.config.window_screen_drafts
-        return (image and self.config.image_screen_drafts) or self.config.screen_drafts
+            return c.window_screen_drafts
+        if image:
+            return c.image_screen_drafts or c.screen_drafts
+        return (composed and c.compose_screen_drafts) or c.screen_drafts
 
     def drafts_for(
         self,
@@ -752,15 +786,17 @@ class Pipeline:
         steps: int | None = None,
         image: bool = False,
         window: bool = False,
+        composed: bool = False,
     ) -> int:
         """Noise draws a text (or, ``image``, image) to video call, or (``window``) each
-        extension window, makes for K = ``candidates`` clips per prompt in ``steps`` sampler
-        steps: ``screen_drafts_for(image, window)`` where a screen applies (a verifier, more
+        extension window, makes for K = ``candidates`` clips per prompt (``composed``: per
+        object of composed prompts, in text to video) in ``steps`` sampler steps:
+        ``screen_drafts_for(image, window, composed)`` where a screen applies (a verifier, more
         drafts than K, K > 1 but in windows, a step after ``screen_step_for`` to go on from),
         else K."""
         if steps is None:  # neither image nor window: text to video
             steps = self.steps_for(image, window, candidates, text=not image and not window)
-        drafts = self.screen_drafts_for(image, window)
+        drafts = self.screen_drafts_for(image, window, composed)
         if self._screens(candidates, drafts, window):
             return drafts if self.screen_step_for(image, window) < steps - 1 else candidates
         return candidates
@@ -779,14 +815,16 @@ class Pipeline:
         timings: Timings,
         image: bool = False,
         window: bool = False,
+        composed: bool = False,
     ) -> Screen | None:
         """The screen (``Screen``) for K = ``candidates`` clips per prompt (``image``: in image to
         video, read at ``screen_step_for(image)``; ``window``: extension windows, read as
-        continuing clips, ``Verifier.target``), or None where there is none: one clip (K = 1,
+        continuing clips, ``Verifier.target``; ``composed``: text to video of composed prompts'
+        objects, ``screen_drafts_for``), or None where there is none: one clip (K = 1,
         the model alone; a window screens for one too), ``screen_drafts_for`` <= K, no verifier,
         or (windows) no prompt the verifier reads. Each draft's data estimate is decoded and
         the verifier scores it against its prompt (0 for a prompt it cannot read)."""
-        drafts = self.screen_drafts_for(image, window)
+        drafts = self.screen_drafts_for(image, window, composed)
         verifier = self.verifier
         if verifier is None or not self._screens(candidates, drafts, window):
             return None
@@ -1473,14 +1511,16 @@ class Pipeline:
             rows, negs, spans = self.part_rows(prompts, negative, parts)
             written = self.part_rows(as_written, negative, parts)[0]
             size = (num_frames, H, W)
+            # every prompt composed: its objects take the composed recipe (compose_*)
+            composed = all(ps is not None for ps in parts)
             made, scores = self._text_to_video(rows, negs, written, size, steps, guidance, seed,
-                                               sampler, done, timings,
-                                               candidates)  # fmt: skip  # [K, rows, ...], [K, rows]
+                                               sampler, done, timings, candidates,
+                                               composed)  # fmt: skip  # [K, rows, ...], [K, rows]
             read = None  # bool [K, rows]: guarded, the candidates the guard reads right
             if guarded:
                 made, scores, read = self._guard_clip(rows, negs, written, made, scores, size,
                                                       steps, guidance, seed, sampler,
-                                                      timings)  # fmt: skip
+                                                      timings, composed)  # fmt: skip
             # each prompt's best candidate (guarded: of those the guard reads right, if any);
             # a composed one's objects chosen together
             first = np.zeros(scores.shape) if read is None else read.astype(float)  # [K, rows]
@@ -1529,17 +1569,20 @@ class Pipeline:
         callback: Callable[[int], None] | None,
         timings: Timings,
         candidates: int | None,
+        composed: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         """uint8 [K, B, T, H, W, 3], not yet marked: K candidate clips per prompt from noise
         (``size`` = frames, H, W; after screened drafts where the pipeline screens), and
         float [K, B] the verifier's scores of them for the prompts ``as_written`` (zeros
-        where it cannot read one, or K = 1)."""
+        where it cannot read one, or K = 1). ``composed``: the prompts are composed prompts'
+        objects, sampled by the composed recipe (``config.compose_*``)."""
         B = len(prompts)
         K = max(self.candidates_for(p, candidates) for p in as_written)
-        screen = self.screen_for(as_written, K, timings)
+        screen = self.screen_for(as_written, K, timings, composed=composed)
+        interval = self.interval_for(text=True, composed=composed)
         latents = self.sample(prompts, negative, self.latent_shape(*size), steps, guidance,
                               seed, sampler, callback=callback, timings=timings, candidates=K,
-                              screen=screen)  # fmt: skip
+                              screen=screen, interval=interval)  # fmt: skip
         t1 = time.perf_counter()
         out = self.decode(latents)  # [K B, T, H, W, 3]
         timings.decode += time.perf_counter() - t1
@@ -1719,13 +1762,14 @@ class Pipeline:
         seed: int,
         sampler: str,
         timings: Timings,
+        composed: bool = False,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The identity guard on a text-to-video call's candidates (uint8 [K, R, T, H, W, 3],
         the verifier's scores float [K, R]; a long video's first clip, ``guarded``): each row's
         candidates are scored as the guard scores a window (against its reference, read from
         the row's prompt as written, ``written``), and a row none of whose candidates scores
         ``config.guard_threshold`` or more is made again (``_text_to_video``, K candidates,
-        other noise), up to ``config.guard_tries`` times, its K candidates replaced where the
+        other noise, the ``composed`` recipe where the call's was), up to ``config.guard_tries`` times, its K candidates replaced where the
         try's best scores higher. Returns the candidates, their verifier scores and bool [K, R]:
         read right (True too for rows the guard does not read). With no guard or no tries
         every candidate reads right and nothing is made again."""
@@ -1743,6 +1787,7 @@ class Pipeline:
             again, again_scores = self._text_to_video(
                 [rows[i] for i in low], [negs[i] for i in low], [written[i] for i in low],
                 size, steps, guidance, seed + k * GUARD_SEED_STRIDE, sampler, None, timings, K,
+                composed,
             )  # fmt: skip  # [K', L, T, H, W, 3], [K', L]
             if len(again) != K:  # a row the verifier does not read makes one clip
                 return

@@ -191,6 +191,63 @@ def test_the_pipeline_makes_a_split_prompt_one_object_at_a_time(tiny_pipeline: P
         PipelineConfig(composer="collage")
 
 
+def test_a_composed_prompts_objects_take_their_own_drafts_and_guidance_interval(
+    tiny_pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """compose_screen_drafts / compose_guidance_interval: text to video of a prompt the
+    composer splits screens each object from its own number of drafts and runs the steps
+    below its own interval's low end on the prompt alone; a one-object prompt, or a call
+    that mixes the two, keeps screen_drafts and text_guidance_interval."""
+    from kinema.diffusion import sample_timesteps, shift_for_tokens
+    from kinema.models.vae import default_weights_dir
+    from kinema.pipelines.verify import ShapesWorldVerifier
+
+    base = dataclasses.replace(tiny_pipeline.config, composer="shapes-world", candidates=2,
+                               verifier="shapes-world", screen_drafts=4, screen_step=1)  # fmt: skip
+    config = dataclasses.replace(base, compose_screen_drafts=3,
+                                 compose_guidance_interval=[0.6, 1.0])  # a JSON list  # fmt: skip
+    assert config.compose_guidance_interval == (0.6, 1.0)
+    verifier = ShapesWorldVerifier.from_pretrained(default_weights_dir())
+    pipe, before = (Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, c,
+                             safety=False, verifier=verifier) for c in (config, base))  # fmt: skip
+    assert (
+        pipe.drafts_for(2, composed=True),
+        pipe.drafts_for(2),
+        before.drafts_for(2, composed=True),
+    ) == (3, 4, 4)
+    assert pipe.interval_for(text=True, composed=True) == (0.6, 1.0)
+    assert pipe.interval_for(text=True) == pipe.interval_for(composed=True) == (0.0, 1.0)
+    batches: list[int] = []
+    dit = tiny_pipeline.dit
+    forward = dit.forward
+    monkeypatch.setattr(
+        dit, "forward", lambda x, *a, **k: batches.append(len(x)) or forward(x, *a, **k)
+    )
+    kw = dict(num_frames=5, height=32, width=32, seed=3)
+    shape = pipe.latent_shape(5, 32, 32)
+    pt, ph, pw = dit.cfg.patch
+    tokens = shape[1] // pt * (shape[2] // ph) * (shape[3] // pw)
+    ts = sample_timesteps(config.steps, shift_for_tokens(tokens, config.flow))[:-1].tolist()
+    guided = [2 if t >= 0.6 else 1 for t in ts]  # DiT rows per object a step
+    assert len(ts) == 3 and 1 in guided and 2 in guided
+    one = "a large red circle bouncing on a black background"
+    # drafts to step 1 (two steps), then the best 2 finished; 2 objects a row each
+    for name, p, prompt, want in (
+        ("composed", pipe, TWO, [3 * 2 * guided[0], 3 * 2 * guided[1], 2 * 2 * guided[2]]),
+        ("before", before, TWO, [4 * 2 * 2, 4 * 2 * 2, 2 * 2 * 2]),
+        ("one object", pipe, one, [4 * 2, 4 * 2, 2 * 2]),
+        ("mixed", pipe, [TWO, one], [4 * 3 * 2, 4 * 3 * 2, 2 * 3 * 2]),
+    ):
+        batches.clear()
+        p(prompt, **kw)
+        assert batches == want, name
+    assert not np.array_equal(pipe(TWO, **kw).frames, before(TWO, **kw).frames)
+    with pytest.raises(InvalidInputError, match="compose_guidance_interval"):
+        dataclasses.replace(base, compose_guidance_interval=(0.8, 0.2))
+    with pytest.raises(InvalidInputError, match="compose_screen_drafts needs a verifier"):
+        dataclasses.replace(base, screen_drafts=0, compose_screen_drafts=3, verifier="")
+
+
 def test_split_frames_takes_a_rendered_scene_apart_by_the_palette() -> None:
     big = SceneObject("yellow", "triangle", "large", "up", 16.0, 40.0, vy=-1.5)
     small = SceneObject("blue", "square", "small", "left", 52.0, 20.0, vx=-1.5)  # apart

@@ -54,6 +54,14 @@ def test_shipped_model_draws_large_single_objects(text_encoder) -> None:
     assert config.guard_clips is True
     assert [pipe.candidates_for(p) for p in prompts] == [2, 2, 2]
     assert (pipe.drafts_for(2), pipe.steps_for(text=True)) == (4, 12)
+    # a composed prompt's objects (text to video) are screened from 3 drafts each, and guided
+    # only at t >= 0.7: the 8 steps after the drafts are read run the prompt alone, 40 DiT rows
+    # an object against 64. 60 two-object tuning prompts 93.3% against 86.7%
+    # (bench/results/t2v_compose_recipe/NOTE.md); a one-object prompt the same way lost 5.4
+    # points on the eval's (89.3%), so one object keeps 4 drafts guided at every step
+    assert (config.compose_screen_drafts, pipe.drafts_for(2, composed=True)) == (3, 3)
+    assert pipe.interval_for(text=True, composed=True) == (0.7, 1.0)
+    assert config.text_guidance_interval is None and pipe.interval_for(text=True) == (0.0, 1.0)
     # image to video samples 30 Euler steps (one clip on 200 tuning cases: 69.0% against 66.0%
     # with 20, bench/results/i2v_steps_sweep_tune.md) and reads its drafts later, at step 13
     # of them (t = 0.57, where step 9 of 20 was): the frame given settles the shape, and the

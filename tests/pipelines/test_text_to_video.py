@@ -209,6 +209,57 @@ def test_long_video_windows_take_their_own_guidance_interval_where_one_is_set(
         PipelineConfig.from_dict({"window_guidance": [0.4, 1.0]})
 
 
+def test_text_to_video_takes_its_own_guidance_interval_where_one_is_set(
+    tiny_pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """text_guidance_interval: text to video (a clip from noise, its screened drafts and the
+    guard's remakes alike) runs its steps below the low end on the prompt alone, one DiT batch
+    a row; image to video and the rest keep guidance_interval."""
+    import dataclasses
+
+    from kinema.diffusion import sample_timesteps, shift_for_tokens
+
+    base = tiny_pipeline.config  # context guidance = guidance: two rows a guided i2v step
+    base = dataclasses.replace(base, context_guidance=base.guidance)
+    config = dataclasses.replace(base, text_guidance_interval=[0.6, 1.0])  # a JSON list
+    assert config.text_guidance_interval == (0.6, 1.0)
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config)
+    assert pipe.interval_for(text=True) == (0.6, 1.0)
+    assert pipe.interval_for() == pipe.interval_for(window=True, text=True) == (0.0, 1.0)
+    assert tiny_pipeline.interval_for(text=True) == tiny_pipeline.config.guidance_interval
+    batches: list[int] = []
+    dit = tiny_pipeline.dit
+    forward = dit.forward
+    monkeypatch.setattr(
+        dit, "forward", lambda x, *a, **k: batches.append(len(x)) or forward(x, *a, **k)
+    )
+    shape = pipe.latent_shape(5, 32, 32)
+    pt, ph, pw = dit.cfg.patch
+    tokens = shape[1] // pt * (shape[2] // ph) * (shape[3] // pw)
+    ts = sample_timesteps(config.steps, shift_for_tokens(tokens, config.flow))[:-1].tolist()
+    want = [2 if t >= 0.6 else 1 for t in ts]  # one row: 2 guided, 1 not
+    assert 1 in want and 2 in want
+    got = {}
+    for name, p in {"text interval": pipe,
+                    "every step": Pipeline(pipe.dit, pipe.vae, pipe.text_encoder, base)}.items():  # fmt: skip
+        batches.clear()
+        got[name] = p("a red circle", num_frames=5, height=32, width=32, seed=1, candidates=1)
+        assert batches == (want if name == "text interval" else [2] * config.steps), name
+    assert not np.array_equal(got["text interval"].frames, got["every step"].frames)
+    batches.clear()  # two prompts in one call: two rows a step, guided or not
+    pipe(["a red circle", "a blue square"], num_frames=5, height=32, width=32, seed=1,
+         candidates=1)  # fmt: skip
+    assert batches == [2 * n for n in want]
+    batches.clear()  # image to video: guidance_interval, every step
+    pipe("a red circle", image=STILL, num_frames=5, seed=1, candidates=1)
+    assert batches == [2] * pipe.steps_for(image=True)
+    for bad in ((0.8, 0.2), (0.1, 0.2, 0.3), (-0.1, 1.0), "ab", 0.5):
+        with pytest.raises(InvalidInputError, match="text_guidance_interval"):
+            PipelineConfig(text_guidance_interval=bad)  # type: ignore[arg-type]
+    back = PipelineConfig.from_dict(json.loads(json.dumps(dataclasses.asdict(config))))
+    assert back.text_guidance_interval == (0.6, 1.0) and back == config
+
+
 def test_a_sample_reads_its_text_once_per_text_batch(tiny_pipeline: Pipeline, monkeypatch) -> None:
     """The DiT's text keys / values are computed once per batch of prompts a sample runs, not
     at every step: every step's forward gets the same TextContext (DiT.prepare_text)."""
