@@ -91,7 +91,9 @@ def make_minute(pipe: Pipeline, prompt: str, frames: int, candidates: int = 1,
     guarded, then ``candidates`` continuations per window, several objects one at a time
     (``compose`` False: the windows in one pass)."""
     tm = Timings() if timings is None else timings
-    v = pipe(prompt, num_frames=17, seed=seed, guarded=True if frames > 17 else None, timings=tm)
+    # a long video's first clip: guarded, its objects made the one-object way (as the CLI)
+    v = pipe(prompt, num_frames=17, seed=seed, guarded=True if frames > 17 else None, timings=tm,
+             compose_recipe=frames <= 17)  # fmt: skip
     if frames > 17:
         v = pipe(prompt, video=v, mode="extend", num_frames=frames - 17, seed=seed,
                  candidates=candidates, compose=compose, timings=tm)  # fmt: skip

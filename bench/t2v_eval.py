@@ -24,11 +24,11 @@ Every other row passes ``compose=False``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import time
 
 import numpy as np
+from recipe_flags import add_recipe_flags, with_recipe
 from results_io import report
 
 from kinema.eval.fidelity import score_clip, summarize
@@ -108,8 +108,6 @@ def main() -> None:
     ap.add_argument("--guidance", type=float, default=None)
     ap.add_argument("--batch", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--screen-drafts", type=int, default=None, help="override pipeline.json")
-    ap.add_argument("--screen-step", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--candidates", type=int, default=None, help="override pipeline.json")
     ap.add_argument(
         "--shipped-only",
@@ -117,31 +115,7 @@ def main() -> None:
         help="only the rows made as `kinema generate` makes clips (rewritten, best of N): what "
         "a change of verifier or screen can move; the one-clip rows read the DiT alone",
     )
-    ap.add_argument("--composer", default=None, help="override pipeline.json ('' for none)")
-    ap.add_argument(
-        "--guidance-interval",
-        type=float,
-        nargs=2,
-        metavar=("LO", "HI"),
-        default=None,
-        help="override pipeline.json's text_guidance_interval: the noise levels t where text "
-        "to video's steps run guided (below LO the prompt alone, one DiT batch)",
-    )
-    ap.add_argument(
-        "--compose-screen-drafts",
-        type=int,
-        default=None,
-        help="override pipeline.json's compose_screen_drafts: drafts per object of a composed "
-        "prompt (0: screen_drafts)",
-    )
-    ap.add_argument(
-        "--compose-guidance-interval",
-        type=float,
-        nargs=2,
-        metavar=("LO", "HI"),
-        default=None,
-        help="override pipeline.json's compose_guidance_interval (a composed prompt's objects)",
-    )
+    add_recipe_flags(ap)
     ap.add_argument(
         "--composed-only",
         action="store_true",
@@ -175,14 +149,7 @@ def main() -> None:
     ap.add_argument("--out", default="bench/results/t2v_eval")
     args = ap.parse_args()
     pipe = Pipeline.from_pretrained(args.weights)
-    screen = {"screen_drafts": args.screen_drafts, "screen_step": args.screen_step,
-              "composer": args.composer, "candidates": args.candidates,
-              "text_guidance_interval": args.guidance_interval,
-              "compose_screen_drafts": args.compose_screen_drafts,
-              "compose_guidance_interval": args.compose_guidance_interval}  # fmt: skip
-    pipe = Pipeline(pipe.dit, pipe.vae, pipe.text_encoder, dataclasses.replace(
-        pipe.config, **{k: v for k, v in screen.items() if v is not None}
-    ), model_id=pipe.model_id, verifier=pipe.verifier)  # fmt: skip
+    pipe = with_recipe(pipe, args, candidates=args.candidates)
     half = args.prompts // 2
     seed = EVAL_SEED + 7 if args.tune else EVAL_SEED  # t2v_screen_sweep's TUNE_SEED
     rows = []

@@ -9,12 +9,12 @@ model's default steps and guidance. Real time = frames / fps (17 frames at 8 fps
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import statistics
 import time
 
 import torch
+from recipe_flags import add_recipe_flags, with_recipe
 from results_io import report
 
 from kinema.hardware import cpu_has_native_bf16, native_bf16
@@ -28,33 +28,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--steps", type=int, default=None)
-    ap.add_argument("--screen-drafts", type=int, default=None, help="override pipeline.json")
-    ap.add_argument("--screen-step", type=int, default=None, help="override pipeline.json")
-    ap.add_argument("--composer", default=None, help="override pipeline.json ('' for none)")
-    ap.add_argument(
-        "--guidance-interval",
-        type=float,
-        nargs=2,
-        metavar=("LO", "HI"),
-        default=None,
-        help="override pipeline.json's text_guidance_interval: the noise levels t where text "
-        "to video's steps run guided (below LO the prompt alone, one DiT batch)",
-    )
-    ap.add_argument(
-        "--compose-screen-drafts",
-        type=int,
-        default=None,
-        help="override pipeline.json's compose_screen_drafts: drafts per object of a composed "
-        "prompt (0: screen_drafts)",
-    )
-    ap.add_argument(
-        "--compose-guidance-interval",
-        type=float,
-        nargs=2,
-        metavar=("LO", "HI"),
-        default=None,
-        help="override pipeline.json's compose_guidance_interval (a composed prompt's objects)",
-    )
+    add_recipe_flags(ap)
     ap.add_argument(
         "--only-two",
         action="store_true",
@@ -72,14 +46,7 @@ def main() -> None:
     t0 = time.perf_counter()
     pipe = Pipeline.from_pretrained(args.weights)
     load = time.perf_counter() - t0
-    screen = {"screen_drafts": args.screen_drafts, "screen_step": args.screen_step,
-              "composer": args.composer,
-              "text_guidance_interval": args.guidance_interval,
-              "compose_screen_drafts": args.compose_screen_drafts,
-              "compose_guidance_interval": args.compose_guidance_interval}  # fmt: skip
-    pipe = Pipeline(pipe.dit, pipe.vae, pipe.text_encoder, dataclasses.replace(
-        pipe.config, **{k: v for k, v in screen.items() if v is not None}
-    ), model_id=pipe.model_id, verifier=pipe.verifier)  # fmt: skip
+    pipe = with_recipe(pipe, args)
     steps = args.steps or pipe.steps_for(text=True)
     rows = []
     one = "a large red circle bouncing on a black background"

@@ -65,3 +65,16 @@ def tiny_pipeline(text_encoder):
         for p in dit.parameters():
             p.add_(0.02 * torch.randn_like(p))
     return Pipeline(dit, vae, text_encoder, dataclasses.replace(PipelineConfig(), steps=3))
+
+
+@pytest.fixture
+def dit_batches(tiny_pipeline, monkeypatch) -> list[int]:
+    """The batch size of every forward of the tiny pipeline's DiT from here on (its forward
+    wrapped for the test): one row per prompt and candidate, two where a step is guided."""
+    batches: list[int] = []
+    dit = tiny_pipeline.dit
+    forward = dit.forward
+    monkeypatch.setattr(
+        dit, "forward", lambda x, *a, **k: batches.append(len(x)) or forward(x, *a, **k)
+    )
+    return batches

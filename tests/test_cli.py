@@ -492,6 +492,11 @@ def test_generate_composes_several_objects_and_records_it(tmp_path: Path, tiny_p
     r = runner.invoke(app, ["generate", two, "-o", str(tmp_path / "l.mp4"), "--seconds", "3",
                             "--steps", "1", *w[:2], "--size", "32"])  # fmt: skip
     assert r.exit_code == 0, r.output
+    # a long video's first clip makes its objects the one-object way: guided at every step
+    r2 = runner.invoke(app, ["verify", str(tmp_path / "l.mp4"), "--json"])
+    long_params = json.loads(r2.output)["c2pa"]["claims"]["parameters"]
+    assert long_params["composed_of"] == 2
+    assert long_params["guidance_interval"] == {"lo": 0.0, "hi": 1.0}
     assert "made one object at a time, each object's windows continuing its own clip" in " ".join(
         r.output.split()
     )

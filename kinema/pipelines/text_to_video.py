@@ -862,6 +862,13 @@ class Pipeline:
             width // s,
         )
 
+    def timesteps_for(self, shape: tuple[int, int, int, int], steps: int) -> torch.Tensor:
+        """The noise levels [steps + 1] a sample of latents ``shape`` (C, T, h, w) steps
+        through, 1 down to 0, shifted for its token count (``shift_for_tokens``)."""
+        pt, ph, pw = self.dit.cfg.patch
+        tokens = (shape[1] // pt) * (shape[2] // ph) * (shape[3] // pw)
+        return sample_timesteps(steps, shift_for_tokens(tokens, self.config.flow))
+
     def velocity_fn(
         self,
         prompts: list[str],
@@ -1027,9 +1034,7 @@ class Pipeline:
         (``Screen``); the K kept are in rank order, best first. The screened step itself is an
         Euler step (with ``sampler="heun"`` too). No screen where it cannot apply: D <= K, fewer
         than two steps after ``at``, or a ``project`` (fill)."""
-        pt, ph, pw = self.dit.cfg.patch
-        tokens = (shape[1] // pt) * (shape[2] // ph) * (shape[3] // pw)
-        ts = sample_timesteps(steps, shift_for_tokens(tokens, self.config.flow))
+        ts = self.timesteps_for(shape, steps)  # [steps + 1]
         if strength < 1.0:
             if clean is None:
                 raise InvalidInputError("strength < 1 needs a draft (clean latents)")
@@ -1287,6 +1292,7 @@ class Pipeline:
         plan_windows: bool = True,
         compose: bool | None = None,
         guarded: bool | None = None,
+        compose_recipe: bool = True,
     ) -> Video | list[Video]:
         """Generate one video per prompt (a list in, a list out). One code path, four modes:
 
@@ -1335,6 +1341,11 @@ class Pipeline:
         candidates it reads so is made again with other noise, up to ``config.guard_tries``
         times (``_guard_clip``). ``guarded=True`` with frames given (``image=``, ``video=``) is
         an ``InvalidInputError``; left to the default, they are not guarded.
+
+        ``compose_recipe`` (text to video): a composed prompt's objects are sampled by the
+        composed recipe (``config.compose_screen_drafts`` / ``compose_guidance_interval``);
+        False samples them as one-object prompts are, as ``kinema generate --seconds`` makes a
+        long video's first clip, whose objects the whole video carries.
 
         Given frames come back exactly. ``strength`` < 1 starts from a cross-fade draft noised
         to that level instead of pure noise. ``callback(step, total)`` follows sampler steps;
@@ -1388,6 +1399,8 @@ class Pipeline:
             )
         if guarded is None:  # text to video: pipeline.json's guard_clips
             guarded = self.config.guard_clips and image is None and video is None
+        if not isinstance(compose_recipe, bool):
+            raise InvalidInputError(f"compose_recipe must be True or False, got {compose_recipe!r}")
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2**63))
         timings = timings if timings is not None else Timings()
@@ -1511,8 +1524,9 @@ class Pipeline:
             rows, negs, spans = self.part_rows(prompts, negative, parts)
             written = self.part_rows(as_written, negative, parts)[0]
             size = (num_frames, H, W)
-            # every prompt composed: its objects take the composed recipe (compose_*)
-            composed = all(ps is not None for ps in parts)
+            # every prompt composed: its objects take the composed recipe (compose_*), unless
+            # the call asks for the one-object way (compose_recipe=False)
+            composed = compose_recipe and all(ps is not None for ps in parts)
             made, scores = self._text_to_video(rows, negs, written, size, steps, guidance, seed,
                                                sampler, done, timings, candidates,
                                                composed)  # fmt: skip  # [K, rows, ...], [K, rows]

@@ -192,16 +192,16 @@ def test_the_pipeline_makes_a_split_prompt_one_object_at_a_time(tiny_pipeline: P
 
 
 def test_a_composed_prompts_objects_take_their_own_drafts_and_guidance_interval(
-    tiny_pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+    tiny_pipeline: Pipeline, dit_batches: list[int]
 ) -> None:
     """compose_screen_drafts / compose_guidance_interval: text to video of a prompt the
     composer splits screens each object from its own number of drafts and runs the steps
     below its own interval's low end on the prompt alone; a one-object prompt, or a call
     that mixes the two, keeps screen_drafts and text_guidance_interval."""
-    from kinema.diffusion import sample_timesteps, shift_for_tokens
     from kinema.models.vae import default_weights_dir
     from kinema.pipelines.verify import ShapesWorldVerifier
 
+    batches = dit_batches
     base = dataclasses.replace(tiny_pipeline.config, composer="shapes-world", candidates=2,
                                verifier="shapes-world", screen_drafts=4, screen_step=1)  # fmt: skip
     config = dataclasses.replace(base, compose_screen_drafts=3,
@@ -217,30 +217,25 @@ def test_a_composed_prompts_objects_take_their_own_drafts_and_guidance_interval(
     ) == (3, 4, 4)
     assert pipe.interval_for(text=True, composed=True) == (0.6, 1.0)
     assert pipe.interval_for(text=True) == pipe.interval_for(composed=True) == (0.0, 1.0)
-    batches: list[int] = []
-    dit = tiny_pipeline.dit
-    forward = dit.forward
-    monkeypatch.setattr(
-        dit, "forward", lambda x, *a, **k: batches.append(len(x)) or forward(x, *a, **k)
-    )
     kw = dict(num_frames=5, height=32, width=32, seed=3)
-    shape = pipe.latent_shape(5, 32, 32)
-    pt, ph, pw = dit.cfg.patch
-    tokens = shape[1] // pt * (shape[2] // ph) * (shape[3] // pw)
-    ts = sample_timesteps(config.steps, shift_for_tokens(tokens, config.flow))[:-1].tolist()
+    ts = pipe.timesteps_for(pipe.latent_shape(5, 32, 32), config.steps)[:-1].tolist()
     guided = [2 if t >= 0.6 else 1 for t in ts]  # DiT rows per object a step
     assert len(ts) == 3 and 1 in guided and 2 in guided
     one = "a large red circle bouncing on a black background"
     # drafts to step 1 (two steps), then the best 2 finished; 2 objects a row each
-    for name, p, prompt, want in (
-        ("composed", pipe, TWO, [3 * 2 * guided[0], 3 * 2 * guided[1], 2 * 2 * guided[2]]),
-        ("before", before, TWO, [4 * 2 * 2, 4 * 2 * 2, 2 * 2 * 2]),
-        ("one object", pipe, one, [4 * 2, 4 * 2, 2 * 2]),
-        ("mixed", pipe, [TWO, one], [4 * 3 * 2, 4 * 3 * 2, 2 * 3 * 2]),
+    for name, p, prompt, more, want in (
+        ("composed", pipe, TWO, {}, [3 * 2 * guided[0], 3 * 2 * guided[1], 2 * 2 * guided[2]]),
+        ("before", before, TWO, {}, [4 * 2 * 2, 4 * 2 * 2, 2 * 2 * 2]),
+        # a long video's first clip asks for the one-object way (kinema generate --seconds)
+        ("one-object way", pipe, TWO, {"compose_recipe": False}, [4 * 2 * 2, 4 * 2 * 2, 2 * 2 * 2]),
+        ("one object", pipe, one, {}, [4 * 2, 4 * 2, 2 * 2]),
+        ("mixed", pipe, [TWO, one], {}, [4 * 3 * 2, 4 * 3 * 2, 2 * 3 * 2]),
     ):
         batches.clear()
-        p(prompt, **kw)
+        p(prompt, **kw, **more)
         assert batches == want, name
+    with pytest.raises(InvalidInputError, match="compose_recipe must be True or False"):
+        pipe(TWO, compose_recipe="no", **kw)  # type: ignore[arg-type]
     assert not np.array_equal(pipe(TWO, **kw).frames, before(TWO, **kw).frames)
     with pytest.raises(InvalidInputError, match="compose_guidance_interval"):
         dataclasses.replace(base, compose_guidance_interval=(0.8, 0.2))

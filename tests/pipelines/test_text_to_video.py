@@ -143,17 +143,17 @@ def test_long_video_windows_take_their_own_step_count_where_one_is_set(
 
 
 def test_long_video_windows_take_their_own_guidance_interval_where_one_is_set(
-    tiny_pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+    tiny_pipeline: Pipeline, dit_batches: list[int]
 ) -> None:
     """window_guidance_interval: a long video's windows (one continuation each) run their
     steps below its low end on the prompt with its context alone, one DiT batch; the first
     clip, kinema extend's best of N and every other mode keep guidance_interval."""
     import dataclasses
 
-    from kinema.diffusion import sample_timesteps, shift_for_tokens
     from kinema.models.vae import default_weights_dir
     from kinema.pipelines.verify import ShapesWorldVerifier
 
+    batches = dit_batches
     base = tiny_pipeline.config  # context guidance = guidance: two rows a guided step, as shipped
     base = dataclasses.replace(base, context_guidance=base.guidance)
     config = dataclasses.replace(base, window_guidance_interval=[0.6, 1.0], verifier="shapes-world",
@@ -165,20 +165,11 @@ def test_long_video_windows_take_their_own_guidance_interval_where_one_is_set(
     assert pipe.interval_for(window=True) == (0.6, 1.0)
     assert pipe.interval_for() == pipe.interval_for(window=True, candidates=2) == (0.0, 1.0)
     assert tiny_pipeline.interval_for(window=True) == tiny_pipeline.config.guidance_interval
-    batches: list[int] = []
-    dit = tiny_pipeline.dit
-    forward = dit.forward
-    monkeypatch.setattr(
-        dit, "forward", lambda x, *a, **k: batches.append(len(x)) or forward(x, *a, **k)
-    )
     src = Video(np.full((9, 32, 32, 3), 40, dtype=np.uint8), 8.0)
     said = "a red circle moving left on a black background"  # the verifier reads it
     steps = config.steps
     context = min(9, pipe.window_layout()[0])  # a window: its context + the 4 new frames
-    shape = pipe.latent_shape(context + 4, 32, 32)
-    pt, ph, pw = dit.cfg.patch
-    tokens = shape[1] // pt * (shape[2] // ph) * (shape[3] // pw)
-    ts = sample_timesteps(steps, shift_for_tokens(tokens, config.flow))[:-1].tolist()
+    ts = pipe.timesteps_for(pipe.latent_shape(context + 4, 32, 32), steps)[:-1].tolist()
     want = [2 if t >= 0.6 else 1 for t in ts]  # one row: 2 guided, 1 not
     assert 1 in want and 2 in want
     got = {}
@@ -210,15 +201,14 @@ def test_long_video_windows_take_their_own_guidance_interval_where_one_is_set(
 
 
 def test_text_to_video_takes_its_own_guidance_interval_where_one_is_set(
-    tiny_pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+    tiny_pipeline: Pipeline, dit_batches: list[int]
 ) -> None:
     """text_guidance_interval: text to video (a clip from noise, its screened drafts and the
     guard's remakes alike) runs its steps below the low end on the prompt alone, one DiT batch
     a row; image to video and the rest keep guidance_interval."""
     import dataclasses
 
-    from kinema.diffusion import sample_timesteps, shift_for_tokens
-
+    batches = dit_batches
     base = tiny_pipeline.config  # context guidance = guidance: two rows a guided i2v step
     base = dataclasses.replace(base, context_guidance=base.guidance)
     config = dataclasses.replace(base, text_guidance_interval=[0.6, 1.0])  # a JSON list
@@ -227,16 +217,7 @@ def test_text_to_video_takes_its_own_guidance_interval_where_one_is_set(
     assert pipe.interval_for(text=True) == (0.6, 1.0)
     assert pipe.interval_for() == pipe.interval_for(window=True, text=True) == (0.0, 1.0)
     assert tiny_pipeline.interval_for(text=True) == tiny_pipeline.config.guidance_interval
-    batches: list[int] = []
-    dit = tiny_pipeline.dit
-    forward = dit.forward
-    monkeypatch.setattr(
-        dit, "forward", lambda x, *a, **k: batches.append(len(x)) or forward(x, *a, **k)
-    )
-    shape = pipe.latent_shape(5, 32, 32)
-    pt, ph, pw = dit.cfg.patch
-    tokens = shape[1] // pt * (shape[2] // ph) * (shape[3] // pw)
-    ts = sample_timesteps(config.steps, shift_for_tokens(tokens, config.flow))[:-1].tolist()
+    ts = pipe.timesteps_for(pipe.latent_shape(5, 32, 32), config.steps)[:-1].tolist()
     want = [2 if t >= 0.6 else 1 for t in ts]  # one row: 2 guided, 1 not
     assert 1 in want and 2 in want
     got = {}
