@@ -176,7 +176,7 @@ class PipelineConfig:
     # guidance_interval in text to video (None = `guidance_interval`; image to video, extension
     # and fill keep that): below the interval's low end a step runs the prompt alone, one DiT
     # batch instead of two. One object's clips keep every step guided: 150 held-out one-object
-    # prompts read 89.3% all-right with [0.7, 1] and 3 drafts against 94.7% (bench/results/
+    # prompts read 89.3% all-right with [0.7, 1] and 3 drafts against 95.3% (bf16; bench/results/
     # t2v_compose_recipe/one-object_3-drafts_guided-0.7_eval.md); a composed prompt's objects take
     # `compose_guidance_interval`
     text_guidance_interval: tuple[float, float] | None = None

@@ -57,10 +57,11 @@ def test_shipped_model_draws_large_single_objects(text_encoder) -> None:
     # a composed prompt's objects (text to video) are screened from 3 drafts each, and guided
     # only at t >= 0.7: the 8 steps after the drafts are read run the prompt alone, 40 DiT rows
     # an object against 64. 60 two-object tuning prompts 93.3% against 86.7%
-    # (bench/results/t2v_compose_recipe/NOTE.md); a one-object prompt the same way lost 5.4
-    # points on the eval's (89.3%), so one object keeps 4 drafts guided at every step, and so
+    # (bench/results/t2v_compose_recipe/NOTE.md); a one-object prompt the same way lost 6.0
+    # points on the eval's (89.3% against 95.3%, bf16), so one object keeps 4 drafts guided at
+    # every step, and so
     # does a long video's first clip (compose_recipe=False; a minute's identity 99.5% -> 98.6%
-    # with the composed recipe, bench/results/edit_eval_{bf16_recipe-before,compose-recipe}_long.md)
+    # with the composed recipe, bench/results/edit_eval_bf16_{recipe-before,compose-recipe-first-clip}_long.md)
     assert (config.compose_screen_drafts, pipe.drafts_for(2, composed=True)) == (3, 3)
     assert pipe.interval_for(text=True, composed=True) == (0.7, 1.0)
     assert config.text_guidance_interval is None and pipe.interval_for(text=True) == (0.0, 1.0)
