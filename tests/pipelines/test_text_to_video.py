@@ -142,6 +142,15 @@ def test_long_video_windows_take_their_own_step_count_where_one_is_set(
             PipelineConfig(window_steps=bad)  # type: ignore[arg-type]
 
 
+def rows_per_step(pipe: Pipeline, frames: int, steps: int, lo: float) -> list[int]:
+    """DiT rows per Euler step of one 32 x 32 row of ``frames`` guided where t >= ``lo``: 2
+    guided, 1 not (the steps must hold both, or the test could not tell them apart)."""
+    ts = pipe.timesteps_for(pipe.latent_shape(frames, 32, 32), steps)[:-1].tolist()
+    want = [2 if t >= lo else 1 for t in ts]
+    assert 1 in want and 2 in want
+    return want
+
+
 def test_long_video_windows_take_their_own_guidance_interval_where_one_is_set(
     tiny_pipeline: Pipeline, dit_batches: list[int]
 ) -> None:
@@ -169,9 +178,7 @@ def test_long_video_windows_take_their_own_guidance_interval_where_one_is_set(
     said = "a red circle moving left on a black background"  # the verifier reads it
     steps = config.steps
     context = min(9, pipe.window_layout()[0])  # a window: its context + the 4 new frames
-    ts = pipe.timesteps_for(pipe.latent_shape(context + 4, 32, 32), steps)[:-1].tolist()
-    want = [2 if t >= 0.6 else 1 for t in ts]  # one row: 2 guided, 1 not
-    assert 1 in want and 2 in want
+    want = rows_per_step(pipe, context + 4, steps, 0.6)
     got = {}
     for name, p in {"window interval": pipe,
                     "every step": Pipeline(pipe.dit, pipe.vae, pipe.text_encoder, base)}.items():  # fmt: skip
@@ -217,9 +224,7 @@ def test_text_to_video_takes_its_own_guidance_interval_where_one_is_set(
     assert pipe.interval_for(text=True) == (0.6, 1.0)
     assert pipe.interval_for() == pipe.interval_for(window=True, text=True) == (0.0, 1.0)
     assert tiny_pipeline.interval_for(text=True) == tiny_pipeline.config.guidance_interval
-    ts = pipe.timesteps_for(pipe.latent_shape(5, 32, 32), config.steps)[:-1].tolist()
-    want = [2 if t >= 0.6 else 1 for t in ts]  # one row: 2 guided, 1 not
-    assert 1 in want and 2 in want
+    want = rows_per_step(pipe, 5, config.steps, 0.6)
     got = {}
     for name, p in {"text interval": pipe,
                     "every step": Pipeline(pipe.dit, pipe.vae, pipe.text_encoder, base)}.items():  # fmt: skip
