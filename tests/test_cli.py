@@ -362,6 +362,13 @@ def test_generated_files_are_watermarked_signed_and_verifiable(
     assert json.loads(r.output)["c2pa"]["claims"]["prompt"] == "a red circle"
 
 
+def signed_parameters(path: str | Path) -> dict:
+    """The parameters the C2PA credentials of the file at ``path`` record (``kinema verify
+    --json``)."""
+    r = runner.invoke(app, ["verify", str(path), "--json"])
+    return json.loads(r.output)["c2pa"]["claims"]["parameters"]
+
+
 def test_generate_says_what_the_model_reads_and_records_it(tmp_path: Path, tiny_pipeline) -> None:
     import dataclasses
 
@@ -379,8 +386,7 @@ def test_generate_says_what_the_model_reads_and_records_it(tmp_path: Path, tiny_
         said_it = "the model reads: a small blue square moving left on a gray background"
         assert (said_it in " ".join(r.output.split())) is (flag == "--rewrite"), r.output
         frames[flag] = read_video(out).frames
-        r = runner.invoke(app, ["verify", str(out), "--json"])
-        claims[flag] = json.loads(r.output)["c2pa"]["claims"]["parameters"]
+        claims[flag] = signed_parameters(out)
     assert claims["--rewrite"]["prompt_rewritten"] is True
     assert claims["--as-written"]["prompt_rewritten"] is False
     assert not np.array_equal(frames["--rewrite"], frames["--as-written"])
@@ -403,8 +409,7 @@ def made_with_each_flag(
         assert r.exit_code == 0, r.output
         said[flag] = " ".join(r.output.split())
         frames[flag] = read_video(out).frames
-        r = runner.invoke(app, ["verify", str(out), "--json"])
-        params[flag] = json.loads(r.output)["c2pa"]["claims"]["parameters"]
+        params[flag] = signed_parameters(out)
     return said, frames, params
 
 
@@ -447,16 +452,14 @@ def test_generate_guards_a_clip_where_pipeline_json_says_so(
         # guarded where pipeline.json's guard_clips says (else the pipeline's default), and
         # the clip says so
         assert asked[-1]["guarded"] is (True if clips else None)
-        r = runner.invoke(app, ["verify", str(out), "--json"])
-        params = json.loads(r.output)["c2pa"]["claims"]["parameters"]
+        params = signed_parameters(out)
         assert params.get("guarded") == ("shapes-world-reading" if clips else None), params
     # a prompt the guard does not read, guard_clips on: nothing said, nothing recorded
     out = tmp_path / "unread.mp4"
     r = runner.invoke(app, ["generate", "a dog on a beach", "--frames", "5", "--size", "32", *w,
                             "-o", str(out)])  # fmt: skip
     assert r.exit_code == 0 and "guard reads" not in " ".join(r.output.split()), r.output
-    r = runner.invoke(app, ["verify", str(out), "--json"])
-    assert "guarded" not in json.loads(r.output)["c2pa"]["claims"]["parameters"]
+    assert "guarded" not in signed_parameters(out)
 
 
 def test_generate_composes_several_objects_and_records_it(tmp_path: Path, tiny_pipeline) -> None:
@@ -493,8 +496,7 @@ def test_generate_composes_several_objects_and_records_it(tmp_path: Path, tiny_p
                             "--steps", "1", *w[:2], "--size", "32"])  # fmt: skip
     assert r.exit_code == 0, r.output
     # a long video's first clip makes its objects the one-object way: guided at every step
-    r2 = runner.invoke(app, ["verify", str(tmp_path / "l.mp4"), "--json"])
-    long_params = json.loads(r2.output)["c2pa"]["claims"]["parameters"]
+    long_params = signed_parameters(tmp_path / "l.mp4")
     assert long_params["composed_of"] == 2
     assert long_params["guidance_interval"] == {"lo": 0.0, "hi": 1.0}
     assert "made one object at a time, each object's windows continuing its own clip" in " ".join(
@@ -562,8 +564,7 @@ def test_generate_best_of_n_says_so_and_records_it(tmp_path: Path, tiny_pipeline
         if n > 1:
             assert f"best of {n} clips, chosen by the shapes-world verifier" in r.output
             assert "verify" in r.output  # its time is reported
-        r = runner.invoke(app, ["verify", str(out), "--json"])
-        claims[n] = json.loads(r.output)["c2pa"]["claims"]["parameters"]["candidates"]
+        claims[n] = signed_parameters(out)["candidates"]
     assert claims == {3: 3, 1: 1, 2: 2}
     r = runner.invoke(app, ["generate", "a dog on a beach", "-o", str(tmp_path / "d.mp4"), *w])
     assert r.exit_code == 0 and "best of" not in r.output  # a prompt it cannot read: one clip
@@ -575,8 +576,7 @@ def test_generate_best_of_n_says_so_and_records_it(tmp_path: Path, tiny_pipeline
     r = runner.invoke(app, ["animate", str(next(still.glob("*.png"))), said, "-o", str(anim),
                             "--candidates", "2", *w[:4], "--frames", "5", "--seed", "1"])  # fmt: skip
     assert r.exit_code == 0 and "best of 2 clips, chosen by" in r.output, r.output
-    r = runner.invoke(app, ["verify", str(anim), "--json"])
-    assert json.loads(r.output)["c2pa"]["claims"]["parameters"]["candidates"] == 2
+    assert signed_parameters(anim)["candidates"] == 2
     r = runner.invoke(app, ["generate", said, "-o", str(tmp_path / "e.mp4"), *w,
                             "--candidates", "0"])  # fmt: skip
     assert r.exit_code == 2 and "candidates must be 1..16, got 0" in r.output
@@ -600,8 +600,7 @@ def test_generate_best_of_n_says_so_and_records_it(tmp_path: Path, tiny_pipeline
             assert said_by[name] in flat, (name, flat)
         else:  # the verifier has no prompt to read: one continuation per window, said nothing
             assert "best of" not in flat, flat
-        r = runner.invoke(app, ["verify", str(out), "--json"])
-        got = json.loads(r.output)["c2pa"]["claims"]["parameters"]["candidates"]
+        got = signed_parameters(out)["candidates"]
         assert got == (1 if said_by[name] is None else 2), name
     r = runner.invoke(app, ["extend", str(anim), "--seconds", "0.5", "--prompt", said,
                             "-o", str(tmp_path / "x.mp4"), *w[:4]])  # fmt: skip
@@ -614,8 +613,7 @@ def test_generate_best_of_n_says_so_and_records_it(tmp_path: Path, tiny_pipeline
         assert r.exit_code == 0, r.output
         flat = " ".join(r.output.split())
         assert ("continuations per window" in flat) is (per_window > 1), flat
-        r = runner.invoke(app, ["verify", str(out), "--json"])
-        params = json.loads(r.output)["c2pa"]["claims"]["parameters"]
+        params = signed_parameters(out)
         assert (params["candidates"], params["window_candidates"]) == (3 if not extra else 2,
                                                                        per_window)  # fmt: skip
         assert params["window_planner"] == ""  # this model has no planner: the prompt held
@@ -657,8 +655,7 @@ def test_screened_best_of_n_says_so_and_records_its_drafts(tmp_path: Path, tiny_
         assert ("the 2 of 5 drafts the verifier reads best at step 1 of 4, finished" in flat) is (
             drafts is not None
         ), flat
-        r = runner.invoke(app, ["verify", str(out), "--json"])
-        params = json.loads(r.output)["c2pa"]["claims"]["parameters"]
+        params = signed_parameters(out)
         assert params.get("drafts") == drafts
         assert params["candidates"] == (1 if "--candidates" in extra else 2)
         assert "window_drafts" not in params  # one clip, no windows
@@ -672,8 +669,7 @@ def test_screened_best_of_n_says_so_and_records_its_drafts(tmp_path: Path, tiny_
         flat = " ".join(r.output.split())
         assert ("each window continues from the best of 3 drafts the shapes-world verifier "
                 "reads at step 2 of 4, finished" in flat) is (drafts is not None), flat  # fmt: skip
-        r = runner.invoke(app, ["verify", str(out), "--json"])
-        params = json.loads(r.output)["c2pa"]["claims"]["parameters"]
+        params = signed_parameters(out)
         assert params.get("window_drafts") == drafts
         assert params["window_candidates"] == (1 if drafts else 3)
 
@@ -699,8 +695,7 @@ def test_animate_samples_and_records_the_image_step_count(tmp_path: Path, tiny_p
         out = tmp_path / f"{argv[0]}{len(argv)}.mp4"
         r = runner.invoke(app, [*argv, "-o", str(out), *w])
         assert r.exit_code == 0, r.output
-        r = runner.invoke(app, ["verify", str(out), "--json"])
-        assert json.loads(r.output)["c2pa"]["claims"]["parameters"]["steps"] == steps, argv
+        assert signed_parameters(out)["steps"] == steps, argv
 
 
 def test_long_video_windows_sample_and_record_their_own_step_count_and_layout(
@@ -739,8 +734,7 @@ def test_long_video_windows_sample_and_record_their_own_step_count_and_layout(
         out = tmp_path / f"{argv[0]}{'_'.join(argv[1:]).replace('/', '')[-40:]}.mp4"
         r = runner.invoke(app, [*argv, "-o", str(out), *w])
         assert r.exit_code == 0, r.output
-        r = runner.invoke(app, ["verify", str(out), "--json"])
-        params = json.loads(r.output)["c2pa"]["claims"]["parameters"]
+        params = signed_parameters(out)
         assert (params["steps"], params.get("window_steps")) == (steps, window_steps), argv
         made = (params.get("window_context"), params.get("window_frames"))
         assert made == (layout or (None, None)), argv
@@ -789,8 +783,7 @@ def test_extend_without_a_prompt_continues_what_the_verifier_reads(
         assert ("no prompt: the verifier reads" in flat) is (read is not None), (name, flat)
         if read is not None:
             assert f"reads {read!r}" in flat, flat
-        r = runner.invoke(app, ["verify", str(out), "--json"])
-        params = json.loads(r.output)["c2pa"]["claims"]["parameters"]
+        params = signed_parameters(out)
         assert params.get("prompt_read_from_video", False) is (read is not None), (name, params)
 
 
@@ -855,8 +848,7 @@ def test_extension_windows_record_their_planner(
     r = runner.invoke(app, ["fill", str(runs["long"]), "--frames", "5-6", "-o", str(fill), *w])
     assert r.exit_code == 0, r.output
     for name, out in runs.items():
-        r = runner.invoke(app, ["verify", str(out), "--json"])
-        params = json.loads(r.output)["c2pa"]["claims"]["parameters"]
+        params = signed_parameters(out)
         assert params["window_planner"] == ("" if "held" in name else "shapes-world"), name
         if not name.startswith("extend"):  # a long video's windows read an anchored context
             assert params["window_anchor"] == "shapes-world-sprite", (name, params)
@@ -866,8 +858,7 @@ def test_extension_windows_record_their_planner(
         # the guidance on the given frames each sampled with: the windows' (and extend's) c
         key = "context_guidance" if name.startswith("extend") else "window_context_guidance"
         assert params[key] == 2.5, (name, params)
-    r = runner.invoke(app, ["verify", str(fill), "--json"])
-    assert json.loads(r.output)["c2pa"]["claims"]["parameters"]["context_guidance"] == 1.5
+    assert signed_parameters(fill)["context_guidance"] == 1.5
 
 
 def test_keyframes_describe_and_curate(tmp_path: Path) -> None:
@@ -1014,6 +1005,5 @@ def test_long_fill_and_interpolate_say_and_record_their_windows(
         assert (said in flat) is (windows is not None), flat
         assert read_video(out).num_frames == (9 if argv[1] == "short.mp4" and argv[0] == "fill"
                                               else 17)  # fmt: skip
-        r = runner.invoke(app, ["verify", str(out), "--json"])
-        params = json.loads(r.output)["c2pa"]["claims"]["parameters"]
+        params = signed_parameters(out)
         assert params.get("fill_window") == (9 if windows else None), argv
