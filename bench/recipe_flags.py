@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 
+from kinema.hardware import cpu_has_native_bf16, native_bf16
 from kinema.pipelines import Pipeline
 
 # flag -> the PipelineConfig field it overrides (argparse's dest is the flag's name)
@@ -55,3 +57,30 @@ def with_recipe(pipe: Pipeline, args: argparse.Namespace, **more: object) -> Pip
     config = dataclasses.replace(pipe.config, **{k: v for k, v in given.items() if v is not None})
     return Pipeline(pipe.dit, pipe.vae, pipe.text_encoder, config, model_id=pipe.model_id,
                     verifier=pipe.verifier)  # fmt: skip
+
+
+def numerics(pipe: Pipeline) -> str:
+    """What the pipeline's DiT and VAE compute in here: "bf16" where its config asks for bf16
+    and the CPU has it natively (or KINEMA_BF16=1 says so), else "fp32"; another sample."""
+    return "bf16" if pipe.config.bf16 and native_bf16() else "fp32"
+
+
+def cpu_note() -> str:
+    """Whether this CPU has native bf16, and KINEMA_BF16 where it is set, for a header."""
+    env = os.environ.get("KINEMA_BF16")
+    return f"native bf16 on this CPU: {cpu_has_native_bf16()}" + (
+        f", KINEMA_BF16={env}" if env is not None else ""
+    )
+
+
+def composed_recipe(
+    pipe: Pipeline, candidates: int, steps: int | None
+) -> tuple[int, tuple[float, float]] | None:
+    """(drafts, guidance interval) a composed prompt's objects are sampled with in text to
+    video (compose_screen_drafts / compose_guidance_interval), or None where those are a
+    one-object prompt's, for K = ``candidates`` clips in ``steps`` sampler steps."""
+    drafts = pipe.drafts_for(candidates, steps, composed=True)
+    interval = pipe.interval_for(text=True, composed=True)
+    if (drafts, interval) == (pipe.drafts_for(candidates, steps), pipe.interval_for(text=True)):
+        return None
+    return drafts, interval

@@ -24,15 +24,13 @@ Every other row passes ``compose=False``.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import numpy as np
-from recipe_flags import add_recipe_flags, with_recipe
+from recipe_flags import add_recipe_flags, composed_recipe, cpu_note, numerics, with_recipe
 from results_io import report
 
 from kinema.eval.fidelity import score_clip, summarize
-from kinema.hardware import cpu_has_native_bf16, native_bf16
 from kinema.pipelines import Pipeline
 from kinema.world.captions import canonical_caption, caption, parse_prompt
 from kinema.world.scene import sample_spec
@@ -169,7 +167,8 @@ def main() -> None:
         settings = [x for x in settings if x[2] > 1 or x[3]]
     if args.composed_only:
         settings = [x for x in settings if x[3]]
-    each = pipe.drafts_for(best, args.steps, composed=True)  # a composed prompt's objects
+    own = composed_recipe(pipe, best, args.steps)  # a composed prompt's objects' recipe
+    each = own[0] if own else drafts
     each = f", best of {best}" + (f" of {each} drafts" if each > best else "")
     composed = ", composed" + (" (one object at a time" + (f", each{each}" if best > 1 else "")
                                + ")")  # fmt: skip
@@ -212,7 +211,6 @@ def main() -> None:
     steps = args.steps or pipe.steps_for(text=True)
     guidance = args.guidance if args.guidance is not None else pipe.config.guidance
     interval = pipe.interval_for(text=True)  # text_guidance_interval (or guidance_interval)
-    lo, hi = pipe.interval_for(text=True, composed=True)  # compose_guidance_interval
     lines = [
         "# Text-to-video prompt fidelity (`python bench/t2v_eval.py --prompts "
         f"{args.prompts}{' --shipped-only' if args.shipped_only else ''}"
@@ -230,9 +228,7 @@ def main() -> None:
         f"{' --guarded' if args.guarded else ''}{' --unguarded' if args.unguarded else ''}`)",
         "",
         # the DiT and VAE in bf16 where the CPU has it natively: another sample than fp32's
-        f"Numerics: {'bf16' if pipe.config.bf16 and native_bf16() else 'fp32'} (native bf16 on "
-        f"this CPU: {cpu_has_native_bf16()}"
-        f"{', KINEMA_BF16=' + os.environ['KINEMA_BF16'] if 'KINEMA_BF16' in os.environ else ''}). "
+        f"Numerics: {numerics(pipe)} ({cpu_note()}). "
         f"Sampler: {pipe.config.sampler}, {steps} steps, guidance {guidance}"
         f"{' at t in [{}, {}]'.format(*interval) if interval != (0.0, 1.0) else ''}. "
         "Held-out phrasing = paraphrase templates never used in training; new scene seeds. "
@@ -255,11 +251,9 @@ def main() -> None:
             f"object's finished candidates, the ones that hide each other least, then the "
             f"verifier's best: `Pipeline.laid_together`)"
             + (
-                f", each object from {pipe.drafts_for(best, args.steps, composed=True)} drafts "
-                f"and guided at t in [{lo}, {hi}] (pipeline.json's compose_screen_drafts / "
-                "compose_guidance_interval)."
-                if (lo, hi) != interval
-                or pipe.drafts_for(best, args.steps, composed=True) != drafts
+                f", each object from {own[0]} drafts and guided at t in [{own[1][0]}, "
+                f"{own[1][1]}] (pipeline.json's compose_screen_drafts / compose_guidance_interval)."
+                if own
                 else "."
             )
             if pipe.composer is not None

@@ -9,15 +9,13 @@ model's default steps and guidance. Real time = frames / fps (17 frames at 8 fps
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 
 import torch
-from recipe_flags import add_recipe_flags, with_recipe
+from recipe_flags import add_recipe_flags, composed_recipe, cpu_note, numerics, with_recipe
 from results_io import report
 
-from kinema.hardware import cpu_has_native_bf16, native_bf16
 from kinema.pipelines import Pipeline
 from kinema.pipelines.text_to_video import Timings
 
@@ -101,9 +99,7 @@ def main() -> None:
         f"{pipe.config.sampler} steps, guidance {pipe.config.guidance}"
         f"{' at t in [{}, {}]'.format(*interval) if interval != (0.0, 1.0) else ''}"
         f"{' (--guidance-interval)' if args.guidance_interval else ''}, "
-        f"{'bf16' if pipe.config.bf16 and native_bf16() else 'fp32'}: bf16={pipe.config.bf16}, "
-        f"native bf16 on this CPU: {cpu_has_native_bf16()}"
-        f"{', KINEMA_BF16=' + os.environ['KINEMA_BF16'] if 'KINEMA_BF16' in os.environ else ''})",
+        f"{numerics(pipe)}: bf16={pipe.config.bf16}, {cpu_note()})",
         "",
         f"Loading the pipeline (MiniLM + VAE + DiT): {load:.1f} s, once per process.",
         "",
@@ -111,10 +107,8 @@ def main() -> None:
         "object at a time (parts: the clips made and laid together), each as one object is"
         + (
             ", but from its own drafts and guided at t in [{}, {}] (compose_screen_drafts / "
-            "compose_guidance_interval). ".format(*pipe.interval_for(text=True, composed=True))
-            if pipe.interval_for(text=True, composed=True) != interval
-            or pipe.drafts_for(pipe.default_candidates, steps, composed=True)
-            != pipe.drafts_for(pipe.default_candidates, steps)
+            "compose_guidance_interval). ".format(*own[1])
+            if (own := composed_recipe(pipe, pipe.default_candidates, steps))
             else ". "
         )
         + (
