@@ -794,7 +794,7 @@ def _say_best_of(pipe, prompt: str, candidates: int | None, where: str = "",  # 
         what = "continuations per window" if choice == "windows" else "clips"
         screened = (f" (the {n} of {drafts} drafts the verifier reads best at step "
                     f"{pipe.screen_step_for(image, window)} of "
-                    f"{steps or pipe.steps_for(image, window, n, text=not image and not window)}, "
+                    f"{steps or pipe.steps_for(image, window, n, text=True)}, "
                     "finished)" if drafts > n else "")  # fmt: skip
         err_console.print(f"[dim]best of {n} {what}{where}{screened}, chosen by the "
                           f"{pipe.config.verifier} verifier (--candidates 1: one)[/]")  # fmt: skip

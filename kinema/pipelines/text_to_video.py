@@ -240,8 +240,8 @@ class PipelineConfig:
     # do not cost N one-object clips. Shipped: 3 drafts, guided at t >= 0.7 (12 steps: the 8
     # after the drafts are read run the prompt alone), 40 DiT rows an object against 64. 60
     # two-object tuning prompts 93.3% all-right against 86.7% (bench/results/
-    # t2v_compose_recipe/NOTE.md); the eval's 150, 82.7% against 84.7%
-    # (t2v_eval_composed_compose-recipe.md). A call whose prompts are not all composed samples
+    # t2v_compose_recipe/NOTE.md); the eval's 150, 82.7% against 85.3%, both bf16
+    # (t2v_eval_composed_{compose-recipe,bf16_recipe-before}.md). A call whose prompts are not all composed samples
     # every row the one-object way
     compose_screen_drafts: int = 0
     compose_guidance_interval: tuple[float, float] | None = None
@@ -794,8 +794,8 @@ class Pipeline:
         ``screen_drafts_for(image, window, composed)`` where a screen applies (a verifier, more
         drafts than K, K > 1 but in windows, a step after ``screen_step_for`` to go on from),
         else K."""
-        if steps is None:  # neither image nor window: text to video
-            steps = self.steps_for(image, window, candidates, text=not image and not window)
+        if steps is None:  # text_steps apply where neither image nor window (steps_for)
+            steps = self.steps_for(image, window, candidates, text=True)
         drafts = self.screen_drafts_for(image, window, composed)
         if self._screens(candidates, drafts, window):
             return drafts if self.screen_step_for(image, window) < steps - 1 else candidates
@@ -1783,8 +1783,9 @@ class Pipeline:
         candidates are scored as the guard scores a window (against its reference, read from
         the row's prompt as written, ``written``), and a row none of whose candidates scores
         ``config.guard_threshold`` or more is made again (``_text_to_video``, K candidates,
-        other noise, the ``composed`` recipe where the call's was), up to ``config.guard_tries`` times, its K candidates replaced where the
-        try's best scores higher. Returns the candidates, their verifier scores and bool [K, R]:
+        other noise, the ``composed`` recipe where the call's was), up to
+        ``config.guard_tries`` times, its K candidates replaced where the try's best scores
+        higher. Returns the candidates, their verifier scores and bool [K, R]:
         read right (True too for rows the guard does not read). With no guard or no tries
         every candidate reads right and nothing is made again."""
         K, R = scores.shape
