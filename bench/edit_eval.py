@@ -41,7 +41,7 @@ from kinema.eval.metrics import psnr
 from kinema.io.video import Video
 from kinema.pipelines import Pipeline
 from kinema.pipelines.plan import PLANNERS
-from kinema.pipelines.text_to_video import PROMPT_REWRITES, Timings, crossfade
+from kinema.pipelines.text_to_video import PROMPT_REWRITES, WINDOW_DECODES, Timings, crossfade
 from kinema.train.vae import to_tensor
 from kinema.world.captions import caption, rewrite_prompt
 from kinema.world.parse import parse_clip
@@ -50,6 +50,8 @@ from kinema.world.scene import sample_scene
 
 EVAL_SEED = 515_151
 SECTIONS = ("i2v", "extend", "fill", "long")
+# a long video's window_decode, as its table names it
+DECODED = {"stream": "as one causal stream", "window": "each with its own context latents"}
 REFLECTED = {"left": "right", "right": "left", "up": "down", "down": "up"}
 
 
@@ -200,6 +202,9 @@ def main() -> None:
     ap.add_argument("--window-steps", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--window-context", type=int, default=None, help="override pipeline.json")
     ap.add_argument("--window-frames", type=int, default=None, help="override pipeline.json")
+    ap.add_argument("--window-decode", default=None, choices=WINDOW_DECODES,
+                    help="override pipeline.json: a long video's windows decoded as one "
+                    "stream or each with its own context latents")  # fmt: skip
     ap.add_argument("--guidance-interval", type=float, nargs=2, default=None, metavar=("LO", "HI"),
                     help="override pipeline.json: guided only at noise levels t in [LO, HI]")  # fmt: skip
     ap.add_argument("--window-guidance-interval", type=float, nargs=2, default=None,
@@ -243,7 +248,7 @@ def main() -> None:
                  "screen_drafts", "screen_step", "image_screen_step",
                  "image_screen_drafts", "window_screen_drafts",
                  "window_screen_step", "window_steps", "window_context", "window_frames",
-                 "guidance_interval", "window_guidance_interval",
+                 "window_decode", "guidance_interval", "window_guidance_interval",
                  "composer", "guard", "guard_threshold",
                  "guard_tries", "anchor")  # fmt: skip
     given = {k: getattr(args, k) for k in overrides}
@@ -273,6 +278,7 @@ def main() -> None:
         "window_steps": pipe.steps_for(window=True, candidates=args.window_candidates),
         "guidance_interval": list(pipe.config.guidance_interval),
         "window_guidance_interval": list(pipe.interval_for(True, args.window_candidates)),
+        "window_decode": pipe.config.window_decode,
         "fill_candidates": pipe.config.fill_candidates,
         "planner": pipe.config.planner,
         "composer": pipe.config.composer,
@@ -679,6 +685,7 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
     flag += f" --long-start {args.long_start}" if args.long_start else ""
     flag += " --rewrite-given" if args.rewrite_given else ""
     flag += f" --extend-prompt {args.extend_prompt}" if args.extend_prompt != "given" else ""
+    flag += f" --window-decode {args.window_decode}" if args.window_decode else ""
     flag += " --tune" if args.tune else ""
     lines = [
         f"# Every mode of one model (`python bench/edit_eval.py --cases {args.cases} --long {args.long} --long-prompts {args.long_prompts} --repeats {args.repeats}{flag}`)",
@@ -741,7 +748,8 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
         return "\n".join(lines)
     lines += [
         f"| long: each window {lo['extend_context']} context frames + {lo['extend_window']} new ones, "
-        f"guided at t in {res.get('window_guidance_interval', res['guidance_interval'])} | |",
+        f"guided at t in {res.get('window_guidance_interval', res['guidance_interval'])}, "
+        f"decoded {DECODED[res.get('window_decode', 'stream')]} | |",
         f"| long ({args.long} s, {len(lo['per_prompt'])} prompts): colour + shape right per object per frame | {100 * lo['identity_frames']:.1f}% |",
         f"| long: motion class right per 2 s window | {100 * lo['motion_windows']:.1f}% |",
         f"| long: frame-to-frame PSNR at window seams vs elsewhere | {lo['frame_to_frame_psnr_at_seams']:.2f} vs {lo['frame_to_frame_psnr_elsewhere']:.2f} dB |",

@@ -11,7 +11,8 @@ off (``pipeline.json``'s ``anchor``), ``--window-steps N ...`` with each of thos
 steps per extension window (``window_steps``) and ``--window-layouts C+N ...`` with each of
 those windows (C context frames + N new: ``window_context``, ``window_frames``), alternating
 with the shipped run, so machine drift falls on all alike; ``--window-guidance-intervals LO:HI
-...`` the same with each of those guidance intervals in the windows (``window_guidance_interval``).
+...`` the same with each of those guidance intervals in the windows (``window_guidance_interval``),
+``--window-decodes stream|window`` with each of those ways to decode them (``window_decode``).
 ``--pool A.json B.json ...`` times nothing and pools runs of other seeds (``--first-seed``).
 """
 
@@ -29,7 +30,7 @@ from edit_eval import int8_dit, make_minute
 from results_io import report
 
 from kinema.pipelines import Pipeline
-from kinema.pipelines.text_to_video import Timings
+from kinema.pipelines.text_to_video import WINDOW_DECODES, Timings
 
 PROMPTS = (
     "a large red circle bouncing on a black background",
@@ -82,6 +83,10 @@ def main() -> None:
     ap.add_argument("--window-guidance-intervals", nargs="+", default=[], metavar="LO:HI",
                     help="time each repeat with each of these guidance intervals in the windows "
                          "as well (window_guidance_interval), alternating")  # fmt: skip
+    ap.add_argument("--window-decodes", nargs="+", default=[], choices=WINDOW_DECODES,
+                    help="time each repeat with each of these window_decode values as well "
+                         "(one decoder stream, or each window after its kept context), "
+                         "alternating")  # fmt: skip
     ap.add_argument("--int8-dit", action="store_true",
                     help="time each repeat with the DiT's block linears in dynamic int8 as well "
                          "(bench/edit_eval.py's int8_dit probe), alternating")  # fmt: skip
@@ -125,6 +130,9 @@ def main() -> None:
             config,
             dit,
         )
+    for decode in args.window_decodes:
+        config = dataclasses.replace(shipped, window_decode=decode)
+        variants[f"windows decoded: {decode}"] = (pipe.anchor, config, dit)
     if args.int8_dit:
         variants["int8 DiT"] = (pipe.anchor, shipped, int8_dit(dit))
 
@@ -161,6 +169,7 @@ def main() -> None:
     flags += f" --window-layouts {' '.join(args.window_layouts)}" if args.window_layouts else ""
     if args.window_guidance_intervals:
         flags += f" --window-guidance-intervals {' '.join(args.window_guidance_intervals)}"
+    flags += f" --window-decodes {' '.join(args.window_decodes)}" if args.window_decodes else ""
     flags += " --int8-dit" if args.int8_dit else ""
     lines = [
         f"# Minute-long video wall time (`python bench/long_speed.py --seconds {args.seconds} "
@@ -173,6 +182,7 @@ def main() -> None:
         f"clip, {pipe.steps_for(window=True)} per window as shipped (guided at t in "
         f"{list(pipe.interval_for(window=True))}), each window "
         "{0} context frames + {1} new ones".format(*pipe.window_layout())
+        + f", decoded as window_decode {shipped.window_decode!r} says"
         + (", and each repeat made again with each variant in turn." if len(variants) > 1 else "."),
         "",
         f"Runs: wall seconds (of which sampling seconds, rows the identity guard made again), "

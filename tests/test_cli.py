@@ -710,7 +710,7 @@ def test_long_video_windows_sample_and_record_their_own_step_count_and_layout(
 
     config = dataclasses.replace(tiny_pipeline.config, window_steps=2, verifier="shapes-world",
                                  extend_candidates=2, window_context=1, window_frames=8,
-                                 window_guidance_interval=(0.5, 1.0),
+                                 window_guidance_interval=(0.5, 1.0), window_decode="window",
                                  text_guidance_interval=(0.4, 1.0))  # steps = 3; extend 5 + 12  # fmt: skip
     pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config,
                     verifier=ShapesWorldVerifier.from_pretrained(default_weights_dir()))  # fmt: skip
@@ -742,6 +742,9 @@ def test_long_video_windows_sample_and_record_their_own_step_count_and_layout(
         interval = {(1, 8): {"lo": 0.5, "hi": 1.0}, (5, 12): {"lo": 0.0, "hi": 1.0},
                     None: None}[layout]  # fmt: skip
         assert params.get("window_guidance_interval") == interval, argv
+        # decoded each window alone (window_decode) where the windows keep one each
+        decode = {(1, 8): "window", (5, 12): "stream", None: None}[layout]
+        assert params.get("window_decode") == decode, argv
         # the clip (a long video's first) guided where text_guidance_interval says
         first = {"lo": 0.4, "hi": 1.0} if argv[0] == "generate" else None
         assert params.get("guidance_interval") == first, argv

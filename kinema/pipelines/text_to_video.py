@@ -50,6 +50,8 @@ PROMPT_REWRITES: dict[str, Callable[[str], str | None]] = {
 MAX_FRAMES = 481  # a minute at 8 fps
 MAX_CANDIDATES = 16
 MIN_SIDE, MAX_SIDE = 16, 512
+# pipeline.json's window_decode: how a long video's windows are decoded (PipelineConfig)
+WINDOW_DECODES = ("stream", "window")
 
 
 # a guard's k-th try of window w samples with seed + w + k * GUARD_SEED_STRIDE: no other
@@ -164,6 +166,18 @@ class PipelineConfig:
     # "Windows of one frame and sixteen"
     window_context: int = 0
     window_frames: int = 0
+    # how the same windows' latents become pixels: "stream" = every window's new latents
+    # continue one causal decoder stream (``StreamCache``; no restart at a seam, each latent
+    # decoded once); "window" = each window's new latents decoded from a fresh decoder state
+    # after the latents of its context frames as the video keeps them (with an anchor, not
+    # the redrawn ones the DiT read), the context's frames dropped. The DiT makes a window's
+    # first new latent to follow its context latent, an image's first latent; the stream
+    # decodes it after the window before's last latent, so the first 4 frames of every window
+    # came out soft (an object's area 14-17% under the rest of the window's) and, where
+    # another object hid an object in the window's other frames, it read as another shape
+    # (README, "Each window decoded after its own context"). One frame more encoded and one
+    # latent more decoded a window
+    window_decode: str = "stream"
     # guidance_interval in a long video's windows (None = `guidance_interval`): the noise
     # levels t where those windows' steps run guided (two DiT batches, the prompt and context
     # dropped together); below the interval's low end a step runs the prompt with its context
@@ -376,6 +390,10 @@ class PipelineConfig:
             raise InvalidInputError(
                 f"window_frames must be 0 (extend_window) or a positive multiple of 4 frames, "
                 f"got {wf!r}"
+            )
+        if self.window_decode not in WINDOW_DECODES:
+            raise InvalidInputError(
+                f"window_decode must be one of {WINDOW_DECODES}, got {self.window_decode!r}"
             )
 
     @classmethod
@@ -1630,8 +1648,10 @@ class Pipeline:
         The new latents of every window are decoded as one causal stream (one StreamCache for
         the whole call, primed with the first window's context latents): each window's pixels
         continue the decoder state the previous window left, so there is no decoder restart
-        at window seams, and each latent is decoded exactly once. The decoded tail is the next
-        window's context, so the model always conditions on the pixels it outputs.
+        at window seams, and each latent is decoded exactly once. A long video's windows with
+        ``config.window_decode`` "window" are decoded each with its own context latents instead
+        (``decode_window``). The decoded tail is the next window's context, so the model always
+        conditions on the pixels it outputs.
 
         With ``candidates`` K > 1 each window samples K continuations, the stream's state is
         branched to decode all of them (``StreamCache.repeat``), the verifier keeps one per
@@ -1651,11 +1671,13 @@ class Pipeline:
         latest = parts[0][:, -keep:]  # [B, keep, H, W, 3]
         said: list[str] = prompts  # what each window's DiT reads
         windows = -(-new // step)
-        stream = StreamCache()
         made = 0
         # the identity guard's reference per row, read once from the given frames: windows
         # keeping one continuation each (a long video's) are made again where they drift
         long = self.long_windows(candidates)
+        # one decoder stream for every window, or (a long video's, window_decode "window") none:
+        # each window decoded with its own context latents
+        stream = None if long and self.config.window_decode == "window" else StreamCache()
         interval = self.interval_for(window=True, candidates=candidates)
         refs = self.guard_references(prompts, parts[0]) if long else None
         # and the anchor's, whose rows read their context with the objects put back as they were
@@ -1667,6 +1689,13 @@ class Pipeline:
                 tail = np.stack([f if r is None else self.anchor.correct(r, f)  # type: ignore[union-attr]
                                  for r, f in zip(anchors, tail, strict=True)])  # fmt: skip
             canvas = np.concatenate([tail, np.repeat(tail[:, -1:], n, axis=1)], axis=1)
+            # decoded alone, a window's new latents follow its context as the video keeps it,
+            # not as the anchor redrew it for the DiT: its first frames then go on from the
+            # frame before them
+            t0 = time.perf_counter()
+            kept = (self.encode(latest[:, -ctx:])
+                    if stream is None and anchors is not None else None)  # fmt: skip
+            timings.decode += time.perf_counter() - t0
             known = np.zeros(canvas.shape[1], dtype=bool)
             known[:ctx] = True
             done = callback and (lambda i, w=w: callback(w * steps + i + 1, windows * steps))
@@ -1685,29 +1714,50 @@ class Pipeline:
                                             interval)  # fmt: skip
             fresh = n // f  # latent frames this window adds: [K B, C, fresh, h, w] at the end
             t0 = time.perf_counter()
-            if w == 0:  # prime: the context's causal state (the same in every candidate)
-                self.decode(latents[:B, :, :-fresh], stream)
-            before = stream.repeat(1) if refs is not None else None  # for the guard's tries
-            streams = stream.repeat(K) if K > 1 else stream
-            frames = self.decode(latents[:, :, -fresh:], streams)  # [K B, n, H, W, 3]
+            if w == 0 and stream is not None:  # prime: the context's causal state (the
+                self.decode(latents[:B, :, :-fresh], stream)  # same in every candidate)
+            # for the guard's tries: the state before the window (None: decoded alone)
+            before = stream.repeat(1) if refs is not None and stream is not None else None
+            streams = stream.repeat(K) if K > 1 and stream is not None else stream
+            frames = self.decode_window(latents, fresh, streams, kept)  # [K B, n, H, W, 3]
             timings.decode += time.perf_counter() - t0
             if K > 1:  # each prompt keeps the window the verifier reads closest to it
                 clips = np.concatenate([np.tile(tail, (K, 1, 1, 1, 1)), frames], axis=1)
                 pick = self.pick(clips.reshape(K, B, *clips.shape[1:]), said, timings, True)
                 rows = pick * B + np.arange(B)  # [B] rows of the K B batch
                 frames = frames[rows]  # [B, n, H, W, 3]
-                stream = streams.select(torch.from_numpy(rows))
+                if streams is not None:
+                    stream = streams.select(torch.from_numpy(rows))
             if refs is not None:
                 again = functools.partial(self.complete_latents, known=known, steps=steps,
                                           guidance=guidance, sampler=sampler, timings=timings,
                                           context_guidance=self.config.context_guidance,
                                           interval=interval)  # fmt: skip
                 self._guard_window(refs, frames, stream, before, said, negative, canvas, again,
-                                   fresh, seed + w, timings)  # fmt: skip
+                                   fresh, seed + w, timings, kept)  # fmt: skip
             latest = np.concatenate([latest, frames], axis=1)[:, -keep:]
             parts.append(self.mark(frames) if mark else frames)
             made += n
         return np.concatenate(parts, axis=1)
+
+    def decode_window(
+        self,
+        latents: torch.Tensor,
+        fresh: int,
+        stream: StreamCache | None,
+        context: torch.Tensor | None = None,
+    ) -> np.ndarray:
+        """uint8 [B, n, H, W, 3]: the new frames of an extension window from its latents [B, C,
+        T', h, w] (its context's first, its ``fresh`` new ones last): with a ``stream``, the new
+        latents decoded as its continuation (the stream moves on); with None, decoded from a
+        fresh decoder state after ``context`` (latents [B, C, T' - fresh, h, w] of the context
+        frames as the video keeps them; None: the window's own), the context's pixel frames
+        dropped (``config.window_decode``)."""
+        if stream is not None:
+            return self.decode(latents[:, :, -fresh:], stream)
+        before = latents[:, :, :-fresh] if context is None else context.to(latents.dtype)
+        given = self.pixel_frames(before.shape[2])  # the context's pixel frames
+        return self.decode(torch.cat([before, latents[:, :, -fresh:]], dim=2))[:, given:]
 
     @staticmethod
     def row_references(
@@ -1818,8 +1868,8 @@ class Pipeline:
         self,
         refs: list[object],
         frames: np.ndarray,
-        stream: StreamCache,
-        before: StreamCache,
+        stream: StreamCache | None,
+        before: StreamCache | None,
         said: list[str],
         negative: list[str],
         canvas: np.ndarray,
@@ -1827,6 +1877,7 @@ class Pipeline:
         fresh: int,
         seed: int,
         timings: Timings,
+        kept: torch.Tensor | None = None,
     ) -> None:
         """The identity guard on one window, in place: rows whose new frames (uint8 [B, n, H,
         W, 3]) score under ``config.guard_threshold`` against their reference are sampled again
@@ -1834,23 +1885,26 @@ class Pipeline:
         ``said``, ``negative`` and ``canvas`` being the window's, one per row) from the
         stream state ``before`` the window, up to ``config.guard_tries`` times with other
         noise, and where a try scores higher its frames and decoder state replace the row's in
-        ``frames`` and ``stream``."""
+        ``frames`` and ``stream`` (both None: each window decoded alone after ``kept``,
+        ``decode_window``)."""
         best = self._guard_scores(refs, np.arange(len(frames)), frames, timings)  # [B]
 
         def remake(low: np.ndarray, k: int) -> None:
             latents = again([said[i] for i in low], [negative[i] for i in low],
                             canvas=canvas[low], seed=seed + k * GUARD_SEED_STRIDE)  # fmt: skip
             t0 = time.perf_counter()
-            state = before.select(torch.from_numpy(low))
-            tried = self.decode(latents[:, :, -fresh:], state)  # [L, n, H, W, 3]
+            state = None if before is None else before.select(torch.from_numpy(low))
+            tried = self.decode_window(latents, fresh, state,
+                                       None if kept is None else kept[torch.from_numpy(low)])  # fmt: skip
             timings.decode += time.perf_counter() - t0
             got = self._guard_scores(refs, low, tried, timings)  # [L]
             for j in np.flatnonzero(got > best[low]):
                 i = low[j]
                 best[i], frames[i] = got[j], tried[j]
-                for key, v in state.items():
-                    if isinstance(v, torch.Tensor):
-                        stream[key][i] = v[j]
+                if state is not None and stream is not None:
+                    for key, v in state.items():
+                        if isinstance(v, torch.Tensor):
+                            stream[key][i] = v[j]
 
         self._guard_tries(lambda: best, remake, timings)
 

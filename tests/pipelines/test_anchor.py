@@ -7,6 +7,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+import torch
 
 from kinema.errors import InvalidInputError
 from kinema.io.video import Video
@@ -242,3 +243,29 @@ def test_windows_read_the_anchored_context_and_the_video_keeps_the_models_frames
     assert np.array_equal(pipe.anchor.seen[1], out[-9:-4])
     assert np.array_equal(out[:9], given)  # the given frames as given
     assert not np.array_equal(out, plain)  # the model read the blank context
+
+
+def test_a_window_decoded_alone_goes_on_from_the_context_the_video_keeps(
+    tiny_pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """window_decode "window" with an anchor: the DiT reads the anchored context, and the new
+    latents are decoded after the latents of the context frames the video keeps."""
+    given = clip("square", frames=9)[:, ::2, ::2]  # 9 x 32 x 32
+    kw = dict(video=Video(given, 8.0), mode="extend", num_frames=8, num_inference_steps=2)
+    config = dataclasses.replace(tiny_pipeline.config, extend_window=4, window_decode="window")
+    pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config,
+                    safety=False)  # fmt: skip
+    pipe.anchor = Blank()
+    made: list[torch.Tensor] = []
+    real = pipe.complete_latents
+    monkeypatch.setattr(pipe, "complete_latents",
+                        lambda *a, **k: made.append(real(*a, **k)) or made[-1])  # fmt: skip
+    out = pipe(SQUARE, seed=5, **kw).frames
+    assert [m.shape[2] for m in made] == [3, 3]  # 5 context frames (2 latents) + 4 new, twice
+    for w, m in enumerate(made):
+        kept = pipe.encode(pipe.anchor.seen[w][None])  # [1, C, 2, h, w]: the kept context
+        want = pipe.decode(torch.cat([kept, m[:, :, -1:]], dim=2))[0, 5:]  # [4, H, W, 3]
+        assert np.abs(out[9 + 4 * w : 13 + 4 * w].astype(int) - want).max() <= 1
+        # not after the blank context the DiT read
+        blank = pipe.decode(m)[0, 5:]
+        assert np.abs(out[9 + 4 * w : 13 + 4 * w].astype(int) - blank).max() > 1

@@ -146,18 +146,21 @@ class Alternate:
         return float(self.calls % 2 == 0)
 
 
+@pytest.mark.parametrize("decode", ["stream", "window"])
 def test_a_window_under_the_threshold_is_made_again_and_the_better_try_kept(
-    tiny_pipeline: Pipeline,
+    tiny_pipeline: Pipeline, decode: str
 ) -> None:
+    """With the windows decoded as one stream or each alone (window_decode), a try that scores
+    higher replaces the window, and the next window goes on from it."""
     video = Video(clip("square", frames=9)[:, ::2, ::2], 8.0)  # 9 x 32 x 32
     kw = dict(video=video, mode="extend", num_frames=8, num_inference_steps=2)
     config = dataclasses.replace(tiny_pipeline.config, extend_window=4, guard_threshold=0.5,
-                                 guard_tries=1)  # fmt: skip
+                                 guard_tries=1, window_decode=decode)  # fmt: skip
     pipe = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder, config,
                     safety=False)  # fmt: skip
     plain = Pipeline(tiny_pipeline.dit, tiny_pipeline.vae, tiny_pipeline.text_encoder,
                      tiny_pipeline.config, safety=False)  # fmt: skip
-    plain.config = dataclasses.replace(plain.config, extend_window=4)
+    plain.config = dataclasses.replace(plain.config, extend_window=4, window_decode=decode)
     pipe.guard = Alternate()
     # every window's first try fails and its second passes, so each window is its second try,
     # and the video continues from it: the windows a plain call makes with the tries' seeds

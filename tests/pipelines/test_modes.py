@@ -190,6 +190,43 @@ def test_extension_windows_decode_as_one_causal_stream(
     assert np.array_equal(out.frames[:9], clip.frames)
 
 
+def test_a_long_videos_windows_decode_each_with_its_own_context_where_window_decode_says(
+    tiny_pipeline: Pipeline, clip: Video, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """window_decode "window": each window's new frames are the decode of that window's own
+    latents, context latents first, from a fresh decoder state; only a long video's windows
+    (one continuation each) are; a bad value is a typed error."""
+    import dataclasses
+
+    made: list[torch.Tensor] = []
+    real = tiny_pipeline.complete_latents
+
+    def record(*args: object, **kwargs: object) -> torch.Tensor:
+        out = real(*args, **kwargs)  # type: ignore[arg-type]
+        made.append(out)
+        return out
+
+    monkeypatch.setattr(tiny_pipeline, "complete_latents", record)
+    monkeypatch.setattr(tiny_pipeline, "watermark_key", None)
+    stream = tiny_pipeline("x", video=clip, mode="extend", num_frames=16, seed=2).frames
+    cfg = dataclasses.replace(tiny_pipeline.config, window_decode="window")
+    monkeypatch.setattr(tiny_pipeline, "config", cfg)
+    made.clear()
+    out = tiny_pipeline("x", video=clip, mode="extend", num_frames=16, seed=2).frames
+    assert [m.shape[2] for m in made] == [5, 3]  # 5 context frames + 12 new, then 5 + 4 new
+    first = tiny_pipeline.decode(made[0])[0]  # [17, H, W, 3]: 5 context frames, 12 new
+    second = tiny_pipeline.decode(made[1])[0]  # [9, H, W, 3]: 5 context frames, 4 new
+    assert np.abs(out[9:21].astype(int) - first[5:]).max() <= 1  # bf16 rounding at most
+    assert np.abs(out[21:].astype(int) - second[5:]).max() <= 1
+    assert np.array_equal(out[:9], clip.frames)
+    # the first window is the stream's too (its state primed with the same context); the
+    # second is not, which the stream decodes after the first window's last latent
+    assert np.abs(out[9:21].astype(int) - stream[9:21]).max() <= 1
+    assert np.abs(out[21:].astype(int) - stream[21:]).max() > 1
+    with pytest.raises(InvalidInputError, match="window_decode must be one of"):
+        dataclasses.replace(cfg, window_decode="fresh")
+
+
 def test_extension_window_sizes_come_from_the_config(
     tiny_pipeline: Pipeline, clip: Video, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -82,6 +82,10 @@ def test_shipped_model_draws_large_single_objects(text_encoder) -> None:
     # identity -2.1 +- 1.3 (long_compare_window-28_tune.md). kinema extend's best of 6 keeps
     # 5 + 12, the layout its eval measured
     assert (config.window_context, config.window_frames) == (1, 16)
+    # each decoded after its context as kept, not as one decoder stream: 30 tuning minutes
+    # paired, identity +1.0 +- 0.4, motion -0.1 +- 0.8, seam drop +0.7 +- 0.1 dB (0.4 dB)
+    # (bench/results/long_compare_window-decode_tune.md)
+    assert config.window_decode == "window"
     # and runs its last 7 steps (t < 0.4) unguided, one DiT row instead of two: 17.5% of a
     # window's rows; 20 tuning minutes paired, identity +0.6 +- 0.8, motion +2.1 +- 2.1 (5
     # steps: +0.6 +- 0.7, +2.3 +- 2.5; bench/results/long_compare_window-guidance-*_tune.md).
