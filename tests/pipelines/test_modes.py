@@ -166,21 +166,28 @@ def test_extend_appends_and_keeps_the_original(tiny_pipeline: Pipeline, clip: Vi
         tiny_pipeline("x", video=clip)
 
 
-def test_extension_windows_decode_as_one_causal_stream(
-    tiny_pipeline: Pipeline, clip: Video, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The new frames of every window continue the decoder state of the windows before: they
-    equal one decode of [first window's context latents, every window's new latents]."""
+def window_latents(pipe: Pipeline, monkeypatch: pytest.MonkeyPatch) -> list[torch.Tensor]:
+    """Every latent tensor ``pipe.complete_latents`` returns from here on (one per extension
+    window), with the watermark off so frames compare with plain decodes."""
     made: list[torch.Tensor] = []
-    real = tiny_pipeline.complete_latents
+    real = pipe.complete_latents
 
     def record(*args: object, **kwargs: object) -> torch.Tensor:
         out = real(*args, **kwargs)  # type: ignore[arg-type]
         made.append(out)
         return out
 
-    monkeypatch.setattr(tiny_pipeline, "complete_latents", record)
-    monkeypatch.setattr(tiny_pipeline, "watermark_key", None)
+    monkeypatch.setattr(pipe, "complete_latents", record)
+    monkeypatch.setattr(pipe, "watermark_key", None)
+    return made
+
+
+def test_extension_windows_decode_as_one_causal_stream(
+    tiny_pipeline: Pipeline, clip: Video, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new frames of every window continue the decoder state of the windows before: they
+    equal one decode of [first window's context latents, every window's new latents]."""
+    made = window_latents(tiny_pipeline, monkeypatch)
     out = tiny_pipeline("x", video=clip, mode="extend", num_frames=16, seed=2)
     assert tiny_pipeline.config.extend_context == 5
     assert [m.shape[2] for m in made] == [5, 3]  # 5 context frames + 12 new, then 5 + 4 new
@@ -194,20 +201,11 @@ def test_a_long_videos_windows_decode_each_with_its_own_context_where_window_dec
     tiny_pipeline: Pipeline, clip: Video, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """window_decode "window": each window's new frames are the decode of that window's own
-    latents, context latents first, from a fresh decoder state; only a long video's windows
-    (one continuation each) are; a bad value is a typed error."""
+    latents, context latents first, from a fresh decoder state; a bad value is a typed
+    error."""
     import dataclasses
 
-    made: list[torch.Tensor] = []
-    real = tiny_pipeline.complete_latents
-
-    def record(*args: object, **kwargs: object) -> torch.Tensor:
-        out = real(*args, **kwargs)  # type: ignore[arg-type]
-        made.append(out)
-        return out
-
-    monkeypatch.setattr(tiny_pipeline, "complete_latents", record)
-    monkeypatch.setattr(tiny_pipeline, "watermark_key", None)
+    made = window_latents(tiny_pipeline, monkeypatch)
     stream = tiny_pipeline("x", video=clip, mode="extend", num_frames=16, seed=2).frames
     cfg = dataclasses.replace(tiny_pipeline.config, window_decode="window")
     monkeypatch.setattr(tiny_pipeline, "config", cfg)
