@@ -278,7 +278,7 @@ def main() -> None:
         "window_steps": pipe.steps_for(window=True, candidates=args.window_candidates),
         "guidance_interval": list(pipe.config.guidance_interval),
         "window_guidance_interval": list(pipe.interval_for(True, args.window_candidates)),
-        "window_decode": pipe.config.window_decode,
+        "window_decode": pipe.window_decode_for(args.window_candidates),
         "fill_candidates": pipe.config.fill_candidates,
         "planner": pipe.config.planner,
         "composer": pipe.config.composer,

@@ -662,9 +662,7 @@ def generate(
             params["window_steps"] = per
             params["window_context"], params["window_frames"] = context, step
             # one decoder stream, or each window with its own context latents (window_decode)
-            params["window_decode"] = (
-                pipe.config.window_decode if pipe.long_windows(window_k) else "stream"
-            )
+            params["window_decode"] = pipe.window_decode_for(window_k)
             # the noise levels where each window's steps run guided (window_guidance_interval);
             # a mapping: c2pa reads a list of numbers back as bytes
             lo, hi = pipe.interval_for(True, window_k)

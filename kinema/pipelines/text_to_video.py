@@ -763,6 +763,12 @@ class Pipeline:
                 return c.text_guidance_interval
         return c.guidance_interval
 
+    def window_decode_for(self, candidates: int = 1) -> str:
+        """How extension windows keeping ``candidates`` continuations are decoded: a long
+        video's windows (one each) as ``config.window_decode`` says, every other extension
+        as one decoder stream ("stream", which the best of N branches and selects)."""
+        return self.config.window_decode if self.long_windows(candidates) else "stream"
+
     def window_layout(self, candidates: int = 1) -> tuple[int, int]:
         """(context, new) pixel frames of each extension window keeping ``candidates``
         continuations: a long video's windows (one each) take ``config.window_context`` /
@@ -1676,8 +1682,8 @@ class Pipeline:
         # keeping one continuation each (a long video's) are made again where they drift
         long = self.long_windows(candidates)
         # one decoder stream for every window, or (a long video's, window_decode "window") none:
-        # each window decoded with its own context latents
-        stream = None if long and self.config.window_decode == "window" else StreamCache()
+        # each window decoded after its own context
+        stream = None if self.window_decode_for(candidates) == "window" else StreamCache()
         interval = self.interval_for(window=True, candidates=candidates)
         refs = self.guard_references(prompts, parts[0]) if long else None
         # and the anchor's, whose rows read their context with the objects put back as they were
@@ -1718,7 +1724,8 @@ class Pipeline:
                 self.decode(latents[:B, :, :-fresh], stream)  # same in every candidate)
             # for the guard's tries: the state before the window (None: decoded alone)
             before = stream.repeat(1) if refs is not None and stream is not None else None
-            streams = stream.repeat(K) if K > 1 and stream is not None else stream
+            # K > 1 is never a long video's windows, so those always have a stream
+            streams = stream if K == 1 else stream.repeat(K)  # type: ignore[union-attr]
             frames = self.decode_window(latents, fresh, streams, kept)  # [K B, n, H, W, 3]
             timings.decode += time.perf_counter() - t0
             if K > 1:  # each prompt keeps the window the verifier reads closest to it
@@ -1726,8 +1733,7 @@ class Pipeline:
                 pick = self.pick(clips.reshape(K, B, *clips.shape[1:]), said, timings, True)
                 rows = pick * B + np.arange(B)  # [B] rows of the K B batch
                 frames = frames[rows]  # [B, n, H, W, 3]
-                if streams is not None:
-                    stream = streams.select(torch.from_numpy(rows))
+                stream = streams.select(torch.from_numpy(rows))  # type: ignore[union-attr]
             if refs is not None:
                 again = functools.partial(self.complete_latents, known=known, steps=steps,
                                           guidance=guidance, sampler=sampler, timings=timings,

@@ -86,6 +86,8 @@ def test_shipped_model_draws_large_single_objects(text_encoder) -> None:
     # paired, identity +1.0 +- 0.4, motion -0.1 +- 0.8, seam drop +0.7 +- 0.1 dB (0.4 dB)
     # (bench/results/long_compare_window-decode_tune.md)
     assert config.window_decode == "window"
+    # kinema extend's best of 6 branches and selects one stream
+    assert (pipe.window_decode_for(), pipe.window_decode_for(6)) == ("window", "stream")
     # and runs its last 7 steps (t < 0.4) unguided, one DiT row instead of two: 17.5% of a
     # window's rows; 20 tuning minutes paired, identity +0.6 +- 0.8, motion +2.1 +- 2.1 (5
     # steps: +0.6 +- 0.7, +2.3 +- 2.5; bench/results/long_compare_window-guidance-*_tune.md).
